@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# vhost-mem: top-level build.  Kernel parts are built with kbuild against
+# Debian's headers that scripts/setup.sh downloads into .cache/.
+#
+#   make                 vhost_mem.ko for every supported kernel series
+#   make KVER=6.12       ... for one series (or a full name, 6.1.0-56-amd64)
+#   make check           host unit tests, then the VM tests on each series
+#   make demo            the end-to-end demo (not yet: see README.md)
+
+SERIES_ALL := 6.1 6.12
+KVER ?=
+series = $(if $(KVER),$(shell echo '$(KVER)' | sed -E 's/^([0-9]+\.[0-9]+).*/\1/'),$(SERIES_ALL))
+
+top := $(CURDIR)
+BUILD := $(top)/build
+HARNESS_DIR = $(firstword $(wildcard $(top)/.cache/kernel/6.12/*/src/tools/testing/selftests))
+
+.PHONY: all setup modules unit selftests check demo checkpatch clean
+
+all: modules
+
+setup:
+	@scripts/setup.sh $(series)
+
+modules: setup
+	@set -e; for s in $(series); do scripts/build-module.sh $$s $(KVER); done
+
+unit: setup
+	@$(MAKE) -s -C tests/unit BUILD=$(BUILD)/unit HARNESS_DIR=$(HARNESS_DIR) UAPI=$(top)/uapi
+
+selftests: setup
+	@$(MAKE) -s -C tests/selftests BUILD=$(BUILD)/selftests HARNESS_DIR=$(HARNESS_DIR)
+
+check:
+	@scripts/check.sh $(series)
+
+demo:
+	@echo "make demo: the end-to-end QEMU demo is not written yet (issue 6)." >&2
+	@exit 1
+
+checkpatch: setup
+	@scripts/checkpatch.sh
+
+clean:
+	rm -rf $(BUILD)

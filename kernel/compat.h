@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every difference between the kernels vhost-mem supports (6.1 and 6.12
+ * LTS) lives here, so that the rest of the module reads as one version.
+ */
+#ifndef VHOST_MEM_COMPAT_H
+#define VHOST_MEM_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/kvm_host.h>
+#include <linux/mm.h>
+#include <linux/eventfd.h>
+
+#include "vhost.h"
+
+/* 6.5 moved vhost work queueing from the device to a virtqueue's worker. */
+static inline bool vhost_mem_queue_work(struct vhost_virtqueue *vq,
+					struct vhost_work *work)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+	return vhost_vq_work_queue(vq, work);
+#else
+	vhost_work_queue(vq->dev, work);
+	return vhost_dev_has_owner(vq->dev);
+#endif
+}
+
+/*
+ * 6.8 switched kvm_set_memory_region() to the region2 struct.  It takes
+ * kvm->slots_lock itself.  (It is gone after 6.14; a port to newer kernels
+ * would issue KVM_SET_USER_MEMORY_REGION on the VM file from the worker.)
+ */
+static inline int vhost_mem_kvm_set_memslot(struct kvm *kvm, u32 slot,
+					    u64 gpa, u64 size, u64 hva)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	struct kvm_userspace_memory_region2 r = {
+#else
+	struct kvm_userspace_memory_region r = {
+#endif
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = hva,
+	};
+
+	return kvm_set_memory_region(kvm, &r);
+}
+
+/* Address spaces that hold memslots (x86: the second one is SMM). */
+static inline int vhost_mem_kvm_nr_as(struct kvm *kvm)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	return kvm_arch_nr_memslot_as_ids(kvm);
+#else
+	return KVM_ADDRESS_SPACE_NUM;
+#endif
+}
+
+/* 6.3 removed zap_page_range() and exported zap_page_range_single(). */
+static inline void vhost_mem_zap_range(struct vm_area_struct *vma,
+				       unsigned long start, unsigned long size)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	zap_page_range_single(vma, start, size, NULL);
+#else
+	zap_page_range(vma, start, size);
+#endif
+}
+
+/* 6.8 dropped the counter argument of eventfd_signal(). */
+static inline void vhost_mem_eventfd_signal(struct eventfd_ctx *ctx)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	eventfd_signal(ctx);
+#else
+	eventfd_signal(ctx, 1);
+#endif
+}
+
+#endif /* VHOST_MEM_COMPAT_H */

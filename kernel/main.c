@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-mem: the virtio-mem device in the host kernel.
+ *
+ * /dev/vhost-mem: each open is one device.  This file holds the module,
+ * the misc device and the ioctl switch; device.c does the work.
+ */
+#include <linux/module.h>
+#include <linux/miscdevice.h>
+#include <linux/fs.h>
+#include <linux/uaccess.h>
+
+#include "device.h"
+
+static int vhost_mem_open(struct inode *inode, struct file *f)
+{
+	struct vhost_mem *vm = vhost_mem_create();
+
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	f->private_data = vm;
+	return 0;
+}
+
+static int vhost_mem_release(struct inode *inode, struct file *f)
+{
+	vhost_mem_destroy(f->private_data);
+	return 0;
+}
+
+/* Our structs start with their size: accept older and newer callers. */
+static int vhost_mem_copy_arg(void *karg, size_t ksize, void __user *uarg)
+{
+	u32 usize;
+
+	if (get_user(usize, (u32 __user *)uarg))
+		return -EFAULT;
+	if (usize < sizeof(u32) * 2)
+		return -EINVAL;
+	return copy_struct_from_user(karg, ksize, uarg, usize);
+}
+
+static long vhost_mem_ioctl_set_vm(struct vhost_mem *vm, void __user *argp)
+{
+	struct vhost_mem_vm arg;
+	int ret = vhost_mem_copy_arg(&arg, sizeof(arg), argp);
+
+	return ret ?: vhost_mem_set_vm(vm, &arg);
+}
+
+static long vhost_mem_ioctl_set_region(struct vhost_mem *vm, void __user *argp)
+{
+	struct vhost_mem_region arg;
+	int ret = vhost_mem_copy_arg(&arg, sizeof(arg), argp);
+
+	return ret ?: vhost_mem_set_region(vm, &arg);
+}
+
+static long vhost_mem_ioctl_get_status(struct vhost_mem *vm, void __user *argp)
+{
+	struct vhost_mem_status st = {};
+	u32 usize;
+	int ret;
+
+	if (get_user(usize, (u32 __user *)argp))
+		return -EFAULT;
+	if (usize < sizeof(u32) * 2)
+		return -EINVAL;
+	ret = vhost_mem_get_status(vm, &st);
+	if (ret)
+		return ret;
+	st.size = min_t(u32, usize, sizeof(st));
+	return copy_to_user(argp, &st, st.size) ? -EFAULT : 0;
+}
+
+/* Everything that is not ours goes to the vhost core, as vhost-vsock does. */
+static long vhost_mem_core_ioctl(struct vhost_mem *vm, unsigned int ioctl,
+				 void __user *argp)
+{
+	long ret;
+
+	mutex_lock(&vm->dev.mutex);
+	ret = vhost_dev_ioctl(&vm->dev, ioctl, argp);
+	if (ret == -ENOIOCTLCMD)
+		ret = vhost_vring_ioctl(&vm->dev, ioctl, argp);
+	mutex_unlock(&vm->dev.mutex);
+	return ret == -ENOIOCTLCMD ? -ENOTTY : ret;
+}
+
+static long vhost_mem_ioctl(struct file *f, unsigned int ioctl,
+			    unsigned long arg)
+{
+	struct vhost_mem *vm = f->private_data;
+	void __user *argp = (void __user *)arg;
+	u64 features, size;
+	int running;
+
+	switch (ioctl) {
+	case VHOST_GET_FEATURES:
+		features = vhost_mem_get_features();
+		return copy_to_user(argp, &features, sizeof(features)) ?
+		       -EFAULT : 0;
+	case VHOST_SET_FEATURES:
+		if (copy_from_user(&features, argp, sizeof(features)))
+			return -EFAULT;
+		return vhost_mem_set_features(vm, features);
+	case VHOST_MEM_SET_VM:
+		return vhost_mem_ioctl_set_vm(vm, argp);
+	case VHOST_MEM_SET_REGION:
+		return vhost_mem_ioctl_set_region(vm, argp);
+	case VHOST_MEM_SET_REQUESTED_SIZE:
+		if (copy_from_user(&size, argp, sizeof(size)))
+			return -EFAULT;
+		return vhost_mem_check_owner(vm) ?:
+		       vhost_mem_set_requested_size(vm, size);
+	case VHOST_MEM_SET_RUNNING:
+		if (copy_from_user(&running, argp, sizeof(running)))
+			return -EFAULT;
+		if (running != 0 && running != 1)
+			return -EINVAL;
+		return vhost_mem_set_running(vm, running);
+	case VHOST_MEM_GET_STATUS:
+		return vhost_mem_ioctl_get_status(vm, argp);
+	default:
+		return vhost_mem_core_ioctl(vm, ioctl, argp);
+	}
+}
+
+static const struct file_operations vhost_mem_fops = {
+	.owner = THIS_MODULE,
+	.open = vhost_mem_open,
+	.release = vhost_mem_release,
+	.unlocked_ioctl = vhost_mem_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice vhost_mem_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "vhost-mem",
+	.fops = &vhost_mem_fops,
+	.mode = 0600,
+};
+
+static int __init vhost_mem_init(void)
+{
+	return misc_register(&vhost_mem_misc);
+}
+module_init(vhost_mem_init);
+
+static void __exit vhost_mem_exit(void)
+{
+	misc_deregister(&vhost_mem_misc);
+}
+module_exit(vhost_mem_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Host kernel accelerator for virtio-mem");

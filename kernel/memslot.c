@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KVM memslots for the device region: created and deleted through KVM's
+ * in-kernel API, from the ids the VMM reserved for this device.
+ */
+#include <linux/kvm_host.h>
+#include <linux/bitmap.h>
+#include <linux/slab.h>
+
+#include "compat.h"
+#include "memslot.h"
+
+/* Our ids must be free and the region must not overlap any memslot. */
+static int vhost_mem_memslots_check(struct kvm *kvm, u32 base, u32 count,
+				    gfn_t first, gfn_t end)
+{
+	struct kvm_memory_slot *slot;
+	int as, bkt, ret = 0;
+
+	mutex_lock(&kvm->slots_lock);
+	for (as = 0; as < vhost_mem_kvm_nr_as(kvm) && !ret; as++) {
+		kvm_for_each_memslot(slot, bkt, __kvm_memslots(kvm, as)) {
+			if ((u16)slot->id >= base && (u16)slot->id < base + count) {
+				ret = -EBUSY;
+				break;
+			}
+			if (slot->base_gfn < end &&
+			    first < slot->base_gfn + slot->npages) {
+				ret = -EEXIST;
+				break;
+			}
+		}
+	}
+	mutex_unlock(&kvm->slots_lock);
+	return ret;
+}
+
+int vhost_mem_memslots_init(struct vhost_mem_memslots *s, struct kvm *kvm,
+			    u32 base, u32 count, u64 gpa, u64 size)
+{
+	int ret;
+
+	if (!count || base >= KVM_USER_MEM_SLOTS ||
+	    count > KVM_USER_MEM_SLOTS - base)
+		return -EINVAL;
+	ret = vhost_mem_memslots_check(kvm, base, count, gpa >> PAGE_SHIFT,
+				       (gpa + size) >> PAGE_SHIFT);
+	if (ret)
+		return ret;
+	s->mapped = bitmap_zalloc(count, GFP_KERNEL_ACCOUNT);
+	if (!s->mapped)
+		return -ENOMEM;
+	s->kvm = kvm;
+	s->base = base;
+	s->count = count;
+	s->live = 0;
+	return 0;
+}
+
+bool vhost_mem_memslot_is_live(const struct vhost_mem_memslots *s, u32 index)
+{
+	return index < s->count && test_bit(index, s->mapped);
+}
+
+int vhost_mem_memslot_add(struct vhost_mem_memslots *s, u32 index,
+			  u64 gpa, u64 size, u64 hva)
+{
+	int ret;
+
+	if (WARN_ON_ONCE(index >= s->count || test_bit(index, s->mapped)))
+		return -EINVAL;
+	ret = vhost_mem_kvm_set_memslot(s->kvm, s->base + index, gpa, size, hva);
+	if (ret)
+		return ret;
+	__set_bit(index, s->mapped);
+	s->live++;
+	return 0;
+}
+
+int vhost_mem_memslot_remove(struct vhost_mem_memslots *s, u32 index)
+{
+	int ret;
+
+	if (WARN_ON_ONCE(!vhost_mem_memslot_is_live(s, index)))
+		return -EINVAL;
+	/* A size of 0 deletes the memslot. */
+	ret = vhost_mem_kvm_set_memslot(s->kvm, s->base + index, 0, 0, 0);
+	if (ret)
+		return ret;
+	__clear_bit(index, s->mapped);
+	s->live--;
+	return 0;
+}
+
+void vhost_mem_memslots_destroy(struct vhost_mem_memslots *s)
+{
+	unsigned long i;
+
+	if (!s->mapped)
+		return;
+	for_each_set_bit(i, s->mapped, s->count)
+		WARN_ON_ONCE(vhost_mem_memslot_remove(s, i));
+	bitmap_free(s->mapped);
+	s->mapped = NULL;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef VHOST_MEM_MEMSLOT_H
+#define VHOST_MEM_MEMSLOT_H
+
+#include <linux/types.h>
+
+struct kvm;
+
+/*
+ * The KVM memslots of one device: memslot id base + i maps chunk i of the
+ * region, and exists only while the chunk has a plugged block.
+ */
+struct vhost_mem_memslots {
+	struct kvm *kvm;
+	u32 base;		/* first memslot id the VMM reserved for us */
+	u32 count;		/* ids reserved */
+	u32 live;		/* memslots that exist now */
+	unsigned long *mapped;	/* bit i: id base + i is live */
+};
+
+int vhost_mem_memslots_init(struct vhost_mem_memslots *s, struct kvm *kvm,
+			    u32 base, u32 count, u64 gpa, u64 size);
+void vhost_mem_memslots_destroy(struct vhost_mem_memslots *s);
+int vhost_mem_memslot_add(struct vhost_mem_memslots *s, u32 index,
+			  u64 gpa, u64 size, u64 hva);
+int vhost_mem_memslot_remove(struct vhost_mem_memslots *s, u32 index);
+bool vhost_mem_memslot_is_live(const struct vhost_mem_memslots *s, u32 index);
+
+#endif /* VHOST_MEM_MEMSLOT_H */

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The requestq: pops the guest's descriptor chains, reads each virtio-mem
+ * request, has the device answer it, writes the response and signals the
+ * guest once per batch.  The guest is not trusted: the chain's shape is
+ * checked here, every field of the request in blocks.c.
+ */
+#include <linux/uio.h>
+#include <linux/virtio_mem.h>
+
+#include "device.h"
+
+/*
+ * Serves one chain: the request in its device-readable part, the response
+ * in its device-writable part (any split into descriptors).  Returns the
+ * bytes written, 0 when the chain cannot carry a response.
+ */
+static u32 vhost_mem_serve_chain(struct vhost_mem *vm,
+				 struct vhost_virtqueue *vq,
+				 unsigned int out, unsigned int in)
+{
+	size_t in_len = iov_length(&vq->iov[out], in);
+	struct virtio_mem_resp resp = {};
+	struct virtio_mem_req req;
+	struct iov_iter it;
+	u16 answer, state = 0;
+
+	if (in_len < sizeof(resp)) {
+		vq_err(vq, "vhost-mem: response buffer of %zu bytes\n", in_len);
+		vm->dropped++;
+		return 0;
+	}
+	iov_iter_init(&it, ITER_SOURCE, vq->iov, out, iov_length(vq->iov, out));
+	if (copy_from_iter(&req, sizeof(req), &it) != sizeof(req)) {
+		vq_err(vq, "vhost-mem: request shorter than %zu bytes\n",
+		       sizeof(req));
+		/* Counted as an unknown request, answered ERROR. */
+		answer = vhost_mem_handle_request(vm, U16_MAX, 0, 0, &state);
+	} else {
+		answer = vhost_mem_handle_request(vm,
+				vhost16_to_cpu(vq, req.type),
+				vhost64_to_cpu(vq, req.u.plug.addr),
+				vhost16_to_cpu(vq, req.u.plug.nb_blocks),
+				&state);
+	}
+	resp.type = cpu_to_vhost16(vq, answer);
+	resp.u.state.state = cpu_to_vhost16(vq, state);
+
+	iov_iter_init(&it, ITER_DEST, &vq->iov[out], in, in_len);
+	if (copy_to_iter(&resp, sizeof(resp), &it) != sizeof(resp)) {
+		vq_err(vq, "vhost-mem: cannot write the response\n");
+		vm->dropped++;
+		return 0;
+	}
+	return sizeof(resp);
+}
+
+void vhost_mem_handle_kick(struct vhost_work *work)
+{
+	struct vhost_virtqueue *vq = container_of(work, struct vhost_virtqueue,
+						  poll.work);
+	struct vhost_mem *vm = container_of(vq->dev, struct vhost_mem, dev);
+	unsigned int out, in;
+	bool answered = false;
+	int head, served = 0;
+
+	mutex_lock(&vq->mutex);
+	if (!vhost_vq_get_backend(vq))
+		goto out;
+
+	vhost_disable_notify(&vm->dev, vq);
+	do {
+		head = vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov),
+					 &out, &in, NULL, NULL);
+		/* A malformed chain: the core reported it and stops here. */
+		if (head < 0)
+			break;
+		if (head == vq->num) {
+			if (unlikely(vhost_enable_notify(&vm->dev, vq))) {
+				vhost_disable_notify(&vm->dev, vq);
+				continue;
+			}
+			break;
+		}
+		/* Even an unanswerable chain goes back to the guest. */
+		if (vhost_add_used(vq, head, vhost_mem_serve_chain(vm, vq, out, in)))
+			break;
+		answered = true;
+	} while (!vhost_exceeds_weight(vq, ++served, 0));
+
+	/* One interrupt per batch; the core honours EVENT_IDX. */
+	if (answered)
+		vhost_signal(&vm->dev, vq);
+out:
+	mutex_unlock(&vq->mutex);
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: host unit tests, then the kselftests in a VM on each kernel
+# series.  Prints every TAP line and closes with "N passed, N failed" (and
+# ", N skipped"); exits non-zero on any failure or untested kernel.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+series=${*:-6.1 6.12}
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+failures=0
+
+# A stage that does not even produce TAP (a build error, a VM that did not
+# boot) is one failed test, so the total can never look green.
+stage() {	# name command...
+	local name=$1 out=$log/$1.out rc
+	shift
+	echo "# === $name"
+	"$@" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	if ! grep -Eq '^(not )?ok [0-9]+' "$out"; then
+		echo "not ok - $name: no test ran (exit $rc)" | tee -a "$out"
+	elif [ "$rc" != 0 ] && ! grep -Eq '^not ok [0-9]+' "$out"; then
+		echo "not ok - $name: exit $rc" | tee -a "$out"
+	fi
+}
+
+count() {	# pattern
+	cat "$log"/*.out | grep -Ec "$1"
+}
+
+scripts/setup.sh $series >&2 || exit 1
+make -s modules KVER= >&2 || failures=1
+make -s selftests >&2 || failures=1
+
+stage style scripts/checkpatch.sh
+stage unit make -s unit
+for s in $series; do
+	stage "vm-$s" tests/vm/run.sh --series "$s" -- tests/selftests/run_tests.sh
+done
+
+skipped=$(count '^ok [0-9]+.*# SKIP')
+passed=$(($(count '^ok [0-9]+') - skipped))
+failed=$(count '^not ok')
+[ "$failures" = 0 ] || { failed=$((failed + 1)); echo "not ok - build failed"; }
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Kernel coding style for every C file of the project (kernel and
+# userspace), with checkpatch.pl from Debian's linux-source.  TAP output.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+# shellcheck disable=SC1090
+. <(scripts/setup.sh --env 6.12) || exit 1
+checkpatch=$KSRC/scripts/checkpatch.pl
+
+# Userspace files may use what kernel code must not (printf, typedef'd
+# library types, volatile ring accesses).
+USER_IGNORE=SPDX_LICENSE_TAG,NEW_TYPEDEFS,PREFER_KERNEL_TYPES,VOLATILE,SPLIT_STRING,
+USER_IGNORE+=PREFER_FALLTHROUGH,EMBEDDED_FUNCTION_NAME,FILE_PATH_CHANGES,PREFER_DEFINED_ATTRIBUTE_MACRO
+
+mapfile -t files < <(git ls-files -co --exclude-standard -- '*.c' '*.h')
+echo "TAP version 13"
+echo "1..${#files[@]}"
+n=0 bad=0
+for f in "${files[@]}"; do
+	n=$((n + 1))
+	ignore=
+	case $f in
+	# The one place where kernel versions may be compared.
+	kernel/compat.h) ignore=--ignore=LINUX_VERSION_CODE,CONSTANT_COMPARISON ;;
+	kernel/* | uapi/*) ;;
+	*) ignore=--ignore=$USER_IGNORE ;;
+	esac
+	# shellcheck disable=SC2086
+	if out=$(perl "$checkpatch" --no-tree --quiet --show-types $ignore -f "$f" 2>&1) && [ -z "$out" ]; then
+		echo "ok $n $f"
+	else
+		echo "not ok $n $f"
+		printf '%s\n' "$out" | sed 's/^/# /'
+		bad=1
+	fi
+done
+exit $bad

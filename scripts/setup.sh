@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Prepares this machine and the download cache for building and testing
+# vhost-mem.  Idempotent: a second run installs and downloads nothing.
+#
+#   scripts/setup.sh            host packages + every supported kernel series
+#   scripts/setup.sh 6.12       host packages + one series
+#   scripts/setup.sh --env 6.1  print the series' environment (KVER, KDIR, ...)
+#
+# Per series it resolves, at set-up time, the newest version Debian offers of
+# linux-source-<series>, then takes the image, headers, headers-common and
+# kbuild packages of exactly that version, so that the vhost.h we build with
+# always matches the vhost.ko we run with.
+set -euo pipefail
+
+SERIES_ALL="6.1 6.12"
+HOST_PACKAGES="gcc-12 make qemu-system-x86 busybox-static kmod cpio xz-utils
+	dwarves libelf1 libssl3 libnl-genl-3-dev liburing-dev meson ninja-build
+	pkg-config python3"
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=${VHOST_MEM_CACHE:-$top/.cache}
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+apt_updated=
+apt_update_once() {
+	[ -n "$apt_updated" ] && return
+	log "apt-get update"
+	apt-get update -qq >/dev/null || die "apt-get update failed"
+	apt_updated=1
+}
+
+install_host_packages() {
+	local missing=() p
+	for p in $HOST_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return
+	[ "$(id -u)" = 0 ] || die "need root to install: ${missing[*]}"
+	apt_update_once
+	log "installing ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" >/dev/null ||
+		die "apt-get install ${missing[*]} failed"
+}
+
+candidate_version() {
+	apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'
+}
+
+pkg_field() {	# pkg version field
+	apt-cache show "$1=$2" 2>/dev/null | awk -v f="$3:" '$1 == f { $1 = ""; sub(/^ /, ""); print; exit }'
+}
+
+# The generic amd64 headers package built from the same source as $2.
+headers_package() {
+	local series=$1 version=$2 p
+	for p in $(apt-cache search --names-only \
+		"^linux-headers-${series//./\\.}[.0-9]*(-[0-9]+|\\+deb[0-9]+)-amd64\$" |
+		cut -d' ' -f1); do
+		[ "$(pkg_field "$p" "$version" Version)" = "$version" ] && { echo "$p"; return; }
+	done
+	return 0
+}
+
+download() {	# dir pkg=version...
+	local dir=$1; shift
+	mkdir -p "$dir"
+	(cd "$dir" && apt-get download -qq -o APT::Sandbox::User=root "$@" >/dev/null) || die "apt-get download $* failed"
+}
+
+resolve_series() {
+	local series=$1 version hdr
+	version=$(candidate_version "linux-source-$series")
+	if [ -z "$version" ] || [ "$version" = "(none)" ]; then
+		apt_update_once
+		version=$(candidate_version "linux-source-$series")
+	fi
+	[ -n "$version" ] && [ "$version" != "(none)" ] ||
+		die "no linux-source-$series in the package sources"
+	hdr=$(headers_package "$series" "$version")
+	[ -n "$hdr" ] || die "no linux-headers-*-amd64 of version $version"
+	echo "$version ${hdr#linux-headers-}"
+}
+
+# Only what the build and the tests need, never the whole tree.
+extract_source() {
+	local series=$1 deb=$2 dst=$3 p=linux-source-$1
+	mkdir -p "$dst.tmp"
+	dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/src/$p.tar.xz" |
+		tar -xJ -C "$dst.tmp" --strip-components=1 \
+			"$p/drivers/vhost/vhost.h" "$p/drivers/vhost/vhost.c" \
+			"$p/tools/testing/selftests/kselftest_harness.h" \
+			"$p/tools/testing/selftests/kselftest.h" \
+			"$p/scripts/checkpatch.pl" "$p/scripts/spelling.txt" \
+			"$p/scripts/const_structs.checkpatch" ||
+		die "extracting from $deb failed"
+	mv "$dst.tmp" "$dst"
+}
+
+setup_series() {
+	local series=$1 dir=$cache/kernel/$1 version kver kbuild common stamp
+	read -r version kver < <(resolve_series "$series")
+	stamp=$dir/$kver.env
+	if [ -f "$stamp" ]; then
+		ln -sfn "$kver.env" "$dir/env"
+		return
+	fi
+	log "$series: $kver ($version)"
+	common=$(pkg_field "linux-headers-$kver" "$version" Depends |
+		tr ',' '\n' | grep -o 'linux-headers-[^ ]*-common' | head -n1)
+	kbuild=$(pkg_field "linux-headers-$kver" "$version" Depends |
+		tr ',' '\n' | grep -o 'linux-kbuild-[^ ]*' | head -n1)
+	[ -n "$common" ] && [ -n "$kbuild" ] || die "cannot find headers dependencies of $kver"
+
+	rm -rf "$dir/$kver"
+	download "$dir/$kver/debs" "linux-image-$kver=$version" \
+		"linux-headers-$kver=$version" "$common=$version" \
+		"$kbuild=$version" "linux-source-$series=$version"
+	local d root=$dir/$kver/root
+	for d in "$dir/$kver"/debs/linux-{image,headers,kbuild}-*.deb; do
+		dpkg-deb -x "$d" "$root"
+	done
+	# The headers' Makefile includes the -common tree by absolute path.
+	sed -i "s|^include /usr/src/|include $root/usr/src/|" \
+		"$root/usr/src/linux-headers-$kver/Makefile"
+	extract_source "$series" "$dir/$kver"/debs/linux-source-*.deb "$dir/$kver/src"
+	# Only the kernel's own modules are needed from now on.
+	rm -f "$dir/$kver"/debs/linux-source-*.deb
+	depmod -b "$root" "$kver"
+
+	cat >"$stamp.tmp" <<EOT
+SERIES=$series
+VERSION=$version
+KVER=$kver
+KROOT=$root
+KDIR=$root/usr/src/linux-headers-$kver
+VMLINUZ=$root/boot/vmlinuz-$kver
+KSRC=$dir/$kver/src
+EOT
+	mv "$stamp.tmp" "$stamp"
+	ln -sfn "$kver.env" "$dir/env"
+}
+
+main() {
+	local series
+	if [ "${1:-}" = --env ]; then
+		[ -n "${2:-}" ] || die "--env needs a series ($SERIES_ALL)"
+		cat "$cache/kernel/$2/env" 2>/dev/null ||
+			die "series $2 is not set up: run scripts/setup.sh $2"
+		return
+	fi
+	for series in "$@"; do
+		case " $SERIES_ALL " in
+		*" $series "*) ;;
+		*) die "unknown kernel series '$series' (supported: $SERIES_ALL)" ;;
+		esac
+	done
+	install_host_packages
+	for series in ${@:-$SERIES_ALL}; do
+		setup_series "$series"
+	done
+}
+
+main "$@"

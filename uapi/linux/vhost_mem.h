@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * vhost-mem: an in-kernel backend for the virtio-mem device.
+ *
+ * Each open of /dev/vhost-mem is one virtio-mem device.  The VMM sets it up
+ * with the standard VHOST_* ioctls (SET_OWNER, GET/SET_FEATURES,
+ * SET_MEM_TABLE, the vring ioctls for the single requestq) and with the
+ * ioctls below, then the kernel answers the guest's requests itself.
+ *
+ * Extensible structs start with a __u32 size that the caller sets to
+ * sizeof() of the struct it was built with: the kernel accepts older
+ * (smaller) structs, and newer (larger) ones as long as the bytes it does not
+ * know are zero.  Output structs are filled up to min(size, kernel's size).
+ */
+#ifndef _UAPI_LINUX_VHOST_MEM_H
+#define _UAPI_LINUX_VHOST_MEM_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+#include <linux/vhost.h>
+
+/* The one virtqueue: the virtio-mem requestq. */
+#define VHOST_MEM_REQUESTQ		0
+#define VHOST_MEM_NUM_VQS		1
+
+/* Defaults, as QEMU's virtio-mem. */
+#define VHOST_MEM_DEFAULT_CHUNK_SIZE	(1ULL << 30)
+#define VHOST_MEM_MIN_BLOCK_SIZE	(1ULL << 20)
+/* Usable region = requested size + this, aligned up to the block size. */
+#define VHOST_MEM_USABLE_EXTENT		(256ULL << 20)
+
+/* Memslot ids the device may use at most with plain chunks. */
+#define VHOST_MEM_SLOTS_NEEDED(region_size, chunk_size) \
+	(((region_size) + (chunk_size) - 1) / (chunk_size))
+
+/* VHOST_MEM_SET_VM: the KVM VM whose memslots this device manages. */
+struct vhost_mem_vm {
+	__u32 size;
+	__s32 vm_fd;		/* from KVM_CREATE_VM; referenced until release */
+};
+
+/* vhost_mem_region.flags */
+#define VHOST_MEM_REGION_F_BACKING_FD	(1U << 0) /* backing_fd is valid */
+#define VHOST_MEM_REGION_F_ALL		VHOST_MEM_REGION_F_BACKING_FD
+
+/* VHOST_MEM_SET_REGION: the device-owned guest-physical region. */
+struct vhost_mem_region {
+	__u32 size;
+	__u32 flags;		/* VHOST_MEM_REGION_F_* */
+	__u64 guest_phys_addr;	/* base, a multiple of block_size */
+	__u64 region_size;	/* a multiple of block_size */
+	__u64 userspace_addr;	/* backing in the owner's mm, page aligned */
+	__u64 block_size;	/* power of 2, >= 1 MiB; 0: the THP size */
+	__u64 chunk_size;	/* memslot granularity; 0: 1 GiB */
+	__u64 backing_offset;	/* region's offset in backing_fd */
+	__s32 backing_fd;	/* memfd, shmem or hugetlbfs file */
+	__s32 node_id;		/* NUMA node, -1 for none */
+	__u32 slot_base;	/* first KVM memslot id reserved for us */
+	__u32 slot_count;	/* ids reserved, >= VHOST_MEM_SLOTS_NEEDED() */
+};
+
+/* Index of vhost_mem_status.requests[type][] for an unknown request type. */
+#define VHOST_MEM_REQ_UNKNOWN		4
+#define VHOST_MEM_NR_REQ_TYPES		5
+/* Second index: VIRTIO_MEM_RESP_ACK, _NACK, _BUSY, _ERROR. */
+#define VHOST_MEM_NR_RESP_TYPES		4
+
+/* vhost_mem_status.flags */
+#define VHOST_MEM_STATUS_F_VM		(1U << 0) /* VM attached */
+#define VHOST_MEM_STATUS_F_REGION	(1U << 1) /* region set up */
+#define VHOST_MEM_STATUS_F_RUNNING	(1U << 2) /* processing requests */
+
+/* VHOST_MEM_GET_STATUS: everything the VMM's config space needs, and more. */
+struct vhost_mem_status {
+	__u32 size;		/* in: sizeof() known by the caller */
+	__u32 flags;		/* VHOST_MEM_STATUS_F_* */
+	__u64 guest_phys_addr;
+	__u64 region_size;
+	__u64 block_size;
+	__u64 chunk_size;
+	__u64 usable_region_size;
+	__u64 plugged_size;
+	__u64 requested_size;
+	__u32 memslots;		/* KVM memslots live now */
+	__u32 memslots_max;	/* ids the device may use at most */
+	__u64 dropped;		/* malformed chains dropped without answer */
+	__u64 requests[VHOST_MEM_NR_REQ_TYPES][VHOST_MEM_NR_RESP_TYPES];
+};
+
+#define VHOST_MEM_SET_VM		_IOW(VHOST_VIRTIO, 0xC0, struct vhost_mem_vm)
+#define VHOST_MEM_SET_REGION		_IOW(VHOST_VIRTIO, 0xC1, struct vhost_mem_region)
+/* __u64 bytes, a multiple of the block size, at most the region size. */
+#define VHOST_MEM_SET_REQUESTED_SIZE	_IOW(VHOST_VIRTIO, 0xC2, __u64)
+/* int: 1 starts request processing, 0 stops it (requests then wait). */
+#define VHOST_MEM_SET_RUNNING		_IOW(VHOST_VIRTIO, 0xC3, int)
+#define VHOST_MEM_GET_STATUS		_IOWR(VHOST_VIRTIO, 0xC4, struct vhost_mem_status)
+
+#endif /* _UAPI_LINUX_VHOST_MEM_H */
