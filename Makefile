@@ -27,7 +27,7 @@ modules: setup
 	@set -e; for s in $(series); do scripts/build-module.sh $$s $(KVER); done
 
 unit: setup
-	@$(MAKE) -s -C tests/unit BUILD=$(BUILD)/unit HARNESS_DIR=$(HARNESS_DIR) UAPI=$(top)/uapi
+	@$(MAKE) -s -C tests/unit run BUILD=$(BUILD)/unit HARNESS_DIR=$(HARNESS_DIR)
 
 selftests: setup
 	@$(MAKE) -s -C tests/selftests BUILD=$(BUILD)/selftests HARNESS_DIR=$(HARNESS_DIR)

@@ -10,11 +10,14 @@
 #include <linux/kvm_host.h>
 #include <linux/mutex.h>
 #include <linux/nodemask.h>
+#include <linux/nsproxy.h>
+#include <linux/pid.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mem.h>
 #include <linux/virtio_ring.h>
+#include <net/net_namespace.h>
 
 #include "compat.h"
 #include "device.h"
@@ -49,6 +52,7 @@ struct vhost_mem *vhost_mem_create(void)
 	vm->vq.handle_kick = vhost_mem_handle_kick;
 	vhost_dev_init(&vm->dev, vm->vqs, VHOST_MEM_NUM_VQS, UIO_MAXIOV,
 		       VHOST_MEM_WEIGHT, 0, true, NULL);
+	vm->net = get_net(current->nsproxy->net_ns);
 
 	mutex_lock(&vhost_mem_list_lock);
 	list_add_tail(&vm->node, &vhost_mem_list);
@@ -80,6 +84,10 @@ void vhost_mem_destroy(struct vhost_mem *vm)
 	vhost_mem_blocks_free(&vm->blocks);
 	if (vm->vm_file)
 		fput(vm->vm_file);
+	if (vm->config_ctx)
+		eventfd_ctx_put(vm->config_ctx);
+	put_pid(vm->owner);
+	put_net(vm->net);
 	ida_free(&vhost_mem_ida, vm->id);
 	kvfree(vm);
 }
@@ -218,6 +226,8 @@ static int vhost_mem_setup_region(struct vhost_mem *vm,
 	mutex_lock(&vm->vq.mutex);
 	vm->blocks = blocks;
 	vm->has_region = true;
+	vm->node_id = arg->node_id;
+	vm->region_flags = arg->flags;
 	mutex_unlock(&vm->vq.mutex);
 	return 0;
 
@@ -241,17 +251,36 @@ int vhost_mem_set_region(struct vhost_mem *vm,
 	return ret;
 }
 
-int vhost_mem_set_requested_size(struct vhost_mem *vm, u64 size)
+/* For the events (netlink.c), with vq.mutex held. */
+static void vhost_mem_ntf_sizes(struct vhost_mem *vm, struct vhost_mem_ntf *ntf)
 {
+	ntf->requested = vm->blocks.requested_size;
+	ntf->plugged = vm->blocks.plugged_size;
+	ntf->usable = vm->blocks.usable_size;
+}
+
+int vhost_mem_set_requested_size(struct vhost_mem *vm, u64 size,
+				 enum vhost_mem_origin origin)
+{
+	struct vhost_mem_ntf ntf = { .origin = origin };
+	bool changed = false;
 	int ret = -EBADFD;
 
 	mutex_lock(&vm->dev.mutex);
 	if (vm->has_region) {
 		mutex_lock(&vm->vq.mutex);
+		changed = vm->blocks.requested_size != size;
 		ret = vhost_mem_blocks_set_requested(&vm->blocks, size);
+		changed &= !ret;
+		vhost_mem_ntf_sizes(vm, &ntf);
 		mutex_unlock(&vm->vq.mutex);
 	}
+	/* The VMM tells the guest itself; for anyone else, we do. */
+	if (changed && origin != VHOST_MEM_ORIGIN_VMM && vm->config_ctx)
+		vhost_mem_eventfd_signal(vm->config_ctx);
 	mutex_unlock(&vm->dev.mutex);
+	if (changed)
+		vhost_mem_nl_notify(vm, VHOST_MEM_CMD_REQUESTED_SIZE_NTF, &ntf);
 	return ret;
 }
 
@@ -329,16 +358,17 @@ static int vhost_mem_map_chunks(struct vhost_mem *vm,
 				const struct vhost_mem_plan *plan)
 {
 	const struct vhost_mem_blocks *b = &vm->blocks;
-	u64 c, gpa, size;
 	int ret;
+	u64 c;
 
 	for (c = plan->first_chunk; c < plan->first_chunk + plan->nr_chunks; c++) {
 		if (vhost_mem_memslot_is_live(&vm->slots, c))
 			continue;
-		gpa = vhost_mem_blocks_gpa(b, vhost_mem_blocks_chunk_first_block(b, c));
-		size = vhost_mem_blocks_bytes(b, vhost_mem_blocks_chunk_nr_blocks(b, c));
-		ret = vhost_mem_memslot_add(&vm->slots, c, gpa, size,
-					    vm->backing.hva + (gpa - b->addr));
+		ret = vhost_mem_memslot_add(&vm->slots, c,
+					    vhost_mem_blocks_chunk_gpa(b, c),
+					    vhost_mem_blocks_chunk_size(b, c),
+					    vm->backing.hva +
+					    vhost_mem_blocks_chunk_offset(b, c));
 		if (ret)
 			goto undo;
 	}
@@ -378,8 +408,9 @@ static int vhost_mem_discard_blocks(struct vhost_mem *vm, u64 first, u64 nr)
 	const struct vhost_mem_blocks *b = &vm->blocks;
 	int ret;
 
-	ret = vhost_mem_backing_discard(&vm->backing, first * b->block_size,
-					nr * b->block_size);
+	ret = vhost_mem_backing_discard(&vm->backing,
+					vhost_mem_blocks_offset(b, first),
+					vhost_mem_blocks_bytes(b, nr));
 	if (ret)
 		vhost_mem_warn(vm, "cannot discard blocks %llu-%llu: %d\n",
 			       first, first + nr - 1, ret);
@@ -421,7 +452,7 @@ static int vhost_mem_execute(struct vhost_mem *vm,
 		ret = vhost_mem_discard_plan(vm, plan);
 		return ret ?: vhost_mem_unmap_chunks(vm, plan);
 	default:
-		return 0;
+		return -EINVAL;
 	}
 }
 
@@ -430,18 +461,140 @@ u16 vhost_mem_handle_request(struct vhost_mem *vm, u16 type, u64 addr,
 {
 	struct vhost_mem_plan plan;
 	u16 answer;
+	int ret;
 
 	vhost_mem_blocks_decide(&vm->blocks, type, addr, nb_blocks, false,
 				&plan);
 	answer = plan.resp;
 	if (answer == VIRTIO_MEM_RESP_ACK) {
 		/* Host-side failures leave the state as it was: BUSY. */
-		if (vhost_mem_execute(vm, &plan))
+		ret = vhost_mem_execute(vm, &plan);
+		if (ret) {
 			answer = VIRTIO_MEM_RESP_BUSY;
-		else
+			vhost_mem_record_failure(vm, type, addr, nb_blocks, ret);
+		} else {
 			vhost_mem_blocks_commit(&vm->blocks, &plan);
+		}
 	}
 	*state = plan.state;
 	vm->requests[min_t(u16, type, VHOST_MEM_REQ_UNKNOWN)][answer]++;
 	return answer;
+}
+
+/*
+ * Control plane hooks (netlink.c): the device list, the owner, the
+ * config-change eventfd, and the events of resizes and requests.
+ */
+
+void vhost_mem_devices_lock(void)
+{
+	mutex_lock(&vhost_mem_list_lock);
+}
+
+void vhost_mem_devices_unlock(void)
+{
+	mutex_unlock(&vhost_mem_list_lock);
+}
+
+/* Ids are reused, the list is in creation order: scan it whole. */
+struct vhost_mem *vhost_mem_next_device(int id)
+{
+	struct vhost_mem *vm, *next = NULL;
+
+	lockdep_assert_held(&vhost_mem_list_lock);
+	list_for_each_entry(vm, &vhost_mem_list, node)
+		if (vm->id >= id && (!next || vm->id < next->id))
+			next = vm;
+	return next;
+}
+
+/* The owner cannot change: the vhost core has no way to drop it. */
+void vhost_mem_record_owner(struct vhost_mem *vm)
+{
+	lockdep_assert_held(&vm->dev.mutex);
+	put_pid(vm->owner);
+	vm->owner = get_pid(task_tgid(current));
+}
+
+int vhost_mem_set_config_call(struct vhost_mem *vm, int fd)
+{
+	struct eventfd_ctx *ctx = NULL;
+	int ret;
+
+	if (fd != -1) {
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+	}
+	mutex_lock(&vm->dev.mutex);
+	ret = vhost_dev_check_owner(&vm->dev);
+	if (!ret)
+		swap(ctx, vm->config_ctx);
+	mutex_unlock(&vm->dev.mutex);
+	/* The new one if we failed, else the old one. */
+	if (ctx)
+		eventfd_ctx_put(ctx);
+	return ret;
+}
+
+void vhost_mem_get_info(struct vhost_mem *vm, struct vhost_mem_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	vhost_mem_get_status(vm, &info->st);
+	mutex_lock(&vm->dev.mutex);
+	/* In the caller's pid namespace: 0 if the owner is not visible. */
+	if (vm->owner)
+		info->owner_pid = pid_vnr(vm->owner);
+	if (vm->kvm)
+		strscpy(info->vm_id, vm->kvm->stats_id, sizeof(info->vm_id));
+	info->node_id = vm->has_region ? vm->node_id : NUMA_NO_NODE;
+	info->region_flags = vm->region_flags;
+	info->config_call = vm->config_ctx;
+	mutex_lock(&vm->vq.mutex);
+	info->features = vm->vq.acked_features;
+	mutex_unlock(&vm->vq.mutex);
+	mutex_unlock(&vm->dev.mutex);
+}
+
+/* A request the host could not carry out (answered BUSY), vq.mutex held. */
+void vhost_mem_record_failure(struct vhost_mem *vm, u16 type, u64 addr,
+			      u16 nb_blocks, int error)
+{
+	struct vhost_mem_ntf *f = &vm->failure;
+
+	if (!f->nr_errors++) {
+		f->error = error;
+		f->req_type = type;
+		f->req_addr = addr;
+		f->req_size = vhost_mem_blocks_bytes(&vm->blocks, nb_blocks);
+	}
+}
+
+void vhost_mem_batch_begin(struct vhost_mem *vm, struct vhost_mem_batch *batch)
+{
+	batch->plugged_before = vm->blocks.plugged_size;
+	vm->failure.nr_errors = 0;
+}
+
+void vhost_mem_batch_end(struct vhost_mem *vm, struct vhost_mem_batch *batch)
+{
+	vhost_mem_ntf_sizes(vm, &batch->sizes);
+	batch->failure = vm->failure;
+	vhost_mem_ntf_sizes(vm, &batch->failure);
+	vm->failure.nr_errors = 0;
+}
+
+/* Cheap when nobody listens: vhost_mem_nl_notify() checks first. */
+void vhost_mem_batch_send(struct vhost_mem *vm,
+			  const struct vhost_mem_batch *batch)
+{
+	const struct vhost_mem_ntf *sizes = &batch->sizes;
+
+	if (batch->failure.nr_errors)
+		vhost_mem_nl_notify(vm, VHOST_MEM_CMD_ERROR_NTF, &batch->failure);
+	if (sizes->plugged == batch->plugged_before)
+		return;
+	vhost_mem_nl_notify(vm, VHOST_MEM_CMD_PLUGGED_SIZE_NTF, sizes);
+	if (sizes->plugged == sizes->requested)
+		vhost_mem_nl_notify(vm, VHOST_MEM_CMD_SIZE_REACHED_NTF, sizes);
 }

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The uapi header compiles on its own in userspace (it is included first,
+ * before any other header), and its structs have the layout we document:
+ * no implicit padding, the same on 32 and 64-bit, sizes that only grow.
+ */
+#include <linux/vhost_mem.h>
+
+#include <stddef.h>
+#include "kselftest_harness.h"
+
+TEST(vm_layout)
+{
+	EXPECT_EQ(8, sizeof(struct vhost_mem_vm));
+	EXPECT_EQ(4, offsetof(struct vhost_mem_vm, vm_fd));
+}
+
+TEST(region_layout)
+{
+	EXPECT_EQ(72, sizeof(struct vhost_mem_region));
+	EXPECT_EQ(8, offsetof(struct vhost_mem_region, guest_phys_addr));
+	EXPECT_EQ(56, offsetof(struct vhost_mem_region, backing_fd));
+	EXPECT_EQ(64, offsetof(struct vhost_mem_region, slot_base));
+	EXPECT_EQ(68, offsetof(struct vhost_mem_region, slot_count));
+}
+
+TEST(status_layout)
+{
+	EXPECT_EQ(80, offsetof(struct vhost_mem_status, requests));
+	EXPECT_EQ(80 + 8 * VHOST_MEM_NR_REQ_TYPES * VHOST_MEM_NR_RESP_TYPES,
+		  sizeof(struct vhost_mem_status));
+}
+
+TEST(ioctl_numbers_distinct)
+{
+	const unsigned long nr[] = {
+		VHOST_MEM_SET_VM, VHOST_MEM_SET_REGION,
+		VHOST_MEM_SET_REQUESTED_SIZE, VHOST_MEM_SET_RUNNING,
+		VHOST_MEM_GET_STATUS,
+	};
+	size_t i, j;
+
+	for (i = 0; i < ARRAY_SIZE(nr); i++)
+		for (j = i + 1; j < ARRAY_SIZE(nr); j++)
+			EXPECT_NE(_IOC_NR(nr[i]), _IOC_NR(nr[j]));
+}
+
+TEST_HARNESS_MAIN
