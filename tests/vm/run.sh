@@ -1,0 +1,401 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs a command inside a QEMU (TCG) virtual machine booting one of the
+# project's Debian kernels, with the host's root shared read-only, so that
+# host-built programs can load and exercise kernel modules.  See README.md.
+#
+#   tests/vm/run.sh [--series 6.1|6.12] [--timeout SECONDS] [--mem SIZE]
+#                   [--keep] [--verbose] -- COMMAND [ARGS...]
+#
+# Exit status: COMMAND's own, or
+#   2    usage error
+#   123  COMMAND succeeded but the kernel logged an oops/BUG/WARNING/panic
+#   124  the time limit (--timeout, default 600 s) expired
+#   125  the VM could not be set up, or the guest died without a result
+set -euo pipefail
+
+readonly EX_USAGE=2 EX_KERNEL=123 EX_TIMEOUT=124 EX_VM=125
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/../.." && pwd)
+readonly here top
+
+# What stage 1 needs to mount the host's root; dependencies and built-ins
+# are resolved per kernel from modules.dep and modules.builtin.
+readonly BOOT_MODULES="virtio_pci 9pnet_virtio 9p"
+# The host tree does not change under a test, so let the guest cache it:
+# it makes starting python3 and friends several times faster.
+readonly NINEP_CACHE=loose
+# Lines of the kernel log that fail a run (a warning must not go unnoticed).
+readonly KERNEL_PROBLEMS='Oops|Kernel panic|kernel BUG at|BUG:|WARNING:|general protection fault|UBSAN:|Unable to handle kernel|INFO: task .* blocked for more than|rcu: INFO: .*stall'
+
+series=6.1	# --series; the kernel's own variables come from setup.sh --env
+SERIES='' KVER='' KROOT='' VMLINUZ=''
+timeout=600
+mem=4G
+keep=
+verbose=
+run=
+build_dir=
+vm_pid=
+relay_pid=
+
+msg() { printf 'vm: %s\n' "$*" >&2; }
+die() { msg "$*"; exit "$EX_VM"; }
+
+usage() {
+	cat >&2 <<'EOT'
+usage: tests/vm/run.sh [--series 6.1|6.12] [--timeout SECONDS] [--mem SIZE]
+                       [--keep] [--verbose] -- COMMAND [ARGS...]
+EOT
+	exit "$EX_USAGE"
+}
+
+parse_args() {
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--series|--timeout|--mem)
+			[ $# -ge 2 ] || { msg "$1 needs a value"; usage; } ;;
+		esac
+		case $1 in
+		--series) series=$2; shift ;;
+		--timeout) timeout=$2; shift ;;
+		--mem) mem=$2; shift ;;
+		--keep) keep=1 ;;
+		--verbose|-v) verbose=1 ;;
+		--) shift; break ;;
+		-h|--help) usage ;;
+		*) msg "unknown option '$1'"; usage ;;
+		esac
+		shift
+	done
+	[ $# -gt 0 ] || { msg "no COMMAND given"; usage; }
+	[[ $timeout =~ ^[1-9][0-9]*$ ]] || { msg "--timeout needs whole seconds"; usage; }
+	argv=("$@")
+}
+
+# SERIES, VERSION, KVER, KROOT, KDIR, VMLINUZ, KSRC from the set-up cache,
+# read as data rather than eval'ed.
+load_kernel_env() {
+	local env key value
+	env=$(bash "$top/scripts/setup.sh" --env "$series") ||
+		die "kernel series $series is not available (run scripts/setup.sh $series)"
+	while IFS='=' read -r key value; do
+		case $key in
+		SERIES|KVER|KROOT|VMLINUZ) printf -v "$key" '%s' "$value" ;;
+		esac
+	done <<<"$env"
+	[ -f "${VMLINUZ:-}" ] || die "no kernel image $VMLINUZ (run scripts/setup.sh $series)"
+	moddir=$KROOT/lib/modules/$KVER
+	[ -f "$moddir/modules.dep" ] || die "no $moddir/modules.dep (run scripts/setup.sh $series)"
+}
+
+# Prints the paths (relative to $moddir) of BOOT_MODULES and everything they
+# depend on, each after its dependencies; built-in modules are left out.
+resolve_boot_modules() {
+	local line m
+	declare -gA dep_path=() dep_list=() builtin=() seen=()
+	order=()
+	while IFS= read -r line; do
+		modname "${line%%:*}"
+		dep_path[$mod]=${line%%:*}
+		dep_list[$mod]=${line#*:}
+	done <"$moddir/modules.dep"
+	while IFS= read -r line; do
+		modname "$line"
+		builtin[$mod]=1
+	done <"$moddir/modules.builtin"
+	for m in $BOOT_MODULES; do
+		visit_module "$m"
+	done
+	printf '%s\n' "${order[@]}"
+}
+
+# Sets mod to the module name of a .ko path (kvm-amd.ko.xz -> kvm_amd);
+# no subshell, as it runs for every line of modules.dep.
+modname() {
+	mod=${1##*/}
+	mod=${mod%%.ko*}
+	mod=${mod//-/_}
+}
+
+visit_module() {
+	local name=$1 d
+	[ -z "${seen[$name]:-}" ] || return 0
+	seen[$name]=1
+	if [ -z "${dep_path[$name]:-}" ]; then
+		[ -n "${builtin[$name]:-}" ] || die "module $name is neither in modules.dep nor built into $KVER"
+		return 0
+	fi
+	for d in ${dep_list[$name]}; do
+		modname "$d"
+		visit_module "$mod"
+	done
+	order+=("${dep_path[$name]}")
+}
+
+# Everything the initramfs depends on; a change of any of them rebuilds it.
+# The kernel image stands for its modules: modules.dep itself changes with
+# every depmod that stages vhost_mem.ko, which does not concern 9p.
+initramfs_key() {
+	{
+		printf '%s\n' "$KVER" "$KROOT" "$SERIES" "$BOOT_MODULES" "$NINEP_CACHE" "$here"
+		stat -Lc '%n %s %Y' /bin/busybox "$VMLINUZ"
+		cat "$here/init.sh"
+	} | sha256sum | cut -c1-16
+}
+
+# .cache/vm/<KVER>/initramfs-<key>.cpio: busybox, the 9p modules
+# (decompressed, since busybox insmod cannot read .ko.xz) with their load
+# order, /etc/vm.env and init.sh.  Built aside and renamed into place, so
+# runners started in parallel never see half a file.
+build_initramfs() {
+	local dir=$top/.cache/vm/$KVER key stage m
+	key=$(initramfs_key)
+	initrd=$dir/initramfs-$key.cpio
+	[ -f "$initrd" ] && return 0
+	msg "building the initramfs for $KVER"
+	mkdir -p "$dir"
+	build_dir=$(mktemp -d "$dir/build.XXXXXX")
+	stage=$build_dir
+	mkdir -p "$stage"/{bin,etc,lib/modules,proc,sys,dev,host}
+	cp /bin/busybox "$stage/bin/busybox"
+	install -m 0755 "$here/init.sh" "$stage/init"
+	resolve_boot_modules >"$stage/modorder.tmp"
+	while IFS= read -r m; do
+		case $m in
+		*.xz) xz -dc "$moddir/$m" >"$stage/lib/modules/$(basename "$m" .xz)" ;;
+		*) cp "$moddir/$m" "$stage/lib/modules/" ;;
+		esac
+		basename "$m" .xz >>"$stage/lib/modules/order"
+	done <"$stage/modorder.tmp"
+	rm "$stage/modorder.tmp"
+	touch "$stage/lib/modules/order"
+	{
+		printf 'VM_MODROOT=%q\n' "$KROOT"
+		printf 'VM_KVER=%q\n' "$KVER"
+		printf 'VM_SERIES=%q\n' "$SERIES"
+		printf 'VM_GUEST=%q\n' "$here/guest.sh"
+		printf 'VM_9P_CACHE=%q\n' "$NINEP_CACHE"
+	} >"$stage/etc/vm.env"
+	(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+		cpio -o -H newc -R 0:0 --quiet) >"$stage.cpio"
+	mv -f "$stage.cpio" "$initrd"
+	rm -rf "$stage"
+	build_dir=
+	# Older builds for this kernel; a runner still booting one has it open.
+	find "$dir" -maxdepth 1 -name 'initramfs-*.cpio' ! -name "${initrd##*/}" -delete
+}
+
+# The job for guest.sh: where and what to run, and the environment to pass.
+# The host's environment is not copied wholesale (it names host paths the
+# guest may not have); VHOST_MEM_* variables are, so tests can be tuned.
+write_job() {
+	local v
+	{
+		printf 'VM_CWD=%q\n' "$PWD"
+		printf 'VM_ARGV=('
+		printf ' %q' "${argv[@]}"
+		printf ' )\n'
+		printf 'export PATH=%q\n' "$PATH"
+		for v in LANG LC_ALL TZ; do
+			[ -z "${!v:-}" ] || printf 'export %s=%q\n' "$v" "${!v}"
+		done
+		printf 'export PYTHONDONTWRITEBYTECODE=1\n'
+		for v in $(compgen -v VHOST_MEM_); do
+			case $v in
+			VHOST_MEM_MODROOT|VHOST_MEM_KVER|VHOST_MEM_SERIES) ;;
+			*) printf 'export %s=%q\n' "$v" "${!v}" ;;
+			esac
+		done
+	} >"$run/job"
+}
+
+make_run_dir() {
+	run=$(mktemp -d "${TMPDIR:-/tmp}/vhost-mem-vm.XXXXXX")
+	# The path goes on the kernel command line and into QEMU options.
+	[[ $run =~ ^[A-Za-z0-9_./+-]+$ ]] || die "unusable temporary directory '$run' (set TMPDIR)"
+	: >"$run/output"
+	: >"$run/console.log"
+}
+
+start_vm() {
+	local cmdline
+	mark=vhost-mem-vm-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+	cmdline="console=ttyS0 panic=-1 vmrun=$run vmmark=$mark"
+	t_start=$EPOCHREALTIME
+	# timeout(1) bounds the whole run and passes a TERM on to QEMU; setpriv
+	# sends it that TERM should this script die without running its traps
+	# (SIGKILL), so that no QEMU outlives its runner.
+	setpriv --pdeathsig TERM timeout -k 10 "$timeout" qemu-system-x86_64 \
+		-accel tcg -cpu max -smp 1 -m "$mem" \
+		-nodefaults -no-reboot -display none \
+		-kernel "$VMLINUZ" -initrd "$initrd" -append "$cmdline" \
+		-serial "file:$run/console.log" -serial "file:$run/output" \
+		-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
+		</dev/null >"$run/qemu.log" 2>&1 &
+	vm_pid=$!
+	# tail exits once timeout (hence QEMU) is gone, after a last read.
+	tail -c +1 -s 0.1 -f --pid="$vm_pid" "$run/output" | relay_output &
+	relay_pid=$!
+}
+
+# Copies COMMAND's output to stdout and takes the protocol lines out of it:
+# "<mark> start" (guest.sh is about to exec COMMAND) and "<mark> exit N".
+# A mark can follow output that lacked its final newline.
+relay_output() {
+	local line
+	# A reader that went away (run.sh | head) must not cost the status.
+	trap '' PIPE
+	while IFS= read -r line || [ -n "$line" ]; do
+		line=${line//$'\r'/}
+		case $line in
+		*"$mark start")
+			line=${line%"$mark start"}
+			echo "$EPOCHREALTIME" >"$run/started" ;;
+		*"$mark exit "*)
+			echo "${line##*"$mark exit "}" >"$run/status"
+			line=${line%"$mark exit "*} ;;
+		*)
+			printf '%s\n' "$line" 2>/dev/null || true
+			continue ;;
+		esac
+		[ -z "$line" ] || printf '%s\n' "$line" 2>/dev/null || true
+	done
+}
+
+wait_vm() {
+	vm_rc=0
+	wait "$vm_pid" || vm_rc=$?
+	vm_pid=
+	wait "$relay_pid" || true
+	relay_pid=
+	t_end=$EPOCHREALTIME
+}
+
+# The kernel log from the moment stage 2 began (module loads included).
+kernel_log_of_run() {
+	sed -n '/vhost-mem-vm: begin/,$p' "$run/console.log" | tr -d '\r'
+}
+
+# Each problem line of the whole kernel log (boot included: both kernels
+# boot without any) with what the kernel printed around it, at most 200 lines.
+kernel_problems() {
+	tr -d '\r' <"$run/console.log" | grep -E -B3 -A40 "$KERNEL_PROBLEMS" | head -n 200
+}
+
+# Why the guest ended badly: the kernel's complaints if it made any, else the
+# end of its log (unless --verbose printed all of it already).
+show_kernel_log() {
+	local problems
+	problems=$(kernel_problems)
+	if [ -n "$problems" ]; then
+		msg "the kernel reported problems ($1):"
+		printf '%s\n' "$problems" >&2
+	elif [ -z "$verbose" ]; then
+		msg "last lines of the kernel log ($1):"
+		tr -d '\r' <"$run/console.log" | tail -n 80 >&2
+	fi
+}
+
+show_timing() {
+	local boot=- cmd=-
+	if [ -f "$run/started" ]; then
+		boot=$(elapsed "$t_start" "$(cat "$run/started")")
+		cmd=$(elapsed "$(cat "$run/started")" "$t_end")
+	fi
+	msg "timing: boot to command ${boot} s, command and power-off ${cmd} s, total $(elapsed "$t_start" "$t_end") s"
+}
+
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+# Turns what the guest left behind into run.sh's exit status.
+verdict() {
+	local status
+	if [ -n "$verbose" ]; then
+		msg "kernel log:"
+		tr -d '\r' <"$run/console.log" >&2
+		show_timing
+	fi
+	if [ "$vm_rc" = 124 ]; then
+		show_kernel_log "timed out"
+		msg "guest timed out after $timeout s"
+		return "$EX_TIMEOUT"
+	fi
+	status=$(cat "$run/status" 2>/dev/null) || true
+	if ! [[ $status =~ ^[0-9]+$ ]]; then
+		[ ! -s "$run/qemu.log" ] || { msg "QEMU said:"; cat "$run/qemu.log" >&2; }
+		show_kernel_log "no result"
+		msg "guest exited without a result (QEMU status $vm_rc)"
+		return "$EX_VM"
+	fi
+	if [ ! -f "$run/started" ]; then
+		show_kernel_log "set-up failed"
+		msg "guest set-up failed before COMMAND started (status $status)"
+		return "$EX_VM"
+	fi
+	if [ -n "$(kernel_problems)" ]; then
+		show_kernel_log "COMMAND exited with status $status"
+		msg "failing the run: the kernel logged an oops/BUG/WARNING"
+		[ "$status" != 0 ] || status=$EX_KERNEL
+		return "$status"
+	fi
+	if [ "$status" != 0 ] && [ -z "$verbose" ]; then
+		msg "COMMAND exited with status $status; kernel log since set-up:"
+		kernel_log_of_run | tail -n 80 >&2
+	fi
+	return "$status"
+}
+
+# stop_vm, cleanup and on_signal run from traps.
+# shellcheck disable=SC2317
+stop_vm() {
+	if [ -n "$vm_pid" ]; then
+		kill -TERM "$vm_pid" 2>/dev/null || true
+		wait "$vm_pid" 2>/dev/null || true
+	fi
+	if [ -n "$relay_pid" ]; then
+		wait "$relay_pid" 2>/dev/null || true
+	fi
+}
+
+# shellcheck disable=SC2317
+cleanup() {
+	stop_vm
+	[ -z "$build_dir" ] || rm -rf "$build_dir" "$build_dir.cpio"
+	[ -n "$run" ] || return 0
+	if [ -n "$keep" ]; then
+		msg "kept $run (console.log, output, qemu.log, job)"
+	else
+		rm -rf "$run"
+	fi
+}
+
+# shellcheck disable=SC2317
+on_signal() {	# name exit-status
+	msg "interrupted by SIG$1, stopping the guest"
+	trap - INT TERM HUP
+	cleanup
+	trap - EXIT
+	exit "$2"
+}
+
+main() {
+	parse_args "$@"
+	trap cleanup EXIT
+	trap 'on_signal INT 130' INT
+	trap 'on_signal TERM 143' TERM
+	trap 'on_signal HUP 129' HUP
+	load_kernel_env
+	build_initramfs
+	make_run_dir
+	write_job
+	start_vm
+	wait_vm
+	local rc=0
+	verdict || rc=$?
+	exit "$rc"
+}
+
+main "$@"
