@@ -229,7 +229,7 @@ start_vm() {
 	# sends it that TERM should this script die without running its traps
 	# (SIGKILL), so that no QEMU outlives its runner.
 	setpriv --pdeathsig TERM timeout -k 10 "$timeout" qemu-system-x86_64 \
-		-accel tcg -cpu max -smp 1 -m "$mem" \
+		-accel tcg -cpu max,phys-bits=46 -smp 1 -m "$mem" \
 		-nodefaults -no-reboot -display none \
 		-kernel "$VMLINUZ" -initrd "$initrd" -append "$cmdline" \
 		-serial "file:$run/console.log" -serial "file:$run/output" \

@@ -1,0 +1,646 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-mem selftests: a minimal KVM VM with one 64-bit vCPU.
+ *
+ * The vCPU starts directly in long mode: KVM_SET_SREGS loads CR0/CR4/EFER and
+ * flat segments, CR3 points at identity-mapped page tables in boot RAM.  The
+ * guest has no IDT, so any exception ends in a triple fault, which we report.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kvm_util.h"
+
+/* Control register and EFER bits used below. */
+#define X86_CR0_PE	(1ULL << 0)
+#define X86_CR0_ET	(1ULL << 4)
+#define X86_CR0_NE	(1ULL << 5)
+#define X86_CR0_PG	(1ULL << 31)
+#define X86_CR4_PAE	(1ULL << 5)
+#define X86_EFER_LME	(1ULL << 8)
+#define X86_EFER_LMA	(1ULL << 10)
+
+/* Page table entry bits. */
+#define PTE_PRESENT	(1ULL << 0)
+#define PTE_WRITE	(1ULL << 1)
+#define PTE_HUGE	(1ULL << 7)	/* 1 GiB (PDPTE) or 2 MiB (PDE) page */
+
+/* GDT selectors matching vmt_gdt[]. */
+#define SEL_CODE64	0x08
+#define SEL_DATA	0x10
+#define SEL_TSS		0x18
+
+/*
+ * The guest code.  Entry points are offsets from VMT_GPA_CODE; the host sets
+ * RDI (and RSI) before each run.
+ */
+#define CODE_READ	0x00	/* rdi = GPA to load, rsi = mailbox GPA */
+#define CODE_WRITE	0x10	/* rdi = GPA to store to, rsi = value */
+
+static const u8 vmt_guest_code[] = {
+	/* CODE_READ: */
+	0x48, 0x8b, 0x07,		/* mov  rax, [rdi]		*/
+	0x48, 0x89, 0x06,		/* mov  [rsi], rax		*/
+	0xe6, VMT_PORT_DONE,		/* out  VMT_PORT_DONE, al	*/
+	0xf4,				/* hlt				*/
+	0xeb, 0xfd,			/* jmp  back to the hlt		*/
+	0x90, 0x90, 0x90, 0x90, 0x90,	/* nop padding to 0x10		*/
+	/* CODE_WRITE: */
+	0x48, 0x89, 0x37,		/* mov  [rdi], rsi		*/
+	0xe6, VMT_PORT_DONE,		/* out  VMT_PORT_DONE, al	*/
+	0xf4,				/* hlt				*/
+	0xeb, 0xfd,			/* jmp  back to the hlt		*/
+};
+
+/* null, 64-bit code (L=1, P, DPL 0, execute/read), flat data (read/write) */
+static const u64 vmt_gdt[] = {
+	0x0000000000000000ULL,
+	0x00af9b000000ffffULL,
+	0x00cf93000000ffffULL,
+};
+
+const char *vmt_access_name(int access)
+{
+	switch (access) {
+	case VMT_ACCESS_OK:
+		return "completed";
+	case VMT_ACCESS_MMIO:
+		return "KVM_EXIT_MMIO (no memslot)";
+	case VMT_ACCESS_EFAULT:
+		return "KVM_RUN EFAULT (memslot without memory)";
+	}
+	return "unknown";
+}
+
+int vmt_kvm_available(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+const char *vmt_kvm_skip_reason(void)
+{
+	static char why[128];
+	int r = vmt_kvm_available();
+
+	if (!r)
+		return NULL;
+	snprintf(why, sizeof(why), "cannot open /dev/kvm: %s",
+		 vmt_errname(-r));
+	return why;
+}
+
+static struct kvm_cpuid2 *vmt_supported_cpuid(int kvm_fd)
+{
+	struct kvm_cpuid2 *cpuid;
+	unsigned int nent = 64;
+
+	for (;;) {
+		cpuid = calloc(1, sizeof(*cpuid) +
+			       nent * sizeof(struct kvm_cpuid_entry2));
+		TEST_ASSERT(cpuid, "out of memory");
+		cpuid->nent = nent;
+		if (!ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid))
+			return cpuid;
+		TEST_ASSERT(errno == E2BIG && nent < 4096,
+			    "KVM_GET_SUPPORTED_CPUID: expected success, got %s",
+			    vmt_errname(errno));
+		free(cpuid);
+		nent *= 2;
+	}
+}
+
+static struct kvm_cpuid_entry2 *vmt_cpuid_find(struct kvm_cpuid2 *cpuid,
+						u32 function)
+{
+	unsigned int i;
+
+	for (i = 0; i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == function &&
+		    cpuid->entries[i].index == 0)
+			return &cpuid->entries[i];
+	return NULL;
+}
+
+static void vmt_vcpu_set_cpuid(struct vmt_vm *vm)
+{
+	struct kvm_cpuid2 *cpuid = vmt_supported_cpuid(vm->kvm_fd);
+	struct kvm_cpuid_entry2 *e;
+
+	e = vmt_cpuid_find(cpuid, 0x80000001);
+	vm->pages_1g = e && (e->edx & (1U << 26));
+	e = vmt_cpuid_find(cpuid, 0x80000008);
+	vm->guest_phys_bits = e ? (e->eax & 0xff) : 36;
+	TEST_ASSERT(!ioctl(vm->vcpu_fd, KVM_SET_CPUID2, cpuid),
+		    "KVM_SET_CPUID2 with the %u entries KVM supports: expected success, got %s",
+		    cpuid->nent, vmt_errname(errno));
+	free(cpuid);
+}
+
+/* Fill a page directory that maps GiB gib with 2 MiB pages. */
+static void vmt_fill_pd(struct vmt_vm *vm, u64 pd_gpa, u64 gib)
+{
+	u64 *pd = vmt_gpa2hva(vm, pd_gpa);
+	unsigned int i;
+
+	for (i = 0; i < 512; i++)
+		pd[i] = ((gib << 30) + ((u64)i << 21)) |
+			PTE_PRESENT | PTE_WRITE | PTE_HUGE;
+}
+
+/* The PDPT entry of GiB gib: the PDPT pages are contiguous. */
+static u64 *vmt_pdpte(struct vmt_vm *vm, u64 gib)
+{
+	return vmt_gpa2hva(vm, VMT_GPA_PDPT + gib * 8);
+}
+
+static void vmt_build_page_tables(struct vmt_vm *vm)
+{
+	u64 *pml4 = vmt_gpa2hva(vm, VMT_GPA_PML4);
+	unsigned int i;
+	u64 gib;
+
+	for (i = 0; i < VMT_PDPT_PAGES; i++)
+		pml4[i] = (VMT_GPA_PDPT + i * 4096ULL) | PTE_PRESENT |
+			  PTE_WRITE;
+	for (i = 0; i < VMT_PD_POOL_PAGES; i++)
+		vm->pd_gib[i] = -1;
+
+	if (!vm->pages_1g) {
+		/* GiB 0 (code, tables, mailbox) stays mapped for good */
+		vmt_fill_pd(vm, VMT_GPA_PD, 0);
+		*vmt_pdpte(vm, 0) = VMT_GPA_PD | PTE_PRESENT | PTE_WRITE;
+		return;
+	}
+	for (gib = 0; gib < VMT_IDENTITY_MAP_SIZE >> 30; gib++)
+		*vmt_pdpte(vm, gib) = (gib << 30) | PTE_PRESENT | PTE_WRITE |
+				      PTE_HUGE;
+}
+
+/*
+ * Without 1 GiB pages, map the GiB around gpa before the guest touches it,
+ * reusing pool pages round robin.  Every mapping is the identity, so a stale
+ * TLB entry of a recycled directory still translates correctly, and x86 does
+ * not cache not-present entries.
+ */
+static void vmt_guest_map(struct vmt_vm *vm, u64 gpa)
+{
+	u64 gib = gpa >> 30, *pdpte = vmt_pdpte(vm, gib), pd_gpa;
+	unsigned int slot;
+
+	if (vm->pages_1g || (*pdpte & PTE_PRESENT))
+		return;
+	slot = vm->pd_next++ % VMT_PD_POOL_PAGES;
+	if (vm->pd_gib[slot] >= 0)
+		*vmt_pdpte(vm, vm->pd_gib[slot]) = 0;
+	pd_gpa = VMT_GPA_PD + (1 + slot) * 4096ULL;
+	vmt_fill_pd(vm, pd_gpa, gib);
+	*pdpte = pd_gpa | PTE_PRESENT | PTE_WRITE;
+	vm->pd_gib[slot] = gib;
+}
+
+static void vmt_seg_flat(struct kvm_segment *s, u16 sel, u8 type, bool code)
+{
+	memset(s, 0, sizeof(*s));
+	s->base = 0;
+	s->limit = 0xffffffff;
+	s->selector = sel;
+	s->type = type;
+	s->present = 1;
+	s->dpl = 0;
+	s->s = 1;
+	s->g = 1;
+	s->l = code;
+	s->db = !code;
+}
+
+static void vmt_vcpu_setup_long_mode(struct vmt_vm *vm)
+{
+	struct kvm_sregs sregs;
+
+	TEST_ASSERT(!ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs),
+		    "KVM_GET_SREGS: expected success, got %s",
+		    vmt_errname(errno));
+
+	vmt_seg_flat(&sregs.cs, SEL_CODE64, 11, true);
+	vmt_seg_flat(&sregs.ds, SEL_DATA, 3, false);
+	sregs.es = sregs.ds;
+	sregs.fs = sregs.ds;
+	sregs.gs = sregs.ds;
+	sregs.ss = sregs.ds;
+
+	/* A 64-bit busy TSS that is never used, but must look valid. */
+	memset(&sregs.tr, 0, sizeof(sregs.tr));
+	sregs.tr.selector = SEL_TSS;
+	sregs.tr.limit = 0x67;
+	sregs.tr.type = 11;
+	sregs.tr.present = 1;
+
+	memset(&sregs.ldt, 0, sizeof(sregs.ldt));
+	sregs.ldt.unusable = 1;
+
+	sregs.gdt.base = VMT_GPA_GDT;
+	sregs.gdt.limit = sizeof(vmt_gdt) - 1;
+	sregs.idt.base = 0;
+	sregs.idt.limit = 0;
+
+	sregs.cr0 = X86_CR0_PE | X86_CR0_ET | X86_CR0_NE | X86_CR0_PG;
+	sregs.cr3 = VMT_GPA_PML4;
+	sregs.cr4 = X86_CR4_PAE;
+	sregs.efer = X86_EFER_LME | X86_EFER_LMA;
+
+	TEST_ASSERT(!ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs),
+		    "KVM_SET_SREGS (64-bit long mode, CR3 0x%llx): expected success, got %s",
+		    (unsigned long long)VMT_GPA_PML4, vmt_errname(errno));
+}
+
+struct vmt_vm *vmt_vm_create(u64 ram_size)
+{
+	struct vmt_vm *vm;
+	long mmap_size;
+	int r;
+
+	if (!ram_size)
+		ram_size = VMT_BOOT_RAM_SIZE;
+	TEST_ASSERT(VMT_IS_ALIGNED(ram_size, 4096) && ram_size >= 256 * 1024,
+		    "boot RAM size 0x%llx: expected page-aligned and >= 256 KiB",
+		    (unsigned long long)ram_size);
+
+	vm = calloc(1, sizeof(*vm));
+	TEST_ASSERT(vm, "out of memory");
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	TEST_REQUIRE(vm->kvm_fd >= 0, "cannot open /dev/kvm: %s",
+		     vmt_errname(errno));
+
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	TEST_ASSERT(vm->vm_fd >= 0, "KVM_CREATE_VM: expected a VM fd, got %s",
+		    vmt_errname(errno));
+	r = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+	vm->nr_memslots = r > 0 ? r : 32;
+
+	vm->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	TEST_ASSERT(vm->ram != MAP_FAILED, "mmap of %llu bytes of boot RAM",
+		    (unsigned long long)ram_size);
+	vm->ram_size = ram_size;
+	vm->alloc_next = VMT_GPA_ALLOC;
+	vmt_vm_add_memslot(vm, VMT_BOOT_SLOT, 0, ram_size, vm->ram);
+
+	memcpy(vmt_gpa2hva(vm, VMT_GPA_CODE), vmt_guest_code,
+	       sizeof(vmt_guest_code));
+	memcpy(vmt_gpa2hva(vm, VMT_GPA_GDT), vmt_gdt, sizeof(vmt_gdt));
+
+	vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
+	TEST_ASSERT(vm->vcpu_fd >= 0,
+		    "KVM_CREATE_VCPU 0: expected a vCPU fd, got %s",
+		    vmt_errname(errno));
+	mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	TEST_ASSERT(mmap_size >= (long)sizeof(struct kvm_run),
+		    "KVM_GET_VCPU_MMAP_SIZE: expected >= %zu, got %ld",
+		    sizeof(struct kvm_run), mmap_size);
+	vm->run_size = mmap_size;
+	vm->run = mmap(NULL, mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       vm->vcpu_fd, 0);
+	TEST_ASSERT(vm->run != MAP_FAILED, "mmap of the vCPU's kvm_run");
+
+	vmt_vcpu_set_cpuid(vm);
+	vmt_build_page_tables(vm);
+	vmt_vcpu_setup_long_mode(vm);
+	return vm;
+}
+
+void vmt_vm_free(struct vmt_vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->run && vm->run != MAP_FAILED)
+		munmap(vm->run, vm->run_size);
+	if (vm->vcpu_fd > 0)
+		close(vm->vcpu_fd);
+	if (vm->vm_fd > 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd > 0)
+		close(vm->kvm_fd);
+	if (vm->ram && vm->ram != MAP_FAILED)
+		munmap(vm->ram, vm->ram_size);
+	free(vm);
+}
+
+int vmt_vm_check_cap(struct vmt_vm *vm, long cap)
+{
+	int r = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, cap);
+
+	return r < 0 ? -errno : r;
+}
+
+u64 vmt_vm_alloc(struct vmt_vm *vm, u64 size, u64 align)
+{
+	u64 gpa;
+
+	if (align < 8)
+		align = 8;
+	gpa = VMT_ALIGN_UP(vm->alloc_next, align);
+	TEST_ASSERT(gpa + size <= vm->ram_size && gpa + size >= gpa,
+		    "boot RAM exhausted: %llu bytes (align %llu) asked at 0x%llx, boot RAM is %llu bytes",
+		    (unsigned long long)size, (unsigned long long)align,
+		    (unsigned long long)gpa, (unsigned long long)vm->ram_size);
+	vm->alloc_next = gpa + size;
+	memset(vmt_gpa2hva(vm, gpa), 0, size);
+	return gpa;
+}
+
+void *vmt_gpa2hva(struct vmt_vm *vm, u64 gpa)
+{
+	TEST_ASSERT(gpa < vm->ram_size,
+		    "GPA 0x%llx: expected inside boot RAM [0, 0x%llx)",
+		    (unsigned long long)gpa, (unsigned long long)vm->ram_size);
+	return (u8 *)vm->ram + gpa;
+}
+
+u64 vmt_hva2gpa(struct vmt_vm *vm, const void *hva)
+{
+	const u8 *p = hva, *base = vm->ram;
+
+	TEST_ASSERT(p >= base && p < base + vm->ram_size,
+		    "host address %p: expected inside boot RAM [%p, %p)",
+		    hva, vm->ram, base + vm->ram_size);
+	return p - base;
+}
+
+int vmt_vm_set_memslot(struct vmt_vm *vm, u32 slot, u64 gpa, u64 size,
+		       void *hva, u32 flags)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = slot,
+		.flags = flags,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (u64)(uintptr_t)hva,
+	};
+
+	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) ? -errno : 0;
+}
+
+void vmt_vm_add_memslot(struct vmt_vm *vm, u32 slot, u64 gpa, u64 size,
+			void *hva)
+{
+	int r = vmt_vm_set_memslot(vm, slot, gpa, size, hva, 0);
+
+	TEST_ASSERT(!r,
+		    "KVM_SET_USER_MEMORY_REGION slot %u GPA 0x%llx size 0x%llx hva %p: expected success, got %s (guest MAXPHYADDR %u bits)",
+		    slot, (unsigned long long)gpa, (unsigned long long)size,
+		    hva, vmt_errname(-r), vm->guest_phys_bits);
+}
+
+void vmt_vm_delete_memslot(struct vmt_vm *vm, u32 slot)
+{
+	int r = vmt_vm_set_memslot(vm, slot, 0, 0, NULL, 0);
+
+	TEST_ASSERT(!r,
+		    "deleting memslot %u (KVM_SET_USER_MEMORY_REGION size 0): expected success, got %s",
+		    slot, vmt_errname(-r));
+}
+
+/*
+ * KVM_RUN with a deadline: a POSIX timer signals this thread, the handler sets
+ * kvm_run.immediate_exit so that KVM_RUN returns EINTR even if the signal
+ * lands just before the ioctl.
+ */
+static int vmt_run_expired;			/* __atomic accesses only */
+static struct kvm_run *vmt_run_current;		/* __atomic accesses only */
+static timer_t vmt_run_timer;
+static pid_t vmt_run_timer_pid;
+
+static void vmt_run_alarm(int sig)
+{
+	struct kvm_run *run = __atomic_load_n(&vmt_run_current,
+					      __ATOMIC_RELAXED);
+
+	(void)sig;
+	__atomic_store_n(&vmt_run_expired, 1, __ATOMIC_RELAXED);
+	if (run)
+		__atomic_store_n(&run->immediate_exit, 1, __ATOMIC_RELAXED);
+}
+
+static void vmt_run_timer_arm(int timeout_ms)
+{
+	struct itimerspec its = {
+		.it_value = {
+			.tv_sec = timeout_ms / 1000,
+			.tv_nsec = (long)(timeout_ms % 1000) * 1000000L,
+		},
+	};
+
+	/* POSIX timers are not inherited by fork(): one per process. */
+	if (vmt_run_timer_pid != getpid()) {
+		struct sigaction sa = { .sa_handler = vmt_run_alarm };
+		struct sigevent sev = {
+			.sigev_notify = SIGEV_SIGNAL,
+			.sigev_signo = SIGRTMIN,
+		};
+
+		sigemptyset(&sa.sa_mask);
+		TEST_ASSERT(!sigaction(SIGRTMIN, &sa, NULL),
+			    "sigaction(SIGRTMIN)");
+		TEST_ASSERT(!timer_create(CLOCK_MONOTONIC, &sev,
+					  &vmt_run_timer),
+			    "timer_create for the KVM_RUN deadline");
+		vmt_run_timer_pid = getpid();
+	}
+	TEST_ASSERT(!timer_settime(vmt_run_timer, 0, &its, NULL),
+		    "timer_settime");
+}
+
+static void vmt_run_timer_disarm(void)
+{
+	struct itimerspec its = { 0 };
+
+	timer_settime(vmt_run_timer, 0, &its, NULL);
+}
+
+/* The vCPU's registers, for failure messages. */
+static const char *vmt_vcpu_describe(struct vmt_vm *vm, char *buf, size_t size)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) ||
+	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs)) {
+		snprintf(buf, size, "vCPU registers unavailable: %s",
+			 vmt_errname(errno));
+		return buf;
+	}
+	snprintf(buf, size,
+		 "vCPU: rip 0x%llx rax 0x%llx rdi 0x%llx rsi 0x%llx rflags 0x%llx cr0 0x%llx cr2 0x%llx cr3 0x%llx cr4 0x%llx efer 0x%llx",
+		 (unsigned long long)regs.rip, (unsigned long long)regs.rax,
+		 (unsigned long long)regs.rdi, (unsigned long long)regs.rsi,
+		 (unsigned long long)regs.rflags,
+		 (unsigned long long)sregs.cr0, (unsigned long long)sregs.cr2,
+		 (unsigned long long)sregs.cr3, (unsigned long long)sregs.cr4,
+		 (unsigned long long)sregs.efer);
+	return buf;
+}
+
+/* Fail the test with the vCPU's registers appended. */
+#define VMT_VCPU_FAIL(vm, fmt, ...) do { \
+	char __regs[320]; \
+	vmt_run_timer_disarm(); \
+	TEST_FAIL(fmt "\n#   %s", ##__VA_ARGS__, \
+		  vmt_vcpu_describe(vm, __regs, sizeof(__regs))); \
+} while (0)
+
+static const char *vmt_exit_name(u32 reason)
+{
+	switch (reason) {
+	case KVM_EXIT_UNKNOWN:		return "KVM_EXIT_UNKNOWN";
+	case KVM_EXIT_EXCEPTION:	return "KVM_EXIT_EXCEPTION";
+	case KVM_EXIT_IO:		return "KVM_EXIT_IO";
+	case KVM_EXIT_HLT:		return "KVM_EXIT_HLT";
+	case KVM_EXIT_MMIO:		return "KVM_EXIT_MMIO";
+	case KVM_EXIT_SHUTDOWN:		return "KVM_EXIT_SHUTDOWN";
+	case KVM_EXIT_FAIL_ENTRY:	return "KVM_EXIT_FAIL_ENTRY";
+	case KVM_EXIT_INTR:		return "KVM_EXIT_INTR";
+	case KVM_EXIT_INTERNAL_ERROR:	return "KVM_EXIT_INTERNAL_ERROR";
+	}
+	return "another exit";
+}
+
+/*
+ * Run one access routine.  entry is CODE_READ or CODE_WRITE, gpa the address
+ * touched.  MMIO exits at gpa are completed (reads return 0) so that the vCPU
+ * always ends at the done port with no emulation pending.
+ */
+static int vmt_guest_access(struct vmt_vm *vm, unsigned int entry, u64 gpa,
+			    u64 rsi, const char *what)
+{
+	struct kvm_run *run = vm->run;
+	struct kvm_regs regs;
+	int timeout_ms = vmt_timeout_ms();
+	int result = VMT_ACCESS_OK;
+	unsigned int mmio_exits = 0;
+
+	TEST_ASSERT(VMT_IS_ALIGNED(gpa, 8),
+		    "guest %s at GPA 0x%llx: expected 8-byte aligned", what,
+		    (unsigned long long)gpa);
+	TEST_ASSERT(gpa < VMT_IDENTITY_MAP_SIZE,
+		    "guest %s at GPA 0x%llx: expected below the identity map's end 0x%llx",
+		    what, (unsigned long long)gpa,
+		    (unsigned long long)VMT_IDENTITY_MAP_SIZE);
+
+	vmt_guest_map(vm, gpa);
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = VMT_GPA_CODE + entry;
+	regs.rdi = gpa;
+	regs.rsi = rsi;
+	regs.rsp = VMT_GPA_STACK_TOP;
+	regs.rflags = 0x2;
+	TEST_ASSERT(!ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs),
+		    "KVM_SET_REGS: expected success, got %s",
+		    vmt_errname(errno));
+
+	__atomic_store_n(&vmt_run_expired, 0, __ATOMIC_RELAXED);
+	run->immediate_exit = 0;
+	__atomic_store_n(&vmt_run_current, run, __ATOMIC_RELAXED);
+	vmt_run_timer_arm(timeout_ms);
+	for (;;) {
+		int r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+		int err = errno;
+
+		vm->nr_runs++;
+		if (r < 0 && err == EINTR) {
+			if (__atomic_load_n(&vmt_run_expired,
+					    __ATOMIC_RELAXED))
+				VMT_VCPU_FAIL(vm, "guest %s at GPA 0x%llx: the vCPU did not reach port 0x%x within %d ms (last exit %s, %llu KVM_RUNs so far)",
+					      what, (unsigned long long)gpa,
+					      VMT_PORT_DONE, timeout_ms,
+					      vmt_exit_name(run->exit_reason),
+					      (unsigned long long)vm->nr_runs);
+			continue;
+		}
+		if (r < 0 && err == EFAULT) {
+			/* Userspace memory behind a memslot is missing. */
+			result = VMT_ACCESS_EFAULT;
+			break;
+		}
+		if (r < 0)
+			VMT_VCPU_FAIL(vm, "guest %s at GPA 0x%llx: KVM_RUN failed with %s",
+				      what, (unsigned long long)gpa,
+				      vmt_errname(err));
+
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO:
+			if (run->io.port == VMT_PORT_DONE &&
+			    run->io.direction == KVM_EXIT_IO_OUT)
+				goto done;
+			VMT_VCPU_FAIL(vm, "guest %s at GPA 0x%llx: expected an OUT to port 0x%x, got %s of port 0x%x",
+				      what, (unsigned long long)gpa,
+				      VMT_PORT_DONE,
+				      run->io.direction == KVM_EXIT_IO_OUT ?
+				      "OUT" : "IN", run->io.port);
+		case KVM_EXIT_MMIO:
+			if (run->mmio.phys_addr != gpa || run->mmio.len != 8 ||
+			    mmio_exits++)
+				VMT_VCPU_FAIL(vm, "guest %s at GPA 0x%llx: unexpected MMIO exit: %s of %u bytes at GPA 0x%llx (exit %u of this access)",
+					      what, (unsigned long long)gpa,
+					      run->mmio.is_write ?
+					      "write" : "read",
+					      run->mmio.len,
+					      (unsigned long long)
+					      run->mmio.phys_addr, mmio_exits);
+			if (!run->mmio.is_write)
+				memset(run->mmio.data, 0,
+				       sizeof(run->mmio.data));
+			result = VMT_ACCESS_MMIO;
+			continue;
+		case KVM_EXIT_SHUTDOWN:
+			VMT_VCPU_FAIL(vm, "guest %s at GPA 0x%llx: the guest triple-faulted (KVM_EXIT_SHUTDOWN); is the GPA beyond the guest's MAXPHYADDR of %u bits?",
+				      what, (unsigned long long)gpa,
+				      vm->guest_phys_bits);
+		case KVM_EXIT_FAIL_ENTRY:
+			VMT_VCPU_FAIL(vm, "guest %s: VM entry failed, hardware reason 0x%llx",
+				      what, (unsigned long long)
+				      run->fail_entry.hardware_entry_failure_reason);
+		case KVM_EXIT_INTERNAL_ERROR:
+			VMT_VCPU_FAIL(vm, "guest %s at GPA 0x%llx: KVM internal error, suberror %u",
+				      what, (unsigned long long)gpa,
+				      run->internal.suberror);
+		case KVM_EXIT_INTR:
+			continue;
+		default:
+			VMT_VCPU_FAIL(vm, "guest %s at GPA 0x%llx: unexpected exit %u (%s)",
+				      what, (unsigned long long)gpa,
+				      run->exit_reason,
+				      vmt_exit_name(run->exit_reason));
+		}
+	}
+done:
+	vmt_run_timer_disarm();
+	__atomic_store_n(&vmt_run_current, NULL, __ATOMIC_RELAXED);
+	run->immediate_exit = 0;
+	return result;
+}
+
+int vmt_guest_read_u64(struct vmt_vm *vm, u64 gpa, u64 *val)
+{
+	u64 *mailbox = vmt_gpa2hva(vm, VMT_GPA_MAILBOX);
+	int r;
+
+	*mailbox = 0x5a5a5a5a5a5a5a5aULL;
+	r = vmt_guest_access(vm, CODE_READ, gpa, VMT_GPA_MAILBOX, "read");
+	*val = r == VMT_ACCESS_OK ? *mailbox : 0;
+	return r;
+}
+
+int vmt_guest_write_u64(struct vmt_vm *vm, u64 gpa, u64 val)
+{
+	return vmt_guest_access(vm, CODE_WRITE, gpa, val, "write");
+}

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-mem selftests: loading and unloading the module.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "module_util.h"
+#include "vhost_mem_util.h"
+
+static const char *vmt_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+const char *vmt_modroot(void)
+{
+	return vmt_env("VHOST_MEM_MODROOT");
+}
+
+const char *vmt_kver(void)
+{
+	return vmt_env("VHOST_MEM_KVER");
+}
+
+bool vmt_modules_supported(void)
+{
+	return !access("/proc/modules", R_OK);
+}
+
+bool vmt_module_loaded(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/module/%s/refcnt", name);
+	return !access(path, F_OK);
+}
+
+int vmt_module_refcnt(const char *name)
+{
+	char path[256];
+	long long v;
+	int r;
+
+	snprintf(path, sizeof(path), "/sys/module/%s/refcnt", name);
+	r = vmt_read_long(path, &v);
+	return r ? r : (int)v;
+}
+
+int vmt_modprobe(const char *name, bool remove, char *out, size_t outlen)
+{
+	const char *argv[8];
+	int pipefd[2], status, argc = 0;
+	size_t len = 0;
+	pid_t pid;
+
+	argv[argc++] = "modprobe";
+	if (vmt_modroot()) {
+		argv[argc++] = "-d";
+		argv[argc++] = vmt_modroot();
+	}
+	if (vmt_kver()) {
+		argv[argc++] = "-S";
+		argv[argc++] = vmt_kver();
+	}
+	if (remove)
+		argv[argc++] = "-r";
+	argv[argc++] = name;
+	argv[argc] = NULL;
+
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -errno;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return -errno;
+	}
+	if (!pid) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		dup2(pipefd[1], STDERR_FILENO);
+		execvp("modprobe", (char *const *)argv);
+		execv("/sbin/modprobe", (char *const *)argv);
+		fprintf(stderr, "cannot run modprobe: %s\n", strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		char discard[256];
+		char *buf = len + 1 < outlen ? out + len : discard;
+		size_t room = len + 1 < outlen ? outlen - len - 1 :
+			      sizeof(discard);
+		ssize_t n = read(pipefd[0], buf, room);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (buf != discard)
+			len += n;
+	}
+	close(pipefd[0]);
+	if (outlen) {
+		while (len && out[len - 1] == '\n')
+			len--;
+		out[len] = '\0';
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+int vmt_delete_module(const char *name)
+{
+	return syscall(SYS_delete_module, name, O_NONBLOCK) ? -errno : 0;
+}
+
+const char *vmt_mem_skip_reason(void)
+{
+	if (vmt_modroot() || !access(VMT_VHOST_MEM_DEV, F_OK))
+		return NULL;
+	return VMT_VHOST_MEM_DEV " does not exist and VHOST_MEM_MODROOT is unset: vhost_mem is not loaded here (run through tests/vm/run.sh)";
+}
+
+int vmt_mem_open(void)
+{
+	int fd = vmt_vhost_open(VMT_VHOST_MEM_DEV);
+
+	if (fd == -ENOENT && vmt_mem_skip_reason())
+		vmt_skip(__FILE__, __LINE__, "%s", vmt_mem_skip_reason());
+	TEST_ASSERT(fd >= 0, "open(%s, O_RDWR): expected a file descriptor, got %s%s",
+		    VMT_VHOST_MEM_DEV, vmt_errname(-fd),
+		    fd == -ENOENT ? " (is vhost_mem loaded?)" : "");
+	return fd;
+}

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-mem selftests: assertions and small helpers.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static void vmt_vreport(const char *kind, const char *file, int line,
+			const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fprintf(stderr, "# ==== %s (pid %d) ====\n# %s:%d: ", kind,
+		(int)getpid(), file, line);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void vmt_assert_fail(const char *file, int line, const char *expr,
+		     int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmt_vreport("Test assertion failure", file, line, fmt, ap);
+	va_end(ap);
+	if (expr)
+		fprintf(stderr, "#   condition: %s\n", expr);
+	if (err)
+		fprintf(stderr, "#   errno: %d (%s: %s)\n", err,
+			vmt_errname(err), strerror(err));
+	fflush(stderr);
+	exit(VMT_KSFT_FAIL);
+}
+
+void vmt_skip(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmt_vreport("Test skipped", file, line, fmt, ap);
+	va_end(ap);
+	fflush(stderr);
+	exit(VMT_KSFT_SKIP);
+}
+
+const char *vmt_errname(int err)
+{
+	static __thread char buf[16];
+	const char *name = strerrorname_np(err);
+
+	if (name)
+		return name;
+	snprintf(buf, sizeof(buf), "errno %d", err);
+	return buf;
+}
+
+int vmt_timeout_ms(void)
+{
+	const char *env = getenv("VMT_TIMEOUT_MS");
+	long v;
+
+	if (!env || !*env)
+		return 10000;
+	v = strtol(env, NULL, 0);
+	return v > 0 ? (int)v : 10000;
+}
+
+u64 vmt_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
+}
+
+void vmt_sleep_ms(unsigned int ms)
+{
+	struct timespec ts = {
+		.tv_sec = ms / 1000,
+		.tv_nsec = (long)(ms % 1000) * 1000000L,
+	};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+int vmt_read_file(const char *path, char *buf, size_t size)
+{
+	ssize_t n, len = 0;
+	int fd, err;
+
+	if (!size)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while ((size_t)len < size - 1) {
+		n = read(fd, buf + len, size - 1 - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = errno;
+			close(fd);
+			return -err;
+		}
+		if (!n)
+			break;
+		len += n;
+	}
+	close(fd);
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+		len--;
+	buf[len] = '\0';
+	return (int)len;
+}
+
+int vmt_read_long(const char *path, long long *val)
+{
+	char buf[64], *end;
+	int r;
+
+	r = vmt_read_file(path, buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	errno = 0;
+	*val = strtoll(buf, &end, 0);
+	if (errno || end == buf)
+		return -EINVAL;
+	return 0;
+}
+
+long long vmt_meminfo_kb(const char *field)
+{
+	char line[256];
+	size_t flen = strlen(field);
+	long long val = -1;
+	FILE *f;
+
+	f = fopen("/proc/meminfo", "re");
+	TEST_ASSERT(f, "cannot open /proc/meminfo");
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, field, flen) && line[flen] == ':') {
+			val = strtoll(line + flen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+long long vmt_nr_files(void)
+{
+	long long v;
+	int r = vmt_read_long("/proc/sys/fs/file-nr", &v);
+
+	TEST_ASSERT(!r, "cannot read /proc/sys/fs/file-nr: %s",
+		    vmt_errname(-r));
+	return v;
+}
+
+static int vmt_count_comm_in(const char *taskdir, const char *comm)
+{
+	char path[600], buf[64];
+	struct dirent *de;
+	int count = 0;
+	DIR *d;
+
+	d = opendir(taskdir);
+	if (!d)
+		return 0;	/* the process is gone */
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/comm", taskdir,
+			 de->d_name);
+		if (vmt_read_file(path, buf, sizeof(buf)) < 0)
+			continue;
+		if (!strcmp(buf, comm))
+			count++;
+	}
+	closedir(d);
+	return count;
+}
+
+int vmt_count_tasks_named(const char *comm)
+{
+	char taskdir[300];
+	struct dirent *de;
+	int count = 0;
+	DIR *d;
+
+	d = opendir("/proc");
+	TEST_ASSERT(d, "cannot open /proc");
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(taskdir, sizeof(taskdir), "/proc/%s/task",
+			 de->d_name);
+		count += vmt_count_comm_in(taskdir, comm);
+	}
+	closedir(d);
+	return count;
+}
+
+int vmt_count_own_threads(void)
+{
+	struct dirent *de;
+	int count = 0;
+	DIR *d;
+
+	d = opendir("/proc/self/task");
+	TEST_ASSERT(d, "cannot open /proc/self/task");
+	while ((de = readdir(d)))
+		if (de->d_name[0] >= '0' && de->d_name[0] <= '9')
+			count++;
+	closedir(d);
+	return count;
+}
+
+int vmt_wait_path(const char *path, bool exists, int timeout_ms)
+{
+	u64 end = vmt_now_ns() + (u64)timeout_ms * 1000000ULL;
+	struct stat st;
+
+	for (;;) {
+		if ((stat(path, &st) == 0) == exists)
+			return 0;
+		if (vmt_now_ns() >= end)
+			return -ETIMEDOUT;
+		vmt_sleep_ms(10);
+	}
+}
