@@ -16,7 +16,7 @@ top := $(CURDIR)
 BUILD := $(top)/build
 HARNESS_DIR = $(firstword $(wildcard $(top)/.cache/kernel/6.12/*/src/tools/testing/selftests))
 
-.PHONY: all setup modules unit selftests check demo checkpatch clean
+.PHONY: all setup modules unit tools selftests check demo checkpatch clean
 
 all: modules
 
@@ -29,7 +29,12 @@ modules: setup
 unit: setup
 	@$(MAKE) -s -C tests/unit run BUILD=$(BUILD)/unit HARNESS_DIR=$(HARNESS_DIR)
 
-selftests: setup
+# Userspace tools (vhost-mem-ctl), with meson; the selftests run them.
+tools:
+	@[ -f $(BUILD)/tools/build.ninja ] || meson setup $(BUILD)/tools tools >/dev/null
+	@ninja -C $(BUILD)/tools >/dev/null
+
+selftests: setup tools
 	@$(MAKE) -s -C tests/selftests BUILD=$(BUILD)/selftests HARNESS_DIR=$(HARNESS_DIR)
 
 check:

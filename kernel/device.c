@@ -466,7 +466,7 @@ u16 vhost_mem_handle_request(struct vhost_mem *vm, u16 type, u64 addr,
 	vhost_mem_blocks_decide(&vm->blocks, type, addr, nb_blocks, false,
 				&plan);
 	answer = plan.resp;
-	if (answer == VIRTIO_MEM_RESP_ACK) {
+	if (vhost_mem_plan_needs_commit(&plan)) {
 		/* Host-side failures leave the state as it was: BUSY. */
 		ret = vhost_mem_execute(vm, &plan);
 		if (ret) {

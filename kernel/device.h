@@ -4,11 +4,13 @@
 
 #include <linux/list.h>
 #include <linux/vhost_mem.h>
+#include <linux/vhost_mem_netlink.h>
 
 #include "vhost.h"
 #include "blocks.h"
 #include "memslot.h"
 #include "backing.h"
+#include "netlink.h"
 
 /*
  * One virtio-mem device: one open of /dev/vhost-mem.
@@ -35,6 +37,14 @@ struct vhost_mem {
 	struct vhost_mem_blocks blocks;
 	u64 requests[VHOST_MEM_NR_REQ_TYPES][VHOST_MEM_NR_RESP_TYPES];
 	u64 dropped;
+
+	/* Control plane: see "Control plane hooks" in device.c. */
+	struct net *net;		/* the opener's network namespace, fixed */
+	struct pid *owner;		/* VHOST_SET_OWNER's process, dev.mutex */
+	struct eventfd_ctx *config_ctx;	/* VHOST_MEM_SET_CONFIG_CALL, dev.mutex */
+	int node_id;			/* set with the region */
+	u32 region_flags;		/* set with the region */
+	struct vhost_mem_ntf failure;	/* vq.mutex: the batch's failures */
 };
 
 struct vhost_mem *vhost_mem_create(void);
@@ -46,7 +56,8 @@ int vhost_mem_check_owner(struct vhost_mem *vm);
 int vhost_mem_set_vm(struct vhost_mem *vm, const struct vhost_mem_vm *arg);
 int vhost_mem_set_region(struct vhost_mem *vm,
 			 const struct vhost_mem_region *arg);
-int vhost_mem_set_requested_size(struct vhost_mem *vm, u64 size);
+int vhost_mem_set_requested_size(struct vhost_mem *vm, u64 size,
+				 enum vhost_mem_origin origin);
 int vhost_mem_set_running(struct vhost_mem *vm, bool running);
 int vhost_mem_get_status(struct vhost_mem *vm, struct vhost_mem_status *st);
 
@@ -56,5 +67,50 @@ u16 vhost_mem_handle_request(struct vhost_mem *vm, u16 type, u64 addr,
 
 /* request.c */
 void vhost_mem_handle_kick(struct vhost_work *work);
+
+/*
+ * Control plane hooks: the device list for netlink.c, the owner, the
+ * config-change eventfd and the events of the request path.
+ */
+#define VHOST_MEM_VM_ID_LEN	48
+
+struct vhost_mem_info {
+	struct vhost_mem_status st;
+	pid_t owner_pid;		/* in the caller's pid namespace, 0: none */
+	char vm_id[VHOST_MEM_VM_ID_LEN];	/* "" without a VM */
+	int node_id;
+	u32 region_flags;
+	u64 features;
+	bool config_call;
+};
+
+/* The device list: lock order list -> dev.mutex -> vq.mutex. */
+void vhost_mem_devices_lock(void);
+void vhost_mem_devices_unlock(void);
+/* The device with the smallest id >= id, or NULL; needs the list lock. */
+struct vhost_mem *vhost_mem_next_device(int id);
+
+/* After a successful VHOST_SET_OWNER, with dev.mutex held. */
+void vhost_mem_record_owner(struct vhost_mem *vm);
+int vhost_mem_set_config_call(struct vhost_mem *vm, int fd);
+void vhost_mem_get_info(struct vhost_mem *vm, struct vhost_mem_info *info);
+/* A request answered BUSY because the host failed; vq.mutex held. */
+void vhost_mem_record_failure(struct vhost_mem *vm, u16 type, u64 addr,
+			      u16 nb_blocks, int error);
+
+/*
+ * The events of a batch of requests: begin and end under vq.mutex, send
+ * after dropping it.  A zeroed batch sends nothing.
+ */
+struct vhost_mem_batch {
+	u64 plugged_before;
+	struct vhost_mem_ntf sizes;	/* at the end */
+	struct vhost_mem_ntf failure;
+};
+
+void vhost_mem_batch_begin(struct vhost_mem *vm, struct vhost_mem_batch *batch);
+void vhost_mem_batch_end(struct vhost_mem *vm, struct vhost_mem_batch *batch);
+void vhost_mem_batch_send(struct vhost_mem *vm,
+			  const struct vhost_mem_batch *batch);
 
 #endif /* VHOST_MEM_DEVICE_H */

@@ -8,6 +8,7 @@
 #include <linux/module.h>
 #include <linux/miscdevice.h>
 #include <linux/fs.h>
+#include <linux/seq_file.h>
 #include <linux/uaccess.h>
 
 #include "device.h"
@@ -83,6 +84,8 @@ static long vhost_mem_core_ioctl(struct vhost_mem *vm, unsigned int ioctl,
 	ret = vhost_dev_ioctl(&vm->dev, ioctl, argp);
 	if (ret == -ENOIOCTLCMD)
 		ret = vhost_vring_ioctl(&vm->dev, ioctl, argp);
+	if (!ret && ioctl == VHOST_SET_OWNER)
+		vhost_mem_record_owner(vm);
 	mutex_unlock(&vm->dev.mutex);
 	return ret == -ENOIOCTLCMD ? -ENOTTY : ret;
 }
@@ -93,7 +96,7 @@ static long vhost_mem_ioctl(struct file *f, unsigned int ioctl,
 	struct vhost_mem *vm = f->private_data;
 	void __user *argp = (void __user *)arg;
 	u64 features, size;
-	int running;
+	int running, fd;
 
 	switch (ioctl) {
 	case VHOST_GET_FEATURES:
@@ -112,7 +115,8 @@ static long vhost_mem_ioctl(struct file *f, unsigned int ioctl,
 		if (copy_from_user(&size, argp, sizeof(size)))
 			return -EFAULT;
 		return vhost_mem_check_owner(vm) ?:
-		       vhost_mem_set_requested_size(vm, size);
+		       vhost_mem_set_requested_size(vm, size,
+						    VHOST_MEM_ORIGIN_VMM);
 	case VHOST_MEM_SET_RUNNING:
 		if (copy_from_user(&running, argp, sizeof(running)))
 			return -EFAULT;
@@ -121,9 +125,21 @@ static long vhost_mem_ioctl(struct file *f, unsigned int ioctl,
 		return vhost_mem_set_running(vm, running);
 	case VHOST_MEM_GET_STATUS:
 		return vhost_mem_ioctl_get_status(vm, argp);
+	case VHOST_MEM_SET_CONFIG_CALL:
+		if (copy_from_user(&fd, argp, sizeof(fd)))
+			return -EFAULT;
+		return vhost_mem_set_config_call(vm, fd);
 	default:
 		return vhost_mem_core_ioctl(vm, ioctl, argp);
 	}
+}
+
+/* /proc/PID/fdinfo/FD: the device's id, as the netlink family names it. */
+static void vhost_mem_show_fdinfo(struct seq_file *m, struct file *f)
+{
+	struct vhost_mem *vm = f->private_data;
+
+	seq_printf(m, "vhost-mem-id:\t%d\n", vm->id);
 }
 
 static const struct file_operations vhost_mem_fops = {
@@ -133,6 +149,7 @@ static const struct file_operations vhost_mem_fops = {
 	.unlocked_ioctl = vhost_mem_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,
+	.show_fdinfo = vhost_mem_show_fdinfo,
 };
 
 static struct miscdevice vhost_mem_misc = {
@@ -144,13 +161,21 @@ static struct miscdevice vhost_mem_misc = {
 
 static int __init vhost_mem_init(void)
 {
-	return misc_register(&vhost_mem_misc);
+	int ret = vhost_mem_nl_init();
+
+	if (ret)
+		return ret;
+	ret = misc_register(&vhost_mem_misc);
+	if (ret)
+		vhost_mem_nl_exit();
+	return ret;
 }
 module_init(vhost_mem_init);
 
 static void __exit vhost_mem_exit(void)
 {
 	misc_deregister(&vhost_mem_misc);
+	vhost_mem_nl_exit();
 }
 module_exit(vhost_mem_exit);
 

@@ -60,6 +60,7 @@ void vhost_mem_handle_kick(struct vhost_work *work)
 	struct vhost_virtqueue *vq = container_of(work, struct vhost_virtqueue,
 						  poll.work);
 	struct vhost_mem *vm = container_of(vq->dev, struct vhost_mem, dev);
+	struct vhost_mem_batch batch = {};
 	unsigned int out, in;
 	bool answered = false;
 	int head, served = 0;
@@ -68,6 +69,7 @@ void vhost_mem_handle_kick(struct vhost_work *work)
 	if (!vhost_vq_get_backend(vq))
 		goto out;
 
+	vhost_mem_batch_begin(vm, &batch);
 	vhost_disable_notify(&vm->dev, vq);
 	do {
 		head = vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov),
@@ -91,6 +93,9 @@ void vhost_mem_handle_kick(struct vhost_work *work)
 	/* One interrupt per batch; the core honours EVENT_IDX. */
 	if (answered)
 		vhost_signal(&vm->dev, vq);
+	vhost_mem_batch_end(vm, &batch);
 out:
 	mutex_unlock(&vq->mutex);
+	/* Events (plugged size, errors) without holding the queue. */
+	vhost_mem_batch_send(vm, &batch);
 }

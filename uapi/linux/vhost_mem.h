@@ -94,5 +94,11 @@ struct vhost_mem_status {
 /* int: 1 starts request processing, 0 stops it (requests then wait). */
 #define VHOST_MEM_SET_RUNNING		_IOW(VHOST_VIRTIO, 0xC3, int)
 #define VHOST_MEM_GET_STATUS		_IOWR(VHOST_VIRTIO, 0xC4, struct vhost_mem_status)
+/*
+ * int: an eventfd the module signals when the device's config changes
+ * without the VMM acting (a resize through the netlink family), as a
+ * config-change interrupt; -1 removes it.
+ */
+#define VHOST_MEM_SET_CONFIG_CALL	_IOW(VHOST_VIRTIO, 0xC5, int)
 
 #endif /* _UAPI_LINUX_VHOST_MEM_H */

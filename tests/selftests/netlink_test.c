@@ -1,0 +1,1224 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-mem selftests: the generic netlink family "vhost_mem".
+ *
+ * - DEV_GET (do and dump) reports what VHOST_MEM_GET_STATUS reports, and
+ *   the owner, the VM and the NUMA node;
+ * - every error: unknown or missing id (ENODEV, EINVAL), sizes (EINVAL,
+ *   ERANGE, as the ioctl), unknown attributes, a device without region,
+ *   each with an extended ack message;
+ * - DEV_SET needs CAP_NET_ADMIN, reads do not; another network namespace
+ *   sees none of our devices;
+ * - a netlink resize signals VHOST_MEM_SET_CONFIG_CALL's eventfd, the
+ *   VMM's own resize does not, and the next PLUG succeeds up to the size;
+ * - events: requested size (with who changed it), plugged size, reached;
+ * - thousands of requests, and devices coming and going during dumps,
+ *   leave the device working.
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <linux/netlink.h>
+
+#include <netlink/netlink.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+
+#include <linux/vhost_mem_netlink.h>
+
+#include "vmt.h"
+#include "kselftest_harness.h"
+
+#define TEST_REGION_GPA		(4ULL << 30)
+#define TEST_REGION_SIZE	(256ULL << 20)
+#define TEST_BLOCK_SIZE		(2ULL << 20)
+#define TEST_SLOT_BASE		200
+
+/* ------------------------------------------------------------------ */
+/* A small libnl client                                               */
+/* ------------------------------------------------------------------ */
+
+struct nlt {
+	struct nl_sock *sk;
+	int family;
+	int err;		/* -errno of the last request */
+	char msg[256];		/* its extended ack message */
+};
+
+/* DEV_GET, as far as the tests look at it. */
+struct nlt_dev {
+	u32 id;
+	bool has_owner, has_vm, has_region, has_node, config_call;
+	u32 owner_pid, flags, region_flags, memslots, memslots_max;
+	s32 node;
+	char vm_id[64];
+	u64 features, dropped, addr, region_size, block_size, chunk_size;
+	u64 usable, requested, plugged;
+	unsigned int nr_req_stats;
+	u64 req[VHOST_MEM_NR_REQ_TYPES][VHOST_MEM_NR_RESP_TYPES];
+};
+
+struct nlt_event {
+	u8 cmd;
+	u32 id;
+	bool has_origin;
+	u32 origin;
+	u64 requested, plugged, usable;
+	u32 error, req_type, errors;
+	u64 req_addr, req_size;
+};
+
+#define NLT_MAX_DEVS	64
+#define NLT_MAX_EVENTS	256
+
+struct nlt_dump {
+	unsigned int n;
+	struct nlt_dev devs[NLT_MAX_DEVS];
+};
+
+struct nlt_events {
+	struct nl_sock *sk;
+	struct nl_cb *cb;
+	unsigned int head, tail;
+	struct nlt_event q[NLT_MAX_EVENTS];
+};
+
+static void nlt_ext_ack(struct nl_sock *sk)
+{
+	int one = 1;
+
+	setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_EXT_ACK, &one,
+		   sizeof(one));
+	setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_CAP_ACK, &one,
+		   sizeof(one));
+}
+
+/* 0, or -ENOENT when the family does not exist here. */
+static int nlt_open(struct nlt *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->sk = nl_socket_alloc();
+	TEST_ASSERT(n->sk, "nl_socket_alloc() failed");
+	TEST_ASSERT(!genl_connect(n->sk), "genl_connect() failed");
+	nlt_ext_ack(n->sk);
+	n->family = genl_ctrl_resolve(n->sk, VHOST_MEM_GENL_NAME);
+	if (n->family < 0) {
+		nl_socket_free(n->sk);
+		n->sk = NULL;
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static void nlt_close(struct nlt *n)
+{
+	if (n->sk)
+		nl_socket_free(n->sk);
+	n->sk = NULL;
+}
+
+static struct nl_msg *nlt_msg(struct nlt *n, u8 cmd, int flags)
+{
+	struct nl_msg *msg = nlmsg_alloc();
+
+	TEST_ASSERT(msg, "nlmsg_alloc() failed");
+	TEST_ASSERT(genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, n->family, 0,
+				flags, cmd, VHOST_MEM_GENL_VERSION),
+		    "genlmsg_put() failed");
+	return msg;
+}
+
+static int nlt_on_error(struct sockaddr_nl *who, struct nlmsgerr *e,
+			void *arg)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)((char *)e - NLMSG_HDRLEN);
+	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
+	struct nlt *n = arg;
+	int off, len;
+
+	(void)who;
+	n->err = e->error ? e->error : -EIO;
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return NL_STOP;
+	off = NLMSG_HDRLEN + sizeof(*e);
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+	len = (int)nlh->nlmsg_len - off;
+	if (len > 0 && !nla_parse(tb, NLMSGERR_ATTR_MAX,
+				  (struct nlattr *)((char *)nlh + off), len,
+				  NULL) &&
+	    tb[NLMSGERR_ATTR_MSG])
+		snprintf(n->msg, sizeof(n->msg), "%.*s",
+			 nla_len(tb[NLMSGERR_ATTR_MSG]),
+			 (char *)nla_data(tb[NLMSGERR_ATTR_MSG]));
+	return NL_STOP;
+}
+
+static int nlt_on_done(struct nl_msg *msg, void *arg)
+{
+	(void)msg;
+	*(bool *)arg = true;
+	return NL_STOP;
+}
+
+/* Sends msg (freed) and reads up to the ack or the end of the dump. */
+static int nlt_transact(struct nlt *n, struct nl_msg *msg,
+			nl_recvmsg_msg_cb_t valid, void *arg)
+{
+	struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
+	bool done = false;
+	int ret;
+
+	TEST_ASSERT(cb, "nl_cb_alloc() failed");
+	n->err = 0;
+	n->msg[0] = '\0';
+	ret = nl_send_auto(n->sk, msg);
+	nlmsg_free(msg);
+	TEST_ASSERT(ret >= 0, "nl_send_auto(): %s", nl_geterror(ret));
+	if (valid)
+		nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, valid, arg);
+	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, nlt_on_done, &done);
+	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, nlt_on_done, &done);
+	nl_cb_err(cb, NL_CB_CUSTOM, nlt_on_error, n);
+	while (!done && !n->err) {
+		ret = nl_recvmsgs(n->sk, cb);
+		TEST_ASSERT(ret >= 0 || n->err, "nl_recvmsgs(): %s",
+			    nl_geterror(ret));
+	}
+	nl_cb_put(cb);
+	return n->err;
+}
+
+static u64 nlt_u64(struct nlattr **tb, int type)
+{
+	return tb[type] ? nla_get_u64(tb[type]) : 0;
+}
+
+static u32 nlt_u32(struct nlattr **tb, int type)
+{
+	return tb[type] ? nla_get_u32(tb[type]) : 0;
+}
+
+static void nlt_parse_stats(struct nlt_dev *d, struct nlattr *nest)
+{
+	struct nlattr *tb[VHOST_MEM_A_REQ_STATS_MAX + 1];
+	u32 t;
+
+	TEST_ASSERT(!nla_parse_nested(tb, VHOST_MEM_A_REQ_STATS_MAX, nest, NULL),
+		    "a VHOST_MEM_A_REQ_STATS nest does not parse");
+	TEST_ASSERT(tb[VHOST_MEM_A_REQ_STATS_TYPE],
+		    "a VHOST_MEM_A_REQ_STATS nest without its type");
+	t = nla_get_u32(tb[VHOST_MEM_A_REQ_STATS_TYPE]);
+	TEST_ASSERT(t < VHOST_MEM_NR_REQ_TYPES, "request stats of type %u", t);
+	d->req[t][VIRTIO_MEM_RESP_ACK] = nlt_u64(tb, VHOST_MEM_A_REQ_STATS_ACK);
+	d->req[t][VIRTIO_MEM_RESP_NACK] = nlt_u64(tb, VHOST_MEM_A_REQ_STATS_NACK);
+	d->req[t][VIRTIO_MEM_RESP_BUSY] = nlt_u64(tb, VHOST_MEM_A_REQ_STATS_BUSY);
+	d->req[t][VIRTIO_MEM_RESP_ERROR] = nlt_u64(tb, VHOST_MEM_A_REQ_STATS_ERROR);
+	d->nr_req_stats++;
+}
+
+static void nlt_parse_dev(struct nl_msg *msg, struct nlt_dev *d)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct nlattr *tb[VHOST_MEM_A_MAX + 1], *a;
+	int rem;
+
+	memset(d, 0, sizeof(*d));
+	TEST_ASSERT(genlmsg_hdr(nlh)->cmd == VHOST_MEM_CMD_DEV_GET,
+		    "a reply with command %u", genlmsg_hdr(nlh)->cmd);
+	TEST_ASSERT(!genlmsg_parse(nlh, 0, tb, VHOST_MEM_A_MAX, NULL),
+		    "a DEV_GET reply does not parse");
+	TEST_ASSERT(tb[VHOST_MEM_A_ID], "a DEV_GET reply without VHOST_MEM_A_ID");
+	d->id = nla_get_u32(tb[VHOST_MEM_A_ID]);
+	d->has_owner = tb[VHOST_MEM_A_OWNER_PID];
+	d->owner_pid = nlt_u32(tb, VHOST_MEM_A_OWNER_PID);
+	d->has_vm = tb[VHOST_MEM_A_VM_ID];
+	if (d->has_vm)
+		snprintf(d->vm_id, sizeof(d->vm_id), "%s",
+			 nla_get_string(tb[VHOST_MEM_A_VM_ID]));
+	d->flags = nlt_u32(tb, VHOST_MEM_A_STATUS_FLAGS);
+	d->has_region = tb[VHOST_MEM_A_REGION_SIZE];
+	d->has_node = tb[VHOST_MEM_A_NODE_ID];
+	d->node = d->has_node ? (s32)nla_get_u32(tb[VHOST_MEM_A_NODE_ID]) : 0;
+	d->config_call = tb[VHOST_MEM_A_CONFIG_CALL];
+	d->region_flags = nlt_u32(tb, VHOST_MEM_A_REGION_FLAGS);
+	d->features = nlt_u64(tb, VHOST_MEM_A_FEATURES);
+	d->dropped = nlt_u64(tb, VHOST_MEM_A_DROPPED);
+	d->addr = nlt_u64(tb, VHOST_MEM_A_ADDR);
+	d->region_size = nlt_u64(tb, VHOST_MEM_A_REGION_SIZE);
+	d->block_size = nlt_u64(tb, VHOST_MEM_A_BLOCK_SIZE);
+	d->chunk_size = nlt_u64(tb, VHOST_MEM_A_CHUNK_SIZE);
+	d->usable = nlt_u64(tb, VHOST_MEM_A_USABLE_SIZE);
+	d->requested = nlt_u64(tb, VHOST_MEM_A_REQUESTED_SIZE);
+	d->plugged = nlt_u64(tb, VHOST_MEM_A_PLUGGED_SIZE);
+	d->memslots = nlt_u32(tb, VHOST_MEM_A_MEMSLOTS);
+	d->memslots_max = nlt_u32(tb, VHOST_MEM_A_MEMSLOTS_MAX);
+	nla_for_each_attr(a, genlmsg_attrdata(nlmsg_data(nlh), 0),
+			  genlmsg_attrlen(nlmsg_data(nlh), 0), rem)
+		if (nla_type(a) == VHOST_MEM_A_REQ_STATS)
+			nlt_parse_stats(d, a);
+}
+
+static int nlt_on_dev(struct nl_msg *msg, void *arg)
+{
+	struct nlt_dump *dump = arg;
+
+	TEST_ASSERT(dump->n < NLT_MAX_DEVS, "more than %d devices",
+		    NLT_MAX_DEVS);
+	nlt_parse_dev(msg, &dump->devs[dump->n++]);
+	return NL_OK;
+}
+
+static int nlt_get(struct nlt *n, u32 id, struct nlt_dev *d)
+{
+	struct nl_msg *msg = nlt_msg(n, VHOST_MEM_CMD_DEV_GET, 0);
+	struct nlt_dump *dump = calloc(1, sizeof(*dump));
+	int ret;
+
+	TEST_ASSERT(dump, "out of memory");
+	nla_put_u32(msg, VHOST_MEM_A_ID, id);
+	ret = nlt_transact(n, msg, nlt_on_dev, dump);
+	if (!ret) {
+		TEST_ASSERT_EQ(dump->n, 1);
+		if (d)
+			*d = dump->devs[0];
+	}
+	free(dump);
+	return ret;
+}
+
+static int nlt_set(struct nlt *n, u32 id, u64 size)
+{
+	struct nl_msg *msg = nlt_msg(n, VHOST_MEM_CMD_DEV_SET, 0);
+
+	nla_put_u32(msg, VHOST_MEM_A_ID, id);
+	nla_put_u64(msg, VHOST_MEM_A_REQUESTED_SIZE, size);
+	return nlt_transact(n, msg, NULL, NULL);
+}
+
+static int nlt_dump(struct nlt *n, struct nlt_dump *dump)
+{
+	memset(dump, 0, sizeof(*dump));
+	return nlt_transact(n, nlt_msg(n, VHOST_MEM_CMD_DEV_GET, NLM_F_DUMP),
+			    nlt_on_dev, dump);
+}
+
+static const struct nlt_dev *nlt_dump_find(const struct nlt_dump *dump,
+					   u32 id)
+{
+	unsigned int i;
+
+	for (i = 0; i < dump->n; i++)
+		if (dump->devs[i].id == id)
+			return &dump->devs[i];
+	return NULL;
+}
+
+static int nlt_on_event(struct nl_msg *msg, void *arg)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct nlattr *tb[VHOST_MEM_A_MAX + 1];
+	struct nlt_events *ev = arg;
+	struct nlt_event *e;
+
+	if (ev->tail - ev->head == NLT_MAX_EVENTS)
+		return NL_OK;	/* full: the test reads too slowly */
+	e = &ev->q[ev->tail % NLT_MAX_EVENTS];
+	memset(e, 0, sizeof(*e));
+	TEST_ASSERT(!genlmsg_parse(nlh, 0, tb, VHOST_MEM_A_MAX, NULL),
+		    "an event does not parse");
+	TEST_ASSERT(tb[VHOST_MEM_A_ID], "an event without VHOST_MEM_A_ID");
+	e->cmd = genlmsg_hdr(nlh)->cmd;
+	e->id = nla_get_u32(tb[VHOST_MEM_A_ID]);
+	e->has_origin = tb[VHOST_MEM_A_ORIGIN];
+	e->origin = nlt_u32(tb, VHOST_MEM_A_ORIGIN);
+	e->requested = nlt_u64(tb, VHOST_MEM_A_REQUESTED_SIZE);
+	e->plugged = nlt_u64(tb, VHOST_MEM_A_PLUGGED_SIZE);
+	e->usable = nlt_u64(tb, VHOST_MEM_A_USABLE_SIZE);
+	e->error = nlt_u32(tb, VHOST_MEM_A_ERROR);
+	e->req_type = nlt_u32(tb, VHOST_MEM_A_REQ_TYPE);
+	e->errors = nlt_u32(tb, VHOST_MEM_A_ERRORS);
+	e->req_addr = nlt_u64(tb, VHOST_MEM_A_REQ_ADDR);
+	e->req_size = nlt_u64(tb, VHOST_MEM_A_REQ_SIZE);
+	ev->tail++;
+	return NL_OK;
+}
+
+static void nlt_events_open(struct nlt_events *ev)
+{
+	struct nl_cb *sk_cb;
+	int grp;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->sk = nl_socket_alloc();
+	TEST_ASSERT(ev->sk && !genl_connect(ev->sk), "event socket");
+	grp = genl_ctrl_resolve_grp(ev->sk, VHOST_MEM_GENL_NAME,
+				    VHOST_MEM_MCGRP_EVENTS);
+	TEST_ASSERT(grp >= 0, "genl_ctrl_resolve_grp(%s, %s): %s",
+		    VHOST_MEM_GENL_NAME, VHOST_MEM_MCGRP_EVENTS,
+		    nl_geterror(grp));
+	nl_socket_disable_seq_check(ev->sk);
+	TEST_ASSERT(!nl_socket_add_membership(ev->sk, grp),
+		    "joining the events group");
+	nl_socket_set_nonblocking(ev->sk);
+	/* the socket's callbacks, without the sequence check */
+	sk_cb = nl_socket_get_cb(ev->sk);
+	ev->cb = nl_cb_clone(sk_cb);
+	nl_cb_put(sk_cb);
+	TEST_ASSERT(ev->cb, "nl_cb_clone() failed");
+	nl_cb_set(ev->cb, NL_CB_VALID, NL_CB_CUSTOM, nlt_on_event, ev);
+}
+
+static void nlt_events_close(struct nlt_events *ev)
+{
+	nl_cb_put(ev->cb);
+	nl_socket_free(ev->sk);
+}
+
+/* The next event of device id within timeout_ms: true, or false. */
+static bool nlt_next_event(struct nlt_events *ev, u32 id, int timeout_ms,
+			   struct nlt_event *out)
+{
+	struct pollfd pfd = { .fd = nl_socket_get_fd(ev->sk), .events = POLLIN };
+	u64 deadline = vmt_now_ns() + (u64)timeout_ms * 1000000;
+	s64 left;
+
+	for (;;) {
+		while (ev->head != ev->tail) {
+			*out = ev->q[ev->head++ % NLT_MAX_EVENTS];
+			if (out->id == id)
+				return true;
+		}
+		left = (s64)(deadline - vmt_now_ns());
+		if (left <= 0)
+			return false;
+		if (poll(&pfd, 1, (int)(left / 1000000) + 1) > 0)
+			nl_recvmsgs(ev->sk, ev->cb);
+	}
+}
+
+static const char *nlt_cmd_name(u8 cmd)
+{
+	switch (cmd) {
+	case VHOST_MEM_CMD_REQUESTED_SIZE_NTF:
+		return "REQUESTED_SIZE_NTF";
+	case VHOST_MEM_CMD_PLUGGED_SIZE_NTF:
+		return "PLUGGED_SIZE_NTF";
+	case VHOST_MEM_CMD_SIZE_REACHED_NTF:
+		return "SIZE_REACHED_NTF";
+	case VHOST_MEM_CMD_ERROR_NTF:
+		return "ERROR_NTF";
+	default:
+		return "?";
+	}
+}
+
+/* The device id of an open /dev/vhost-mem, from its fdinfo. */
+static u32 vmt_dev_id(int fd)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	TEST_ASSERT(vmt_read_file(path, buf, sizeof(buf)) > 0,
+		    "cannot read %s", path);
+	p = strstr(buf, "vhost-mem-id:");
+	TEST_ASSERT(p, "%s has no vhost-mem-id line: %s", path, buf);
+	return (u32)strtoul(p + strlen("vhost-mem-id:"), NULL, 10);
+}
+
+/* Drops CAP_NET_ADMIN from every set of this process (stays root). */
+static void drop_net_admin(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+	u32 bit = 1U << (CAP_NET_ADMIN % 32);
+
+	TEST_ASSERT(!syscall(SYS_capget, &hdr, data), "capget");
+	data[CAP_NET_ADMIN / 32].effective &= ~bit;
+	data[CAP_NET_ADMIN / 32].permitted &= ~bit;
+	data[CAP_NET_ADMIN / 32].inheritable &= ~bit;
+	TEST_ASSERT(!syscall(SYS_capset, &hdr, data), "capset");
+}
+
+/* ------------------------------------------------------------------ */
+/* A device driven by this process                                    */
+/* ------------------------------------------------------------------ */
+
+FIXTURE(nl) {
+	struct vmt_vm *vm;
+	struct vmt_vq vq;
+	struct vmt_dev dev;
+	struct vmt_backing backing;
+	struct vhost_mem_region region;
+	struct nlt nl;
+	u32 id;
+};
+
+FIXTURE_SETUP(nl)
+{
+	VMT_REQUIRE_DEVICE();
+	VMT_REQUIRE_KVM();
+	ASSERT_EQ(0, nlt_open(&self->nl))
+		TH_LOG("the generic netlink family %s does not exist although the module is loaded",
+		       VHOST_MEM_GENL_NAME);
+	self->vm = vmt_vm_create(0);
+	vmt_vq_init(&self->vq, self->vm, 0);
+	vmt_dev_open_ready(&self->dev, self->vm, &self->vq, ~0ULL);
+	vmt_backing_init(&self->backing, VMT_BACKING_ANON, TEST_REGION_SIZE);
+	vmt_region_init(&self->region, &self->backing, TEST_REGION_GPA,
+			TEST_BLOCK_SIZE, TEST_SLOT_BASE);
+	vmt_dev_start(&self->dev, &self->region, 0);
+	self->id = vmt_dev_id(self->dev.fd);
+}
+
+FIXTURE_TEARDOWN(nl)
+{
+	nlt_close(&self->nl);
+	if (self->vm) {
+		vmt_dev_close(&self->dev);
+		vmt_vq_destroy(&self->vq);
+		vmt_backing_free(&self->backing);
+		vmt_vm_free(self->vm);
+	}
+}
+
+static int set_config_call(int fd, int efd)
+{
+	return ioctl(fd, VHOST_MEM_SET_CONFIG_CALL, &efd) ? -errno : 0;
+}
+
+/* Plugs [from, to) of the region block by block: every answer must be ACK. */
+static void plug_range(struct vmt_vq *vq, u64 from, u64 to)
+{
+	u64 off;
+	int r;
+
+	for (off = from; off < to; off += TEST_BLOCK_SIZE) {
+		r = vmt_mem_plug(vq, TEST_REGION_GPA + off, 1);
+		TEST_ASSERT(r == VIRTIO_MEM_RESP_ACK,
+			    "PLUG at offset 0x%llx: expected ACK, got %s",
+			    (unsigned long long)off, vmt_mem_resp_name(r));
+	}
+}
+
+TEST_F(nl, get_matches_status)
+{
+	struct vhost_mem_status st;
+	struct nlt_dev d;
+	char vm_id[64];
+	int r;
+
+	ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd, 32ULL << 20));
+	plug_range(&self->vq, 0, 16ULL << 20);
+	ASSERT_EQ(0, vmt_mem_get_status(self->dev.fd, &st));
+
+	r = nlt_get(&self->nl, self->id, &d);
+	ASSERT_EQ(0, r) TH_LOG("DEV_GET %u: %s (%s)", self->id,
+			       vmt_errname(-r), self->nl.msg);
+	EXPECT_EQ(self->id, d.id);
+	EXPECT_TRUE(d.has_owner);
+	EXPECT_EQ((u32)getpid(), d.owner_pid)
+		TH_LOG("the owner is the process that issued VHOST_SET_OWNER");
+	snprintf(vm_id, sizeof(vm_id), "kvm-%d", getpid());
+	EXPECT_STREQ(vm_id, d.vm_id) TH_LOG("the VM's KVM stats id");
+	EXPECT_EQ(st.flags, d.flags);
+	EXPECT_TRUE(d.flags & VHOST_MEM_STATUS_F_RUNNING);
+	EXPECT_TRUE(d.has_node);
+	EXPECT_EQ(-1, d.node);
+	EXPECT_EQ(0, d.region_flags);
+	EXPECT_EQ(self->dev.features, d.features);
+	EXPECT_FALSE(d.config_call);
+	EXPECT_EQ(st.guest_phys_addr, d.addr);
+	EXPECT_EQ(st.region_size, d.region_size);
+	EXPECT_EQ(st.block_size, d.block_size);
+	EXPECT_EQ(st.chunk_size, d.chunk_size);
+	EXPECT_EQ(st.usable_region_size, d.usable);
+	EXPECT_EQ(32ULL << 20, d.requested);
+	EXPECT_EQ(16ULL << 20, d.plugged);
+	EXPECT_EQ(st.memslots, d.memslots);
+	EXPECT_EQ(st.memslots_max, d.memslots_max);
+	EXPECT_EQ(st.dropped, d.dropped);
+	EXPECT_EQ(VHOST_MEM_NR_REQ_TYPES, d.nr_req_stats);
+	EXPECT_EQ(0, memcmp(st.requests, d.req, sizeof(d.req)))
+		TH_LOG("request counters differ from VHOST_MEM_GET_STATUS");
+	EXPECT_EQ(8, d.req[VIRTIO_MEM_REQ_PLUG][VIRTIO_MEM_RESP_ACK]);
+}
+
+TEST_F(nl, dump_lists_devices)
+{
+	struct nlt_dump *dump = calloc(1, sizeof(*dump));
+	const struct nlt_dev *d;
+	int fd2, r, id2;
+	unsigned int i;
+
+	ASSERT_NE(NULL, dump);
+	/* a second device, without owner or region */
+	fd2 = vmt_mem_open();
+	id2 = vmt_dev_id(fd2);
+
+	r = nlt_dump(&self->nl, dump);
+	ASSERT_EQ(0, r) TH_LOG("dump: %s (%s)", vmt_errname(-r), self->nl.msg);
+	d = nlt_dump_find(dump, self->id);
+	ASSERT_NE(NULL, d) TH_LOG("the dump of %u devices lacks vhost-mem%u",
+				  dump->n, self->id);
+	EXPECT_EQ(TEST_REGION_SIZE, d->region_size);
+	d = nlt_dump_find(dump, id2);
+	ASSERT_NE(NULL, d) TH_LOG("the dump lacks the new device vhost-mem%d",
+				  id2);
+	EXPECT_FALSE(d->has_owner);
+	EXPECT_FALSE(d->has_vm);
+	EXPECT_FALSE(d->has_region);
+	EXPECT_EQ(0, d->flags);
+	for (i = 1; i < dump->n; i++)
+		EXPECT_LT(dump->devs[i - 1].id, dump->devs[i].id)
+			TH_LOG("the dump is in increasing id order");
+
+	close(fd2);
+	r = nlt_dump(&self->nl, dump);
+	ASSERT_EQ(0, r);
+	EXPECT_EQ(NULL, nlt_dump_find(dump, id2))
+		TH_LOG("a closed device is still listed");
+	free(dump);
+}
+
+TEST_F(nl, get_errors)
+{
+	struct nl_msg *msg;
+	int r;
+
+	r = nlt_get(&self->nl, 1000000, NULL);
+	EXPECT_EQ(-ENODEV, r) TH_LOG("unknown id: %s", vmt_errname(-r));
+	EXPECT_NE(NULL, strstr(self->nl.msg, "No such"))
+		TH_LOG("extack for an unknown id: '%s'", self->nl.msg);
+	r = nlt_get(&self->nl, 0x80000000U, NULL);
+	EXPECT_EQ(-ENODEV, r) TH_LOG("id above INT_MAX: %s", vmt_errname(-r));
+	r = nlt_get(&self->nl, ~0U, NULL);
+	EXPECT_EQ(-ENODEV, r) TH_LOG("id ~0: %s", vmt_errname(-r));
+
+	/* no id */
+	r = nlt_transact(&self->nl, nlt_msg(&self->nl, VHOST_MEM_CMD_DEV_GET, 0),
+			 NULL, NULL);
+	EXPECT_EQ(-EINVAL, r) TH_LOG("DEV_GET without an id: %s",
+				     vmt_errname(-r));
+	EXPECT_NE('\0', self->nl.msg[0]) TH_LOG("no extack for a missing id");
+
+	/* an id of the wrong size */
+	msg = nlt_msg(&self->nl, VHOST_MEM_CMD_DEV_GET, 0);
+	nla_put_u64(msg, VHOST_MEM_A_ID, self->id);
+	r = nlt_transact(&self->nl, msg, NULL, NULL);
+	EXPECT_NE(0, r) TH_LOG("a u64 id was accepted");
+
+	/* attributes the family does not take in requests */
+	msg = nlt_msg(&self->nl, VHOST_MEM_CMD_DEV_GET, 0);
+	nla_put_u32(msg, VHOST_MEM_A_ID, self->id);
+	nla_put_u64(msg, VHOST_MEM_A_PLUGGED_SIZE, 0);
+	r = nlt_transact(&self->nl, msg, NULL, NULL);
+	EXPECT_EQ(-EINVAL, r) TH_LOG("an output-only attribute: %s",
+				     vmt_errname(-r));
+	msg = nlt_msg(&self->nl, VHOST_MEM_CMD_DEV_GET, 0);
+	nla_put_u32(msg, VHOST_MEM_A_ID, self->id);
+	nla_put(msg, VHOST_MEM_A_MAX + 10, 3, "abc");
+	r = nlt_transact(&self->nl, msg, NULL, NULL);
+	EXPECT_EQ(-EINVAL, r) TH_LOG("an unknown attribute: %s",
+				     vmt_errname(-r));
+
+	/* commands the family does not have */
+	r = nlt_transact(&self->nl,
+			 nlt_msg(&self->nl, VHOST_MEM_CMD_PLUGGED_SIZE_NTF, 0),
+			 NULL, NULL);
+	EXPECT_EQ(-EOPNOTSUPP, r) TH_LOG("a notification sent as a request: %s",
+					 vmt_errname(-r));
+	r = nlt_transact(&self->nl, nlt_msg(&self->nl, 200, 0), NULL, NULL);
+	EXPECT_EQ(-EOPNOTSUPP, r) TH_LOG("command 200: %s", vmt_errname(-r));
+
+	/* and the device is fine */
+	EXPECT_EQ(0, nlt_get(&self->nl, self->id, NULL));
+}
+
+/* The errors of DEV_SET are those of VHOST_MEM_SET_REQUESTED_SIZE. */
+TEST_F(nl, set_errors_match_ioctl)
+{
+	static const struct {
+		u64 size;
+		int err;
+		const char *what;
+	} cases[] = {
+		{ TEST_BLOCK_SIZE / 2, -EINVAL, "half a block" },
+		{ TEST_BLOCK_SIZE + 4096, -EINVAL, "a block and a page" },
+		{ 1, -EINVAL, "one byte" },
+		{ TEST_REGION_SIZE + TEST_BLOCK_SIZE, -ERANGE, "a block beyond the region" },
+		{ ~0ULL & ~(TEST_BLOCK_SIZE - 1), -ERANGE, "2^64 - 2 MiB" },
+		{ TEST_REGION_SIZE, 0, "the whole region" },
+		{ 0, 0, "zero" },
+	};
+	struct nl_msg *msg;
+	struct nlt_dev d;
+	unsigned int i;
+	int r, ri;
+
+	for (i = 0; i < VMT_ARRAY_SIZE(cases); i++) {
+		r = nlt_set(&self->nl, self->id, cases[i].size);
+		EXPECT_EQ(cases[i].err, r)
+			TH_LOG("DEV_SET %s (0x%llx): expected %s, got %s (%s)",
+			       cases[i].what, (unsigned long long)cases[i].size,
+			       vmt_errname(-cases[i].err), vmt_errname(-r),
+			       self->nl.msg);
+		if (r)
+			EXPECT_NE('\0', self->nl.msg[0])
+				TH_LOG("no extack message for %s", cases[i].what);
+		ri = vmt_mem_set_requested_size(self->dev.fd, cases[i].size);
+		EXPECT_EQ(r, ri) TH_LOG("%s: netlink %s but ioctl %s",
+					cases[i].what, vmt_errname(-r),
+					vmt_errname(-ri));
+	}
+	TH_LOG("extack for a misaligned size: '%s'",
+	       (nlt_set(&self->nl, self->id, 1), self->nl.msg));
+
+	r = nlt_set(&self->nl, 1000000, 0);
+	EXPECT_EQ(-ENODEV, r) TH_LOG("DEV_SET on an unknown id: %s",
+				     vmt_errname(-r));
+
+	/* missing attributes */
+	msg = nlt_msg(&self->nl, VHOST_MEM_CMD_DEV_SET, 0);
+	nla_put_u32(msg, VHOST_MEM_A_ID, self->id);
+	r = nlt_transact(&self->nl, msg, NULL, NULL);
+	EXPECT_EQ(-EINVAL, r) TH_LOG("DEV_SET without a size: %s",
+				     vmt_errname(-r));
+	msg = nlt_msg(&self->nl, VHOST_MEM_CMD_DEV_SET, 0);
+	nla_put_u64(msg, VHOST_MEM_A_REQUESTED_SIZE, 0);
+	r = nlt_transact(&self->nl, msg, NULL, NULL);
+	EXPECT_EQ(-EINVAL, r) TH_LOG("DEV_SET without an id: %s",
+				     vmt_errname(-r));
+	/* a size of the wrong length */
+	msg = nlt_msg(&self->nl, VHOST_MEM_CMD_DEV_SET, 0);
+	nla_put_u32(msg, VHOST_MEM_A_ID, self->id);
+	nla_put_u32(msg, VHOST_MEM_A_REQUESTED_SIZE, 0);
+	r = nlt_transact(&self->nl, msg, NULL, NULL);
+	EXPECT_NE(0, r) TH_LOG("a u32 size was accepted");
+
+	ASSERT_EQ(0, nlt_get(&self->nl, self->id, &d));
+	EXPECT_EQ(0, d.requested);
+}
+
+TEST_F(nl, set_without_region)
+{
+	int fd2, id2, r;
+
+	fd2 = vmt_mem_open();
+	id2 = vmt_dev_id(fd2);
+	r = nlt_set(&self->nl, id2, 0);
+	EXPECT_EQ(-EBADFD, r) TH_LOG("DEV_SET on a device without region: %s",
+				     vmt_errname(-r));
+	EXPECT_NE('\0', self->nl.msg[0]);
+	EXPECT_EQ(0, nlt_get(&self->nl, id2, NULL));
+	close(fd2);
+	r = nlt_get(&self->nl, id2, NULL);
+	EXPECT_EQ(-ENODEV, r) TH_LOG("DEV_GET on a closed device: %s",
+				     vmt_errname(-r));
+}
+
+/*
+ * The admin's resize reaches the guest: the config-change eventfd fires,
+ * and the guest's next PLUGs are ACKed up to the new size.
+ */
+TEST_F(nl, resize_signals_config_and_plug_follows)
+{
+	const u64 size = 64ULL << 20;
+	struct nlt_dev d;
+	u64 count;
+	int efd, r;
+
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, set_config_call(self->dev.fd, efd));
+	ASSERT_EQ(0, nlt_get(&self->nl, self->id, &d));
+	EXPECT_TRUE(d.config_call);
+
+	/* before any resize the guest may plug nothing */
+	r = vmt_mem_plug(&self->vq, TEST_REGION_GPA, 1);
+	EXPECT_NE(VIRTIO_MEM_RESP_ACK, r) TH_LOG("PLUG before the resize: %s",
+						 vmt_mem_resp_name(r));
+
+	r = nlt_set(&self->nl, self->id, size);
+	ASSERT_EQ(0, r) TH_LOG("DEV_SET 64 MiB: %s (%s)", vmt_errname(-r),
+			       self->nl.msg);
+	ASSERT_EQ(sizeof(count), read(efd, &count, sizeof(count)))
+		TH_LOG("the config-change eventfd did not fire after a netlink resize");
+	EXPECT_EQ(1, count);
+
+	plug_range(&self->vq, 0, size);
+	r = vmt_mem_plug(&self->vq, TEST_REGION_GPA + size, 1);
+	EXPECT_EQ(VIRTIO_MEM_RESP_NACK, r) TH_LOG("PLUG beyond the new size: %s",
+						  vmt_mem_resp_name(r));
+	ASSERT_EQ(0, nlt_get(&self->nl, self->id, &d));
+	EXPECT_EQ(size, d.plugged);
+	EXPECT_EQ(size, d.requested);
+
+	/* the same size again: nothing changed, nothing to tell */
+	ASSERT_EQ(0, nlt_set(&self->nl, self->id, size));
+	EXPECT_EQ(-1, read(efd, &count, sizeof(count)));
+	EXPECT_EQ(EAGAIN, errno);
+
+	/* the VMM's own resize: it tells the guest itself */
+	ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd, 2 * size));
+	EXPECT_EQ(-1, read(efd, &count, sizeof(count)))
+		TH_LOG("the ioctl resize signalled the config eventfd");
+
+	/* a failed resize does not signal either */
+	EXPECT_EQ(-ERANGE, nlt_set(&self->nl, self->id, 2 * TEST_REGION_SIZE));
+	EXPECT_EQ(-1, read(efd, &count, sizeof(count)));
+
+	/* shrinking: signalled too, and the guest may unplug */
+	ASSERT_EQ(0, nlt_set(&self->nl, self->id, TEST_BLOCK_SIZE));
+	ASSERT_EQ(sizeof(count), read(efd, &count, sizeof(count)));
+	r = vmt_mem_unplug(&self->vq, TEST_REGION_GPA + TEST_BLOCK_SIZE,
+			   (size - TEST_BLOCK_SIZE) / TEST_BLOCK_SIZE);
+	EXPECT_EQ(VIRTIO_MEM_RESP_ACK, r);
+
+	/* removed: no more signals */
+	ASSERT_EQ(0, set_config_call(self->dev.fd, -1));
+	ASSERT_EQ(0, nlt_set(&self->nl, self->id, size));
+	EXPECT_EQ(-1, read(efd, &count, sizeof(count)));
+	ASSERT_EQ(0, nlt_get(&self->nl, self->id, &d));
+	EXPECT_FALSE(d.config_call);
+	close(efd);
+}
+
+TEST_F(nl, config_call_errors)
+{
+	pid_t pid;
+	int efd, nullfd, status, r;
+
+	efd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, efd);
+	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, nullfd);
+	r = set_config_call(self->dev.fd, nullfd);
+	EXPECT_EQ(-EINVAL, r) TH_LOG("not an eventfd: %s", vmt_errname(-r));
+	r = set_config_call(self->dev.fd, 1000000);
+	EXPECT_EQ(-EBADF, r) TH_LOG("not a file: %s", vmt_errname(-r));
+	r = set_config_call(self->dev.fd, -2);
+	EXPECT_EQ(-EBADF, r) TH_LOG("-2: %s", vmt_errname(-r));
+
+	/* only the owner */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(set_config_call(self->dev.fd, efd) == -EPERM ? 0 : 1);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("another process could set the config eventfd");
+
+	EXPECT_EQ(0, set_config_call(self->dev.fd, efd));
+	EXPECT_EQ(0, set_config_call(self->dev.fd, efd)) TH_LOG("replacing it");
+	EXPECT_EQ(0, set_config_call(self->dev.fd, -1));
+	EXPECT_EQ(0, set_config_call(self->dev.fd, -1)) TH_LOG("clearing twice");
+	close(nullfd);
+	close(efd);
+}
+
+TEST_F(nl, events)
+{
+	struct nlt_events ev;
+	struct nlt_event e;
+
+	nlt_events_open(&ev);
+
+	ASSERT_EQ(0, nlt_set(&self->nl, self->id, 8ULL << 20));
+	ASSERT_TRUE(nlt_next_event(&ev, self->id, 5000, &e))
+		TH_LOG("no event after a netlink resize");
+	EXPECT_EQ(VHOST_MEM_CMD_REQUESTED_SIZE_NTF, e.cmd)
+		TH_LOG("got %s", nlt_cmd_name(e.cmd));
+	EXPECT_TRUE(e.has_origin);
+	EXPECT_EQ(VHOST_MEM_ORIGIN_NETLINK, e.origin);
+	EXPECT_EQ(8ULL << 20, e.requested);
+	EXPECT_EQ(0, e.plugged);
+	EXPECT_LE(e.requested, e.usable);
+
+	ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd, 4ULL << 20));
+	ASSERT_TRUE(nlt_next_event(&ev, self->id, 5000, &e))
+		TH_LOG("no event after an ioctl resize");
+	EXPECT_EQ(VHOST_MEM_CMD_REQUESTED_SIZE_NTF, e.cmd);
+	EXPECT_EQ(VHOST_MEM_ORIGIN_VMM, e.origin);
+	EXPECT_EQ(4ULL << 20, e.requested);
+
+	/* one block: plugged changes, not reached yet */
+	plug_range(&self->vq, 0, TEST_BLOCK_SIZE);
+	ASSERT_TRUE(nlt_next_event(&ev, self->id, 5000, &e))
+		TH_LOG("no event after a PLUG");
+	EXPECT_EQ(VHOST_MEM_CMD_PLUGGED_SIZE_NTF, e.cmd)
+		TH_LOG("got %s", nlt_cmd_name(e.cmd));
+	EXPECT_EQ(TEST_BLOCK_SIZE, e.plugged);
+	EXPECT_EQ(4ULL << 20, e.requested);
+	EXPECT_FALSE(e.has_origin);
+
+	/* the second: plugged, then reached */
+	plug_range(&self->vq, TEST_BLOCK_SIZE, 2 * TEST_BLOCK_SIZE);
+	ASSERT_TRUE(nlt_next_event(&ev, self->id, 5000, &e));
+	EXPECT_EQ(VHOST_MEM_CMD_PLUGGED_SIZE_NTF, e.cmd);
+	EXPECT_EQ(4ULL << 20, e.plugged);
+	ASSERT_TRUE(nlt_next_event(&ev, self->id, 5000, &e))
+		TH_LOG("no SIZE_REACHED_NTF when plugged == requested");
+	EXPECT_EQ(VHOST_MEM_CMD_SIZE_REACHED_NTF, e.cmd)
+		TH_LOG("got %s", nlt_cmd_name(e.cmd));
+	EXPECT_EQ(4ULL << 20, e.plugged);
+	EXPECT_EQ(4ULL << 20, e.requested);
+
+	/* requests that change nothing send nothing */
+	EXPECT_EQ(VIRTIO_MEM_RESP_NACK,
+		  vmt_mem_plug(&self->vq, TEST_REGION_GPA + (4ULL << 20), 1));
+	EXPECT_EQ(VIRTIO_MEM_RESP_ERROR,
+		  vmt_mem_unplug(&self->vq, TEST_REGION_GPA + (8ULL << 20), 1));
+	EXPECT_FALSE(nlt_next_event(&ev, self->id, 300, &e))
+		TH_LOG("unexpected %s", nlt_cmd_name(e.cmd));
+
+	/* UNPLUG_ALL after shrinking to 0: plugged 0 == requested 0 */
+	ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd, 0));
+	ASSERT_TRUE(nlt_next_event(&ev, self->id, 5000, &e));
+	EXPECT_EQ(VHOST_MEM_CMD_REQUESTED_SIZE_NTF, e.cmd);
+	EXPECT_EQ(VIRTIO_MEM_RESP_ACK, vmt_mem_unplug_all(&self->vq));
+	ASSERT_TRUE(nlt_next_event(&ev, self->id, 5000, &e));
+	EXPECT_EQ(VHOST_MEM_CMD_PLUGGED_SIZE_NTF, e.cmd);
+	EXPECT_EQ(0, e.plugged);
+	ASSERT_TRUE(nlt_next_event(&ev, self->id, 5000, &e));
+	EXPECT_EQ(VHOST_MEM_CMD_SIZE_REACHED_NTF, e.cmd);
+
+	nlt_events_close(&ev);
+}
+
+/*
+ * A request the host fails is answered BUSY and reported: here the VMM took
+ * the memslot id the device needs for its chunk.
+ */
+TEST_F(nl, error_event)
+{
+	const u64 stolen_gpa = 1ULL << 30, stolen_size = 2ULL << 20;
+	struct nlt_events ev;
+	struct nlt_event e;
+	void *mem;
+	int r;
+
+	mem = mmap(NULL, stolen_size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	vmt_vm_add_memslot(self->vm, TEST_SLOT_BASE, stolen_gpa, stolen_size, mem);
+	ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd, 8ULL << 20));
+	nlt_events_open(&ev);
+
+	r = vmt_mem_plug(&self->vq, TEST_REGION_GPA, 2);
+	EXPECT_EQ(VIRTIO_MEM_RESP_BUSY, r)
+		TH_LOG("PLUG whose memslot id is taken: expected BUSY, got %s",
+		       vmt_mem_resp_name(r));
+	ASSERT_TRUE(nlt_next_event(&ev, self->id, 5000, &e))
+		TH_LOG("no event for a failed PLUG");
+	EXPECT_EQ(VHOST_MEM_CMD_ERROR_NTF, e.cmd) TH_LOG("got %s",
+							 nlt_cmd_name(e.cmd));
+	EXPECT_NE(0, e.error);
+	TH_LOG("the failed PLUG: %s", strerror(e.error));
+	EXPECT_EQ(VIRTIO_MEM_REQ_PLUG, e.req_type);
+	EXPECT_EQ(TEST_REGION_GPA, e.req_addr);
+	EXPECT_EQ(2 * TEST_BLOCK_SIZE, e.req_size);
+	EXPECT_EQ(1, e.errors);
+	EXPECT_EQ(0, e.plugged);
+	EXPECT_FALSE(nlt_next_event(&ev, self->id, 300, &e))
+		TH_LOG("unexpected %s after a failed PLUG", nlt_cmd_name(e.cmd));
+
+	/* given back, the guest's retry succeeds */
+	vmt_vm_delete_memslot(self->vm, TEST_SLOT_BASE);
+	r = vmt_mem_plug(&self->vq, TEST_REGION_GPA, 2);
+	EXPECT_EQ(VIRTIO_MEM_RESP_ACK, r) TH_LOG("the retry: %s",
+						 vmt_mem_resp_name(r));
+	ASSERT_TRUE(nlt_next_event(&ev, self->id, 5000, &e));
+	EXPECT_EQ(VHOST_MEM_CMD_PLUGGED_SIZE_NTF, e.cmd);
+	nlt_events_close(&ev);
+	munmap(mem, stolen_size);
+}
+
+/* Reads are open to everyone, changes need CAP_NET_ADMIN. */
+TEST_F(nl, set_needs_net_admin)
+{
+	struct nlt_dev d;
+	pid_t pid;
+	int status, r;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct nlt_dump *dump = calloc(1, sizeof(*dump));
+		struct nlt n, n2;
+
+		/* a socket opened with the capability, used without it */
+		TEST_ASSERT(!nlt_open(&n), "family lookup");
+		drop_net_admin();
+		r = nlt_set(&n, self->id, 8ULL << 20);
+		TEST_ASSERT(r == -EPERM,
+			    "DEV_SET without CAP_NET_ADMIN (old socket): expected EPERM, got %s",
+			    vmt_errname(-r));
+		/* and a socket opened without it */
+		TEST_ASSERT(!nlt_open(&n2), "family lookup without CAP_NET_ADMIN");
+		r = nlt_set(&n2, self->id, 8ULL << 20);
+		TEST_ASSERT(r == -EPERM,
+			    "DEV_SET without CAP_NET_ADMIN: expected EPERM, got %s",
+			    vmt_errname(-r));
+		r = nlt_get(&n2, self->id, NULL);
+		TEST_ASSERT(!r, "DEV_GET without CAP_NET_ADMIN: %s",
+			    vmt_errname(-r));
+		TEST_ASSERT(dump && !nlt_dump(&n2, dump) &&
+			    nlt_dump_find(dump, self->id),
+			    "the dump without CAP_NET_ADMIN lacks our device");
+		/* an unprivileged user */
+		nlt_close(&n2);
+		TEST_ASSERT(!setresgid(65534, 65534, 65534) &&
+			    !setresuid(65534, 65534, 65534), "becoming nobody");
+		TEST_ASSERT(!nlt_open(&n2), "family lookup as nobody");
+		r = nlt_set(&n2, self->id, 8ULL << 20);
+		TEST_ASSERT(r == -EPERM, "DEV_SET as nobody: expected EPERM, got %s",
+			    vmt_errname(-r));
+		TEST_ASSERT(!nlt_get(&n2, self->id, NULL), "DEV_GET as nobody");
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, nlt_get(&self->nl, self->id, &d));
+	EXPECT_EQ(0, d.requested) TH_LOG("an unprivileged DEV_SET changed the size");
+}
+
+/* Another network namespace sees none of our devices, and we none of its. */
+TEST_F(nl, netns_isolation)
+{
+	int pipefd[2], status, r;
+	struct nlt_dump *dump = calloc(1, sizeof(*dump));
+	pid_t pid;
+	u32 child_id = ~0U;
+
+	ASSERT_NE(NULL, dump);
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct nlt n;
+		u32 id;
+		int fd;
+
+		close(pipefd[0]);
+		TEST_ASSERT(!unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)");
+		TEST_ASSERT(!nlt_open(&n),
+			    "the family is missing in a new network namespace");
+		TEST_ASSERT(!nlt_dump(&n, dump) && !nlt_dump_find(dump, self->id),
+			    "another namespace lists our device");
+		r = nlt_get(&n, self->id, NULL);
+		TEST_ASSERT(r == -ENODEV, "DEV_GET from another namespace: %s",
+			    vmt_errname(-r));
+		r = nlt_set(&n, self->id, 8ULL << 20);
+		TEST_ASSERT(r == -ENODEV, "DEV_SET from another namespace: %s",
+			    vmt_errname(-r));
+		/* a device opened here belongs here */
+		fd = vmt_mem_open();
+		id = vmt_dev_id(fd);
+		TEST_ASSERT(!nlt_dump(&n, dump) && nlt_dump_find(dump, id) &&
+			    dump->n == 1,
+			    "the namespace should list exactly its own device");
+		TEST_ASSERT(write(pipefd[1], &id, sizeof(id)) == sizeof(id),
+			    "pipe");
+		/* the parent looks, then kills us */
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	ASSERT_EQ(sizeof(child_id), read(pipefd[0], &child_id, sizeof(child_id)))
+		TH_LOG("the child failed before opening its device");
+	r = nlt_get(&self->nl, child_id, NULL);
+	EXPECT_EQ(-ENODEV, r) TH_LOG("the other namespace's device is visible here: %s",
+				     vmt_errname(-r));
+	EXPECT_EQ(-ENODEV, nlt_set(&self->nl, child_id, 0));
+	ASSERT_EQ(0, nlt_dump(&self->nl, dump));
+	EXPECT_EQ(NULL, nlt_dump_find(dump, child_id));
+	EXPECT_NE(NULL, nlt_dump_find(dump, self->id));
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status)) TH_LOG("the child exited with %d",
+						WEXITSTATUS(status));
+	close(pipefd[0]);
+	free(dump);
+}
+
+/* Thousands of requests of every kind, from two processes at once. */
+static void spam(struct nlt *n, u32 id, unsigned int rounds, unsigned int seed)
+{
+	struct nlt_dump *dump = calloc(1, sizeof(*dump));
+	struct nl_msg *msg;
+	unsigned int i;
+	int r, want;
+
+	TEST_ASSERT(dump, "out of memory");
+	for (i = 0; i < rounds; i++) {
+		switch ((i + seed) % 9) {
+		case 0:
+			want = 0;
+			r = nlt_get(n, id, NULL);
+			break;
+		case 1:
+			want = -ENODEV;
+			r = nlt_get(n, id + 1000 + i, NULL);
+			break;
+		case 2:
+			want = 0;
+			r = nlt_set(n, id, (i % 4) * TEST_BLOCK_SIZE);
+			break;
+		case 3:
+			want = -EINVAL;
+			r = nlt_set(n, id, TEST_BLOCK_SIZE + i % 4096 + 1);
+			break;
+		case 4:
+			want = -ERANGE;
+			r = nlt_set(n, id, TEST_REGION_SIZE + TEST_BLOCK_SIZE * (1 + i));
+			break;
+		case 5:
+			want = 0;
+			r = nlt_dump(n, dump);
+			TEST_ASSERT(r || nlt_dump_find(dump, id),
+				    "round %u: the dump lacks the device", i);
+			break;
+		case 6:
+			/* garbage: anything but a crash or a hang */
+			msg = nlt_msg(n, VHOST_MEM_CMD_DEV_GET, 0);
+			nla_put_u32(msg, VHOST_MEM_A_ID, id);
+			nla_put(msg, 1 + i % 60, i % 13, "0123456789abc");
+			r = nlt_transact(n, msg, NULL, NULL);
+			want = r;
+			break;
+		case 7:
+			want = -EINVAL;
+			msg = nlt_msg(n, VHOST_MEM_CMD_DEV_SET, 0);
+			nla_put_u32(msg, VHOST_MEM_A_ID, id);
+			r = nlt_transact(n, msg, NULL, NULL);
+			break;
+		default:
+			/* every command number, as a dump */
+			r = nlt_transact(n, nlt_msg(n, (u8)(i % 256), NLM_F_DUMP),
+					 NULL, NULL);
+			want = r;
+			break;
+		}
+		TEST_ASSERT(r == want, "round %u (kind %u): expected %s, got %s (%s)",
+			    i, (i + seed) % 9, vmt_errname(-want),
+			    vmt_errname(-r), n->msg);
+	}
+	free(dump);
+}
+
+TEST_F_TIMEOUT(nl, spam_leaves_device_working, 300)
+{
+	const unsigned int rounds = 3000;
+	struct nlt_events idle;
+	struct nlt_dev d;
+	pid_t pid;
+	int status, r;
+
+	/* a listener that never reads: its queue overflows */
+	nlt_events_open(&idle);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct nlt n;
+
+		TEST_ASSERT(!nlt_open(&n), "family lookup");
+		spam(&n, self->id, rounds, 4);
+		_exit(0);
+	}
+	spam(&self->nl, self->id, rounds, 0);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("the second spammer failed");
+
+	/* the device still works: resize, plug up to it, events */
+	nlt_events_close(&idle);
+	ASSERT_EQ(0, nlt_set(&self->nl, self->id, 0));
+	EXPECT_EQ(VIRTIO_MEM_RESP_ACK, vmt_mem_unplug_all(&self->vq));
+	ASSERT_EQ(0, nlt_set(&self->nl, self->id, 16ULL << 20));
+	plug_range(&self->vq, 0, 16ULL << 20);
+	r = vmt_mem_plug(&self->vq, TEST_REGION_GPA + (16ULL << 20), 1);
+	EXPECT_EQ(VIRTIO_MEM_RESP_NACK, r);
+	ASSERT_EQ(0, nlt_get(&self->nl, self->id, &d));
+	EXPECT_EQ(16ULL << 20, d.plugged);
+	EXPECT_EQ(0, d.dropped);
+}
+
+/* Devices opened and closed while others dump and look them up. */
+TEST_F_TIMEOUT(nl, churn_during_dumps, 300)
+{
+	struct nlt_dump *dump = calloc(1, sizeof(*dump));
+	u64 deadline;
+	pid_t pid;
+	int status, r, i;
+	u32 id;
+
+	ASSERT_NE(NULL, dump);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int fds[4], k;
+
+		for (i = 0; i < 300; i++) {
+			for (k = 0; k < 4; k++)
+				fds[k] = vmt_mem_open();
+			TEST_ASSERT(!vmt_vhost_set_owner(fds[i % 4]), "owner");
+			for (k = 0; k < 4; k++)
+				close(fds[k]);
+		}
+		_exit(0);
+	}
+	deadline = vmt_now_ns() + 120ULL * 1000000000ULL;
+	for (i = 0; vmt_now_ns() < deadline; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		r = nlt_dump(&self->nl, dump);
+		ASSERT_EQ(0, r) TH_LOG("dump %d: %s", i, vmt_errname(-r));
+		ASSERT_NE(NULL, nlt_dump_find(dump, self->id));
+		for (id = 0; id < 12; id++) {
+			r = nlt_get(&self->nl, id, NULL);
+			ASSERT_TRUE(r == 0 || r == -ENODEV)
+				TH_LOG("DEV_GET %u: %s", id, vmt_errname(-r));
+			r = nlt_set(&self->nl, id, 0);
+			ASSERT_TRUE(r == 0 || r == -ENODEV || r == -EBADFD)
+				TH_LOG("DEV_SET %u: %s", id, vmt_errname(-r));
+		}
+	}
+	if (vmt_now_ns() >= deadline) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	TH_LOG("%d rounds of dumps while devices came and went", i);
+	EXPECT_EQ(0, nlt_get(&self->nl, self->id, NULL));
+	free(dump);
+}
+
+TEST(family_and_group)
+{
+	struct nlt n;
+	int grp;
+
+	VMT_REQUIRE_DEVICE();
+	ASSERT_EQ(0, nlt_open(&n));
+	grp = genl_ctrl_resolve_grp(n.sk, VHOST_MEM_GENL_NAME,
+				    VHOST_MEM_MCGRP_EVENTS);
+	EXPECT_LT(0, grp) TH_LOG("group %s: %s", VHOST_MEM_MCGRP_EVENTS,
+				 nl_geterror(grp));
+	nlt_close(&n);
+}
+
+TEST_HARNESS_MAIN
