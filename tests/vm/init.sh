@@ -80,11 +80,38 @@ mount_host() {
 	fail "cannot mount the host's root over 9p"
 }
 
+# The project and the working directory stay visible if they live under a
+# directory that prepare_root() covers: bind them aside, then back.
+hold_kept_dirs() {
+	n=0
+	while read -r dir; do
+		case $dir in
+		/tmp | /tmp/* | /run | /run/* | /var/tmp | /var/tmp/*) ;;
+		*) continue ;;
+		esac
+		n=$((n + 1))
+		mkdir -p "/kept/$n"
+		mount -o bind "/host$dir" "/kept/$n" || fail "cannot keep $dir visible"
+		echo "$dir" >"/kept/$n.path"
+	done </job/keep
+}
+
+restore_kept_dirs() {
+	for held in /kept/*.path; do
+		[ -f "$held" ] || continue
+		read -r dir <"$held"
+		mkdir -p "/host$dir"
+		mount -o bind "${held%.path}" "/host$dir" || fail "cannot keep $dir visible"
+	done
+}
+
 # A writable, complete root on top of the read-only host tree.  The host's
 # /tmp and /run become invisible, so the job is copied out first.
 prepare_root() {
 	mkdir -p /job
 	cp "/host$run/job" /job/job || fail "cannot read the job file /host$run/job"
+	cp "/host$run/keep" /job/keep || fail "cannot read /host$run/keep"
+	hold_kept_dirs
 	mount -t proc proc /host/proc
 	mount -t sysfs sysfs /host/sys
 	mount -t devtmpfs devtmpfs /host/dev
@@ -103,6 +130,7 @@ prepare_root() {
 	ln -sf /proc/self/fd/1 /host/dev/stdout
 	ln -sf /proc/self/fd/2 /host/dev/stderr
 	cp /job/job /host/run/vm/job
+	restore_kept_dirs
 	mkdir -m 0700 /host/tmp/home
 	hostname vm
 	ip link set lo up 2>/dev/null

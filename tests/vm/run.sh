@@ -210,6 +210,9 @@ write_job() {
 			esac
 		done
 	} >"$run/job"
+	# Directories the guest must see even where it mounts fresh tmpfs
+	# (a clone under /tmp, as a CI may make): one raw path per line.
+	printf '%s\n' "$top" "$PWD" >"$run/keep"
 }
 
 make_run_dir() {
