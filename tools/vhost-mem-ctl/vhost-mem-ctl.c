@@ -671,6 +671,15 @@ static const char *const req_names[VHOST_MEM_NR_REQ_TYPES] = {
 	[VHOST_MEM_REQ_UNKNOWN] = "unknown",
 };
 
+/* The same as keys of JSON objects. */
+static const char *const req_keys[VHOST_MEM_NR_REQ_TYPES] = {
+	[VIRTIO_MEM_REQ_PLUG] = "plug",
+	[VIRTIO_MEM_REQ_UNPLUG] = "unplug",
+	[VIRTIO_MEM_REQ_UNPLUG_ALL] = "unplug_all",
+	[VIRTIO_MEM_REQ_STATE] = "state",
+	[VHOST_MEM_REQ_UNKNOWN] = "unknown",
+};
+
 static const char *const resp_names[NR_RESP] = {
 	[VIRTIO_MEM_RESP_ACK] = "ack",
 	[VIRTIO_MEM_RESP_NACK] = "nack",
@@ -683,8 +692,49 @@ static const char *req_name(uint32_t type)
 	return type < VHOST_MEM_NR_REQ_TYPES - 1 ? req_names[type] : "unknown";
 }
 
+/* The region's options; a flag this build does not know shows as a number. */
+static const struct {
+	uint32_t flag;
+	const char *name;
+} region_options[] = {
+	{ VHOST_MEM_REGION_F_BACKING_FD, "backing-fd" },
+#ifdef VHOST_MEM_REGION_F_PREALLOC
+	{ VHOST_MEM_REGION_F_PREALLOC, "prealloc" },
+#endif
+#ifdef VHOST_MEM_REGION_F_SMM
+	{ VHOST_MEM_REGION_F_SMM, "smm" },
+#endif
+#ifdef VHOST_MEM_REGION_F_PERSISTENT_SUSPEND
+	{ VHOST_MEM_REGION_F_PERSISTENT_SUSPEND, "persistent-suspend" },
+#endif
+};
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Takes the first option out of *flags: its name, or NULL if none is left. */
+static const char *next_option(uint32_t *flags, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(region_options); i++) {
+		if (*flags & region_options[i].flag) {
+			*flags &= ~region_options[i].flag;
+			return region_options[i].name;
+		}
+	}
+	if (!*flags)
+		return NULL;
+	snprintf(buf, len, "0x%" PRIx32, *flags);
+	*flags = 0;
+	return buf;
+}
+
 static const char *dev_state(const struct dev *d)
 {
+#ifdef VHOST_MEM_STATUS_F_PAUSED
+	if (d->flags & VHOST_MEM_STATUS_F_PAUSED)
+		return "paused";
+#endif
 	if (d->flags & VHOST_MEM_STATUS_F_RUNNING)
 		return "running";
 	if (d->flags & VHOST_MEM_STATUS_F_REGION)
@@ -696,13 +746,15 @@ static const char *dev_state(const struct dev *d)
 
 static void json_dev(const struct dev *d)
 {
+	const char *name;
+	char buf[32];
+	uint32_t opts;
 	int t, r;
-	char name[32];
 
-	snprintf(name, sizeof(name), "vhost-mem%" PRIu32, d->id);
+	snprintf(buf, sizeof(buf), "vhost-mem%" PRIu32, d->id);
 	j_open(NULL, '{');
 	j_u64("dev", d->id);
-	j_str("name", name);
+	j_str("name", buf);
 	if (d->has_owner)
 		j_u64("owner_pid", d->owner_pid);
 	if (d->has_vm)
@@ -713,6 +765,11 @@ static void json_dev(const struct dev *d)
 	if (d->has_region) {
 		j_s64("node", d->node);
 		j_bool("backing_fd", d->region_flags & VHOST_MEM_REGION_F_BACKING_FD);
+		j_open("options", '[');
+		opts = d->region_flags;
+		while ((name = next_option(&opts, buf, sizeof(buf))))
+			j_str(NULL, name);
+		j_close(']');
 		j_u64("addr", d->addr);
 		j_u64("region_size", d->region_size);
 		j_u64("block_size", d->block_size);
@@ -728,7 +785,7 @@ static void json_dev(const struct dev *d)
 	for (t = 0; t < VHOST_MEM_NR_REQ_TYPES; t++) {
 		if (!d->has_req[t])
 			continue;
-		j_open(req_names[t], '{');
+		j_open(req_keys[t], '{');
 		for (r = 0; r < NR_RESP; r++)
 			j_u64(resp_names[r], d->req[t][r]);
 		j_close('}');
@@ -831,6 +888,9 @@ static int cmd_list(struct ctl *c)
 
 static void print_dev(const struct dev *d)
 {
+	const char *name, *sep;
+	uint32_t opts;
+	char buf[16];
 	int t, r;
 
 	printf("vhost-mem%" PRIu32 ": state %s", d->id, dev_state(d));
@@ -851,6 +911,12 @@ static void print_dev(const struct dev *d)
 		printf(" backing %s\n",
 		       d->region_flags & VHOST_MEM_REGION_F_BACKING_FD ?
 		       "shared-file" : "private");
+		opts = d->region_flags;
+		for (sep = "    options "; (name = next_option(&opts, buf, sizeof(buf)));
+		     sep = ",")
+			printf("%s%s", sep, name);
+		if (d->region_flags)
+			printf("\n");
 		printf("    requested %s plugged %s usable %s memslots %" PRIu32 "/%" PRIu32 "\n",
 		       sz(d->requested), sz(d->plugged), sz(d->usable),
 		       d->memslots, d->memslots_max);

@@ -17,6 +17,9 @@
  *   VHOST_MEM_CMD_PLUGGED_SIZE_NTF    the guest plugged or unplugged memory
  *   VHOST_MEM_CMD_SIZE_REACHED_NTF    ... and now plugged == requested
  *   VHOST_MEM_CMD_ERROR_NTF           the host failed a guest request
+ *
+ * The names and values are those tools/net/ynl/ynl-gen-c.py generates from
+ * the spec (--mode uapi); keep the two in step.
  */
 #ifndef _UAPI_LINUX_VHOST_MEM_NETLINK_H
 #define _UAPI_LINUX_VHOST_MEM_NETLINK_H
@@ -81,8 +84,7 @@ enum vhost_mem_req_stats_attr {
 };
 
 enum vhost_mem_cmd {
-	VHOST_MEM_CMD_UNSPEC,
-	VHOST_MEM_CMD_DEV_GET,
+	VHOST_MEM_CMD_DEV_GET = 1,
 	VHOST_MEM_CMD_DEV_SET,
 	VHOST_MEM_CMD_REQUESTED_SIZE_NTF,
 	VHOST_MEM_CMD_PLUGGED_SIZE_NTF,
