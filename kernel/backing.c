@@ -6,6 +6,7 @@
 #include <linux/file.h>
 #include <linux/falloc.h>
 #include <linux/hugetlb.h>
+#include <linux/sched/signal.h>
 
 #include "compat.h"
 #include "backing.h"
@@ -126,4 +127,56 @@ int vhost_mem_backing_discard(struct vhost_mem_backing *b, u64 offset, u64 len)
 				     FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 				     b->file_offset + offset, len);
 	return vhost_mem_backing_zap(b, b->hva + offset, b->hva + offset + len);
+}
+
+/*
+ * Faults the pages in writable, as MADV_POPULATE_WRITE does, keeping no
+ * reference: they belong to the VMM's mapping from now on.
+ */
+static int vhost_mem_backing_fault_in(struct vhost_mem_backing *b,
+				      unsigned long start, unsigned long end)
+{
+	unsigned long addr = start;
+	int locked = 1;
+	long n = 0;
+
+	mmap_read_lock(b->mm);
+	while (addr < end) {
+		if (!locked) {
+			mmap_read_lock(b->mm);
+			locked = 1;
+		}
+		n = vhost_mem_gup_remote(b->mm, addr, (end - addr) >> PAGE_SHIFT,
+					 &locked);
+		if (n <= 0)
+			break;
+		addr += n << PAGE_SHIFT;
+		if (fatal_signal_pending(current)) {
+			n = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+	if (locked)
+		mmap_read_unlock(b->mm);
+	if (addr >= end)
+		return 0;
+	return n < 0 ? n : -EFAULT;
+}
+
+/*
+ * Allocates the backing of [offset, offset + len) now, so that a PLUG is
+ * only acknowledged when the memory exists (a hugetlb pool that is too
+ * small fails here instead of with SIGBUS later).  Shared files are
+ * allocated in the page cache, private mappings faulted in.
+ */
+int vhost_mem_backing_populate(struct vhost_mem_backing *b, u64 offset, u64 len)
+{
+	if (WARN_ON_ONCE(offset > b->size || len > b->size - offset))
+		return -EINVAL;
+	if (b->file)
+		return vfs_fallocate(b->file, FALLOC_FL_KEEP_SIZE,
+				     b->file_offset + offset, len);
+	return vhost_mem_backing_fault_in(b, b->hva + offset,
+					  b->hva + offset + len);
 }

@@ -26,5 +26,6 @@ int vhost_mem_backing_init(struct vhost_mem_backing *b, struct mm_struct *mm,
 			   u64 hva, u64 size, int fd, u64 file_offset);
 void vhost_mem_backing_release(struct vhost_mem_backing *b);
 int vhost_mem_backing_discard(struct vhost_mem_backing *b, u64 offset, u64 len);
+int vhost_mem_backing_populate(struct vhost_mem_backing *b, u64 offset, u64 len);
 
 #endif /* VHOST_MEM_BACKING_H */

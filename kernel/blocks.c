@@ -448,3 +448,136 @@ bool vhost_mem_plan_empties_chunk(const struct vhost_mem_blocks *b,
 	return plan->type == VIRTIO_MEM_REQ_UNPLUG &&
 	       b->chunk_plugged[chunk] == vhost_mem_plan_blocks_in_chunk(b, plan, chunk);
 }
+
+/*
+ * The migration state: a header of little-endian fields, then the plugged
+ * map, block i in bit i % 8 of byte i / 8.  Built byte by byte so that it
+ * means the same on every host.
+ */
+#define VHOST_MEM_STATE_MAGIC		0x4d454d56	/* "VMEM" */
+#define VHOST_MEM_STATE_VERSION		1
+#define VHOST_MEM_STATE_HDR_LEN		64
+
+enum {	/* byte offsets of the header's u64 fields */
+	VHOST_MEM_STATE_ADDR = 8, VHOST_MEM_STATE_REGION_SIZE = 16,
+	VHOST_MEM_STATE_BLOCK_SIZE = 24, VHOST_MEM_STATE_REQUESTED = 32,
+	VHOST_MEM_STATE_USABLE = 40, VHOST_MEM_STATE_PLUGGED = 48,
+	VHOST_MEM_STATE_NR_BLOCKS = 56,
+};
+
+static void vhost_mem_put_le(u8 *p, u64 v, unsigned int bytes)
+{
+	unsigned int i;
+
+	for (i = 0; i < bytes; i++, v >>= 8)
+		p[i] = v & 0xff;
+}
+
+static u64 vhost_mem_get_le(const u8 *p, unsigned int bytes)
+{
+	u64 v = 0;
+
+	while (bytes--)
+		v = (v << 8) | p[bytes];
+	return v;
+}
+
+size_t vhost_mem_blocks_state_size(const struct vhost_mem_blocks *b)
+{
+	return VHOST_MEM_STATE_HDR_LEN + DIV_ROUND_UP(b->nr_blocks, 8);
+}
+
+/* Fills buf (vhost_mem_blocks_state_size() bytes) with the state. */
+void vhost_mem_blocks_save(const struct vhost_mem_blocks *b, u8 *buf)
+{
+	u8 *map = buf + VHOST_MEM_STATE_HDR_LEN;
+	u64 start, end, i;
+
+	memset(buf, 0, vhost_mem_blocks_state_size(b));
+	vhost_mem_put_le(buf, VHOST_MEM_STATE_MAGIC, 4);
+	vhost_mem_put_le(buf + 4, VHOST_MEM_STATE_VERSION, 4);
+	vhost_mem_put_le(buf + VHOST_MEM_STATE_ADDR, b->addr, 8);
+	vhost_mem_put_le(buf + VHOST_MEM_STATE_REGION_SIZE, b->region_size, 8);
+	vhost_mem_put_le(buf + VHOST_MEM_STATE_BLOCK_SIZE, b->block_size, 8);
+	vhost_mem_put_le(buf + VHOST_MEM_STATE_REQUESTED, b->requested_size, 8);
+	vhost_mem_put_le(buf + VHOST_MEM_STATE_USABLE, b->usable_size, 8);
+	vhost_mem_put_le(buf + VHOST_MEM_STATE_PLUGGED, b->plugged_size, 8);
+	vhost_mem_put_le(buf + VHOST_MEM_STATE_NR_BLOCKS, b->nr_blocks, 8);
+	vhost_mem_blocks_for_each_plugged(b, start, end, 0, b->nr_blocks)
+		for (i = start; i < end; i++)
+			map[i / 8] |= 1 << (i % 8);
+}
+
+static bool vhost_mem_state_bit(const u8 *map, u64 block)
+{
+	return map[block / 8] & (1 << (block % 8));
+}
+
+/* Sizes that this device could have reached itself. */
+static bool vhost_mem_state_sizes_valid(const struct vhost_mem_blocks *b,
+					u64 requested, u64 usable)
+{
+	return IS_ALIGNED(requested, b->block_size) && requested <= b->region_size &&
+	       IS_ALIGNED(usable, b->block_size) && usable <= b->region_size &&
+	       requested <= usable;
+}
+
+/*
+ * The map: no bit past the region, no plugged block outside the usable
+ * region (only UNPLUG_ALL shrinks it, and it unplugs everything), and
+ * exactly plugged / block_size plugged blocks.
+ */
+static bool vhost_mem_state_map_valid(const struct vhost_mem_blocks *b, const u8 *map,
+				      u64 usable, u64 plugged)
+{
+	u64 usable_blocks = usable >> b->block_shift, count = 0, i;
+
+	for (i = 0; i < DIV_ROUND_UP(b->nr_blocks, 8) * 8; i++) {
+		if (!vhost_mem_state_bit(map, i))
+			continue;
+		if (i >= usable_blocks)
+			return false;
+		count++;
+	}
+	return vhost_mem_blocks_bytes(b, count) == plugged;
+}
+
+/*
+ * Loads a saved state into a device of the same geometry with nothing
+ * plugged.  Everything is checked before anything changes: -EINVAL for a
+ * blob that is truncated, of another format or geometry, or inconsistent.
+ */
+int vhost_mem_blocks_restore(struct vhost_mem_blocks *b, const u8 *buf, size_t len)
+{
+	const u8 *map = buf + VHOST_MEM_STATE_HDR_LEN;
+	u64 requested, usable, plugged, start, end;
+
+	if (b->plugged_size)
+		return -EBUSY;
+	if (len != vhost_mem_blocks_state_size(b) ||
+	    vhost_mem_get_le(buf, 4) != VHOST_MEM_STATE_MAGIC ||
+	    vhost_mem_get_le(buf + 4, 4) != VHOST_MEM_STATE_VERSION ||
+	    vhost_mem_get_le(buf + VHOST_MEM_STATE_ADDR, 8) != b->addr ||
+	    vhost_mem_get_le(buf + VHOST_MEM_STATE_REGION_SIZE, 8) != b->region_size ||
+	    vhost_mem_get_le(buf + VHOST_MEM_STATE_BLOCK_SIZE, 8) != b->block_size ||
+	    vhost_mem_get_le(buf + VHOST_MEM_STATE_NR_BLOCKS, 8) != b->nr_blocks)
+		return -EINVAL;
+	requested = vhost_mem_get_le(buf + VHOST_MEM_STATE_REQUESTED, 8);
+	usable = vhost_mem_get_le(buf + VHOST_MEM_STATE_USABLE, 8);
+	plugged = vhost_mem_get_le(buf + VHOST_MEM_STATE_PLUGGED, 8);
+	if (!vhost_mem_state_sizes_valid(b, requested, usable) ||
+	    !vhost_mem_state_map_valid(b, map, usable, plugged))
+		return -EINVAL;
+
+	b->requested_size = requested;
+	b->usable_size = usable;
+	for (start = 0; start < b->nr_blocks; start = end) {
+		while (start < b->nr_blocks && !vhost_mem_state_bit(map, start))
+			start++;
+		for (end = start; end < b->nr_blocks && vhost_mem_state_bit(map, end); end++)
+			;
+		if (end > start)
+			vhost_mem_blocks_change_range(b, start, end - start, true);
+	}
+	return 0;
+}

@@ -79,6 +79,11 @@ bool vhost_mem_blocks_next_plugged(const struct vhost_mem_blocks *b, u64 from, u
 bool vhost_mem_blocks_next_unplugged(const struct vhost_mem_blocks *b, u64 from, u64 limit,
 				     u64 *start, u64 *end);
 
+/* Migration state (a versioned byte blob, the same on every host). */
+size_t vhost_mem_blocks_state_size(const struct vhost_mem_blocks *b);
+void vhost_mem_blocks_save(const struct vhost_mem_blocks *b, u8 *buf);
+int vhost_mem_blocks_restore(struct vhost_mem_blocks *b, const u8 *buf, size_t len);
+
 bool vhost_mem_blocks_chunk_is_empty(const struct vhost_mem_blocks *b, u64 chunk);
 bool vhost_mem_plan_populates_chunk(const struct vhost_mem_blocks *b,
 				    const struct vhost_mem_plan *plan, u64 chunk);

@@ -10,6 +10,7 @@
 #include <linux/kvm_host.h>
 #include <linux/mm.h>
 #include <linux/eventfd.h>
+#include <linux/virtio_mem.h>
 
 #include "vhost.h"
 
@@ -68,6 +69,20 @@ static inline void vhost_mem_zap_range(struct vm_area_struct *vma,
 #endif
 }
 
+/* 6.5 dropped the vmas argument of get_user_pages_remote(). */
+static inline long vhost_mem_gup_remote(struct mm_struct *mm,
+					unsigned long start,
+					unsigned long nr_pages, int *locked)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+	return get_user_pages_remote(mm, start, nr_pages, FOLL_WRITE, NULL,
+				     locked);
+#else
+	return get_user_pages_remote(mm, start, nr_pages, FOLL_WRITE, NULL,
+				     NULL, locked);
+#endif
+}
+
 /* 6.8 dropped the counter argument of eventfd_signal(). */
 static inline void vhost_mem_eventfd_signal(struct eventfd_ctx *ctx)
 {
@@ -77,5 +92,10 @@ static inline void vhost_mem_eventfd_signal(struct eventfd_ctx *ctx)
 	eventfd_signal(ctx, 1);
 #endif
 }
+
+/* Only in the 6.12 uapi; the bit is the spec's. */
+#ifndef VIRTIO_MEM_F_PERSISTENT_SUSPEND
+#define VIRTIO_MEM_F_PERSISTENT_SUSPEND	2
+#endif
 
 #endif /* VHOST_MEM_COMPAT_H */

@@ -12,7 +12,9 @@
 #include <linux/nodemask.h>
 #include <linux/nsproxy.h>
 #include <linux/pid.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/uio.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mem.h>
@@ -21,6 +23,7 @@
 
 #include "compat.h"
 #include "device.h"
+#include "plug.h"
 
 /* Requests handled before the worker yields to other vhost work. */
 #define VHOST_MEM_WEIGHT	256
@@ -32,9 +35,9 @@
 static DEFINE_IDA(vhost_mem_ida);
 static DEFINE_MUTEX(vhost_mem_list_lock);
 static LIST_HEAD(vhost_mem_list);
-
-#define vhost_mem_warn(vm, fmt, ...) \
-	pr_warn_ratelimited("vhost-mem%d: " fmt, (vm)->id, ##__VA_ARGS__)
+/* Devices with a region, to keep regions and memslot ids of a VM apart. */
+static DEFINE_MUTEX(vhost_mem_regions_lock);
+static LIST_HEAD(vhost_mem_regions);
 
 struct vhost_mem *vhost_mem_create(void)
 {
@@ -53,6 +56,10 @@ struct vhost_mem *vhost_mem_create(void)
 	vhost_dev_init(&vm->dev, vm->vqs, VHOST_MEM_NUM_VQS, UIO_MAXIOV,
 		       VHOST_MEM_WEIGHT, 0, true, NULL);
 	vm->net = get_net(current->nsproxy->net_ns);
+	vm->node_id = NUMA_NO_NODE;
+	INIT_LIST_HEAD(&vm->region_node);
+	/* Until the guest acks features, only plugged chunks are mapped. */
+	vm->unplugged_inaccessible = true;
 
 	mutex_lock(&vhost_mem_list_lock);
 	list_add_tail(&vm->node, &vhost_mem_list);
@@ -78,6 +85,10 @@ void vhost_mem_destroy(struct vhost_mem *vm)
 	vhost_dev_stop(&vm->dev);
 	vhost_dev_cleanup(&vm->dev);
 
+	mutex_lock(&vhost_mem_regions_lock);
+	list_del(&vm->region_node);
+	mutex_unlock(&vhost_mem_regions_lock);
+
 	/* The memory goes with the device: the VM may outlive us. */
 	vhost_mem_memslots_destroy(&vm->slots);
 	vhost_mem_backing_release(&vm->backing);
@@ -92,16 +103,25 @@ void vhost_mem_destroy(struct vhost_mem *vm)
 	kvfree(vm);
 }
 
-u64 vhost_mem_get_features(void)
+/* The transport's features, and the device's that depend on its set-up. */
+u64 vhost_mem_get_features(struct vhost_mem *vm)
 {
-	return VHOST_MEM_FEATURES;
+	u64 features = VHOST_MEM_FEATURES;
+
+	if (READ_ONCE(vm->ui_mode) != VHOST_MEM_UI_OFF)
+		features |= 1ULL << VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE;
+	if (READ_ONCE(vm->region_flags) & VHOST_MEM_REGION_F_PERSISTENT_SUSPEND)
+		features |= 1ULL << VIRTIO_MEM_F_PERSISTENT_SUSPEND;
+	if (READ_ONCE(vm->node_id) != NUMA_NO_NODE)
+		features |= 1ULL << VIRTIO_MEM_F_ACPI_PXM;
+	return features;
 }
 
 int vhost_mem_set_features(struct vhost_mem *vm, u64 features)
 {
 	int ret;
 
-	if (features & ~VHOST_MEM_FEATURES)
+	if (features & ~vhost_mem_get_features(vm))
 		return -EOPNOTSUPP;
 	mutex_lock(&vm->dev.mutex);
 	ret = vhost_dev_check_owner(&vm->dev);
@@ -163,7 +183,8 @@ int vhost_mem_set_vm(struct vhost_mem *vm, const struct vhost_mem_vm *arg)
 
 static int vhost_mem_check_region_arg(const struct vhost_mem_region *arg)
 {
-	if (arg->flags & ~VHOST_MEM_REGION_F_ALL)
+	if (arg->flags & ~VHOST_MEM_REGION_F_ALL || arg->reserved ||
+	    arg->unplugged_inaccessible > VHOST_MEM_UI_OFF)
 		return -EINVAL;
 	if (!(arg->flags & VHOST_MEM_REGION_F_BACKING_FD) &&
 	    arg->backing_offset)
@@ -183,6 +204,45 @@ static u64 vhost_mem_block_size(const struct vhost_mem_region *arg,
 	return max_t(u64, PMD_SIZE, backing->page_size);
 }
 
+static bool vhost_mem_ranges_overlap(u64 a, u64 a_len, u64 b, u64 b_len)
+{
+	return a < b + b_len && b < a + a_len;
+}
+
+/*
+ * Another device of the same VM (one per NUMA node, say) must not share
+ * our region or our memslot ids, even while neither has a memslot live.
+ */
+static int vhost_mem_claim_region(struct vhost_mem *vm,
+				  const struct vhost_mem_region *arg)
+{
+	struct vhost_mem *other;
+	int ret = 0;
+
+	mutex_lock(&vhost_mem_regions_lock);
+	list_for_each_entry(other, &vhost_mem_regions, region_node) {
+		if (other->kvm != vm->kvm)
+			continue;
+		if (vhost_mem_ranges_overlap(arg->guest_phys_addr,
+					     arg->region_size,
+					     other->slots.gpa,
+					     other->slots.size)) {
+			ret = -EEXIST;
+			break;
+		}
+		if (vhost_mem_ranges_overlap(arg->slot_base, arg->slot_count,
+					     other->slots.base,
+					     other->slots.count)) {
+			ret = -EBUSY;
+			break;
+		}
+	}
+	if (!ret)
+		list_add_tail(&vm->region_node, &vhost_mem_regions);
+	mutex_unlock(&vhost_mem_regions_lock);
+	return ret;
+}
+
 static int vhost_mem_setup_region(struct vhost_mem *vm,
 				  const struct vhost_mem_region *arg)
 {
@@ -197,8 +257,11 @@ static int vhost_mem_setup_region(struct vhost_mem *vm,
 	ret = vhost_mem_check_region_arg(arg);
 	if (ret)
 		return ret;
-	if (arg->flags & VHOST_MEM_REGION_F_BACKING_FD)
+	if (arg->flags & VHOST_MEM_REGION_F_BACKING_FD) {
 		fd = arg->backing_fd;
+		if (fd < 0)
+			return -EBADF;
+	}
 
 	ret = vhost_mem_backing_init(&vm->backing, vm->dev.mm,
 				     arg->userspace_addr, arg->region_size,
@@ -219,17 +282,26 @@ static int vhost_mem_setup_region(struct vhost_mem *vm,
 		goto err_blocks;
 	ret = vhost_mem_memslots_init(&vm->slots, vm->kvm, arg->slot_base,
 				      arg->slot_count, arg->guest_phys_addr,
-				      arg->region_size);
+				      arg->region_size,
+				      arg->flags & VHOST_MEM_REGION_F_SMM);
 	if (ret)
 		goto err_blocks;
+	ret = vhost_mem_claim_region(vm, arg);
+	if (ret)
+		goto err_slots;
 
 	mutex_lock(&vm->vq.mutex);
 	vm->blocks = blocks;
 	vm->has_region = true;
 	vm->node_id = arg->node_id;
 	vm->region_flags = arg->flags;
+	vm->ui_mode = arg->unplugged_inaccessible;
+	vm->unplugged_inaccessible = vm->ui_mode != VHOST_MEM_UI_OFF;
 	mutex_unlock(&vm->vq.mutex);
 	return 0;
+
+err_slots:
+	vhost_mem_memslots_destroy(&vm->slots);
 
 err_blocks:
 	vhost_mem_blocks_free(&blocks);
@@ -305,6 +377,26 @@ static int vhost_mem_start_vq(struct vhost_mem *vm)
 	return ret;
 }
 
+/*
+ * The guest's features are known at start: a driver that did not accept
+ * VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE may read unplugged memory, so the
+ * whole region is mapped for it (and refused, as by QEMU, with "on").
+ */
+static int vhost_mem_apply_features(struct vhost_mem *vm)
+{
+	bool acked = vhost_has_feature(&vm->vq,
+				       VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE);
+	int ret;
+
+	if (vm->ui_mode == VHOST_MEM_UI_ON && !acked)
+		return -EINVAL;
+	mutex_lock(&vm->vq.mutex);
+	vm->unplugged_inaccessible = acked;
+	ret = vhost_mem_sync_memslots(vm);
+	mutex_unlock(&vm->vq.mutex);
+	return ret;
+}
+
 int vhost_mem_set_running(struct vhost_mem *vm, bool running)
 {
 	int ret;
@@ -315,7 +407,8 @@ int vhost_mem_set_running(struct vhost_mem *vm, bool running)
 		ret = -EBADFD;
 	if (!ret) {
 		if (running) {
-			ret = vhost_mem_start_vq(vm);
+			ret = vhost_mem_apply_features(vm) ?:
+			      vhost_mem_start_vq(vm);
 		} else {
 			vhost_mem_stop_vq(vm);
 			vhost_dev_flush(&vm->dev);
@@ -331,7 +424,8 @@ int vhost_mem_get_status(struct vhost_mem *vm, struct vhost_mem_status *st)
 
 	mutex_lock(&vm->dev.mutex);
 	mutex_lock(&vm->vq.mutex);
-	st->flags = (vm->kvm ? VHOST_MEM_STATUS_F_VM : 0) |
+	st->flags = (vm->paused ? VHOST_MEM_STATUS_F_PAUSED : 0) |
+		    (vm->kvm ? VHOST_MEM_STATUS_F_VM : 0) |
 		    (vm->has_region ? VHOST_MEM_STATUS_F_REGION : 0) |
 		    (vhost_vq_get_backend(&vm->vq) ?
 		     VHOST_MEM_STATUS_F_RUNNING : 0);
@@ -353,107 +447,141 @@ int vhost_mem_get_status(struct vhost_mem *vm, struct vhost_mem_status *st)
 	return 0;
 }
 
-/* Memslots for the chunks a PLUG brings to life, before it is ACKed. */
-static int vhost_mem_map_chunks(struct vhost_mem *vm,
-				const struct vhost_mem_plan *plan)
+/*
+ * A pause (migration, snapshot) answers BUSY; on resume the guest is told
+ * its config changed, so a Linux driver retries now instead of after its
+ * 50-300 s back-off.
+ */
+int vhost_mem_set_paused(struct vhost_mem *vm, bool paused)
 {
-	const struct vhost_mem_blocks *b = &vm->blocks;
+	bool resumed;
 	int ret;
-	u64 c;
 
-	for (c = plan->first_chunk; c < plan->first_chunk + plan->nr_chunks; c++) {
-		if (vhost_mem_memslot_is_live(&vm->slots, c))
-			continue;
-		ret = vhost_mem_memslot_add(&vm->slots, c,
-					    vhost_mem_blocks_chunk_gpa(b, c),
-					    vhost_mem_blocks_chunk_size(b, c),
-					    vm->backing.hva +
-					    vhost_mem_blocks_chunk_offset(b, c));
-		if (ret)
-			goto undo;
+	mutex_lock(&vm->dev.mutex);
+	ret = vhost_dev_check_owner(&vm->dev);
+	if (!ret && !vm->has_region)
+		ret = -EBADFD;
+	if (!ret) {
+		mutex_lock(&vm->vq.mutex);
+		resumed = vm->paused && !paused;
+		vm->paused = paused;
+		mutex_unlock(&vm->vq.mutex);
+		if (resumed && vm->config_ctx)
+			vhost_mem_eventfd_signal(vm->config_ctx);
 	}
-	return 0;
-undo:
-	vhost_mem_warn(vm, "cannot create memslot %u: %d\n",
-		       vm->slots.base + (u32)c, ret);
-	while (c-- > plan->first_chunk)
-		if (vhost_mem_blocks_chunk_is_empty(b, c))
-			vhost_mem_memslot_remove(&vm->slots, c);
+	mutex_unlock(&vm->dev.mutex);
 	return ret;
 }
 
-/* Memslots of the chunks an UNPLUG empties, after their pages are gone. */
-static int vhost_mem_unmap_chunks(struct vhost_mem *vm,
-				  const struct vhost_mem_plan *plan)
+int vhost_mem_get_state(struct vhost_mem *vm, void __user *buf, u64 *len)
 {
-	u64 c;
-	int ret, err = 0;
-
-	for (c = plan->first_chunk; c < plan->first_chunk + plan->nr_chunks; c++) {
-		if (!vhost_mem_memslot_is_live(&vm->slots, c) ||
-		    !vhost_mem_plan_empties_chunk(&vm->blocks, plan, c))
-			continue;
-		ret = vhost_mem_memslot_remove(&vm->slots, c);
-		if (ret) {
-			vhost_mem_warn(vm, "cannot delete memslot %u: %d\n",
-				       vm->slots.base + (u32)c, ret);
-			err = ret;
-		}
-	}
-	return err;
-}
-
-static int vhost_mem_discard_blocks(struct vhost_mem *vm, u64 first, u64 nr)
-{
-	const struct vhost_mem_blocks *b = &vm->blocks;
+	size_t size;
+	u8 *blob;
 	int ret;
 
-	ret = vhost_mem_backing_discard(&vm->backing,
-					vhost_mem_blocks_offset(b, first),
-					vhost_mem_blocks_bytes(b, nr));
+	mutex_lock(&vm->dev.mutex);
+	ret = vhost_dev_check_owner(&vm->dev);
+	if (!ret && !vm->has_region)
+		ret = -EBADFD;
 	if (ret)
-		vhost_mem_warn(vm, "cannot discard blocks %llu-%llu: %d\n",
-			       first, first + nr - 1, ret);
+		goto out;
+	size = vhost_mem_blocks_state_size(&vm->blocks);
+	ret = -ENOSPC;
+	if (*len < size)
+		goto out;
+	ret = -ENOMEM;
+	blob = kvmalloc(size, GFP_KERNEL_ACCOUNT);
+	if (!blob)
+		goto out;
+	mutex_lock(&vm->vq.mutex);
+	vhost_mem_blocks_save(&vm->blocks, blob);
+	mutex_unlock(&vm->vq.mutex);
+	ret = copy_to_user(buf, blob, size) ? -EFAULT : 0;
+	kvfree(blob);
+out:
+	if (!ret || ret == -ENOSPC)
+		*len = vhost_mem_blocks_state_size(&vm->blocks);
+	mutex_unlock(&vm->dev.mutex);
 	return ret;
 }
 
-static int vhost_mem_discard_plan(struct vhost_mem *vm,
-				  const struct vhost_mem_plan *plan)
+/* The restored state takes effect only once KVM and the backing match. */
+static int vhost_mem_load_state(struct vhost_mem *vm, const u8 *blob, u64 len)
 {
-	u64 start = plan->first_block, end = start + plan->nr_blocks;
-	u64 run_start, run_end;
+	struct vhost_mem_blocks old = vm->blocks, loaded = {};
+	const struct vhost_mem_blocks *b = &old;
 	int ret;
 
-	if (plan->type != VIRTIO_MEM_REQ_UNPLUG_ALL)
-		return vhost_mem_discard_blocks(vm, start, plan->nr_blocks);
-	/* UNPLUG_ALL: only the runs that are plugged have pages to free. */
-	while (vhost_mem_blocks_next_plugged(&vm->blocks, start, end,
-					     &run_start, &run_end)) {
-		ret = vhost_mem_discard_blocks(vm, run_start,
-					       run_end - run_start);
-		if (ret)
-			return ret;
-		start = run_end;
+	ret = vhost_mem_blocks_init(&loaded, b->addr, b->region_size,
+				    b->block_size, b->chunk_size);
+	if (ret)
+		return ret;
+	ret = vhost_mem_blocks_restore(&loaded, blob, len);
+	if (ret) {
+		vhost_mem_blocks_free(&loaded);
+		return ret;
 	}
+	vm->blocks = loaded;
+	ret = vhost_mem_sync_memslots(vm) ?: vhost_mem_populate_plugged(vm);
+	if (ret) {
+		vhost_mem_discard_plugged(vm);
+		vm->blocks = old;
+		vhost_mem_sync_memslots(vm);
+		vhost_mem_blocks_free(&loaded);
+		return ret;
+	}
+	vhost_mem_blocks_free(&old);
 	return 0;
 }
 
-/* Makes KVM and the backing match an ACKed plan; the state is untouched. */
-static int vhost_mem_execute(struct vhost_mem *vm,
-			     const struct vhost_mem_plan *plan)
+int vhost_mem_set_state(struct vhost_mem *vm, const void __user *buf, u64 len)
 {
+	u8 *blob;
 	int ret;
 
-	switch (plan->type) {
-	case VIRTIO_MEM_REQ_PLUG:
-		return vhost_mem_map_chunks(vm, plan);
-	case VIRTIO_MEM_REQ_UNPLUG:
-	case VIRTIO_MEM_REQ_UNPLUG_ALL:
-		ret = vhost_mem_discard_plan(vm, plan);
-		return ret ?: vhost_mem_unmap_chunks(vm, plan);
-	default:
+	if (len > SZ_1G)
 		return -EINVAL;
+	blob = vmemdup_user(buf, len);
+	if (IS_ERR(blob))
+		return PTR_ERR(blob);
+	mutex_lock(&vm->dev.mutex);
+	ret = vhost_dev_check_owner(&vm->dev);
+	if (!ret && !vm->has_region)
+		ret = -EBADFD;
+	/* Only into a device that has not started. */
+	if (!ret && vhost_vq_get_backend(&vm->vq))
+		ret = -EBUSY;
+	if (!ret) {
+		mutex_lock(&vm->vq.mutex);
+		ret = vhost_mem_load_state(vm, blob, len);
+		mutex_unlock(&vm->vq.mutex);
 	}
+	mutex_unlock(&vm->dev.mutex);
+	kvfree(blob);
+	return ret;
+}
+
+/* A system reset unplugs everything, exactly as the guest's UNPLUG_ALL. */
+int vhost_mem_reset(struct vhost_mem *vm)
+{
+	struct vhost_mem_plan plan;
+	int ret;
+
+	mutex_lock(&vm->dev.mutex);
+	ret = vhost_dev_check_owner(&vm->dev);
+	if (!ret && !vm->has_region)
+		ret = -EBADFD;
+	if (!ret) {
+		mutex_lock(&vm->vq.mutex);
+		vhost_mem_blocks_decide(&vm->blocks, VIRTIO_MEM_REQ_UNPLUG_ALL,
+					0, 0, false, &plan);
+		ret = vhost_mem_execute(vm, &plan);
+		if (!ret)
+			vhost_mem_blocks_commit(&vm->blocks, &plan);
+		mutex_unlock(&vm->vq.mutex);
+	}
+	mutex_unlock(&vm->dev.mutex);
+	return ret;
 }
 
 u16 vhost_mem_handle_request(struct vhost_mem *vm, u16 type, u64 addr,
@@ -463,7 +591,7 @@ u16 vhost_mem_handle_request(struct vhost_mem *vm, u16 type, u64 addr,
 	u16 answer;
 	int ret;
 
-	vhost_mem_blocks_decide(&vm->blocks, type, addr, nb_blocks, false,
+	vhost_mem_blocks_decide(&vm->blocks, type, addr, nb_blocks, vm->paused,
 				&plan);
 	answer = plan.resp;
 	if (vhost_mem_plan_needs_commit(&plan)) {

@@ -30,11 +30,15 @@ struct vhost_mem {
 	struct file *vm_file;
 	struct kvm *kvm;
 	bool has_region;
+	struct list_head region_node;	/* vhost_mem_regions, its lock */
+	u32 ui_mode;			/* VHOST_MEM_UI_* */
 	struct vhost_mem_memslots slots;
 	struct vhost_mem_backing backing;
 
 	/* Under vq.mutex. */
 	struct vhost_mem_blocks blocks;
+	bool paused;			/* PLUG/UNPLUG/UNPLUG_ALL get BUSY */
+	bool unplugged_inaccessible;	/* in effect: decided at start */
 	u64 requests[VHOST_MEM_NR_REQ_TYPES][VHOST_MEM_NR_RESP_TYPES];
 	u64 dropped;
 
@@ -47,10 +51,13 @@ struct vhost_mem {
 	struct vhost_mem_ntf failure;	/* vq.mutex: the batch's failures */
 };
 
+#define vhost_mem_warn(vm, fmt, ...) \
+	pr_warn_ratelimited("vhost-mem%d: " fmt, (vm)->id, ##__VA_ARGS__)
+
 struct vhost_mem *vhost_mem_create(void);
 void vhost_mem_destroy(struct vhost_mem *vm);
 
-u64 vhost_mem_get_features(void);
+u64 vhost_mem_get_features(struct vhost_mem *vm);
 int vhost_mem_set_features(struct vhost_mem *vm, u64 features);
 int vhost_mem_check_owner(struct vhost_mem *vm);
 int vhost_mem_set_vm(struct vhost_mem *vm, const struct vhost_mem_vm *arg);
@@ -60,6 +67,10 @@ int vhost_mem_set_requested_size(struct vhost_mem *vm, u64 size,
 				 enum vhost_mem_origin origin);
 int vhost_mem_set_running(struct vhost_mem *vm, bool running);
 int vhost_mem_get_status(struct vhost_mem *vm, struct vhost_mem_status *st);
+int vhost_mem_set_paused(struct vhost_mem *vm, bool paused);
+int vhost_mem_get_state(struct vhost_mem *vm, void __user *buf, u64 *len);
+int vhost_mem_set_state(struct vhost_mem *vm, const void __user *buf, u64 len);
+int vhost_mem_reset(struct vhost_mem *vm);
 
 /* Called by the request handler with vq.mutex held. */
 u16 vhost_mem_handle_request(struct vhost_mem *vm, u16 type, u64 addr,

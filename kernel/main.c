@@ -74,6 +74,29 @@ static long vhost_mem_ioctl_get_status(struct vhost_mem *vm, void __user *argp)
 	return copy_to_user(argp, &st, st.size) ? -EFAULT : 0;
 }
 
+static long vhost_mem_ioctl_state(struct vhost_mem *vm, unsigned int ioctl,
+				  void __user *argp)
+{
+	struct vhost_mem_state arg;
+	void __user *buf;
+	int ret;
+
+	ret = vhost_mem_copy_arg(&arg, sizeof(arg), argp);
+	if (ret)
+		return ret;
+	if (arg.flags)
+		return -EINVAL;
+	buf = u64_to_user_ptr(arg.buf);
+	if (ioctl == VHOST_MEM_SET_STATE)
+		return vhost_mem_set_state(vm, buf, arg.buf_len);
+	ret = vhost_mem_get_state(vm, buf, &arg.buf_len);
+	/* The size is the answer, also when the room was too small. */
+	if ((!ret || ret == -ENOSPC) &&
+	    put_user(arg.buf_len, &((struct vhost_mem_state __user *)argp)->buf_len))
+		return -EFAULT;
+	return ret;
+}
+
 /* Everything that is not ours goes to the vhost core, as vhost-vsock does. */
 static long vhost_mem_core_ioctl(struct vhost_mem *vm, unsigned int ioctl,
 				 void __user *argp)
@@ -100,7 +123,7 @@ static long vhost_mem_ioctl(struct file *f, unsigned int ioctl,
 
 	switch (ioctl) {
 	case VHOST_GET_FEATURES:
-		features = vhost_mem_get_features();
+		features = vhost_mem_get_features(vm);
 		return copy_to_user(argp, &features, sizeof(features)) ?
 		       -EFAULT : 0;
 	case VHOST_SET_FEATURES:
@@ -125,6 +148,17 @@ static long vhost_mem_ioctl(struct file *f, unsigned int ioctl,
 		return vhost_mem_set_running(vm, running);
 	case VHOST_MEM_GET_STATUS:
 		return vhost_mem_ioctl_get_status(vm, argp);
+	case VHOST_MEM_SET_PAUSED:
+		if (copy_from_user(&running, argp, sizeof(running)))
+			return -EFAULT;
+		if (running != 0 && running != 1)
+			return -EINVAL;
+		return vhost_mem_set_paused(vm, running);
+	case VHOST_MEM_GET_STATE:
+	case VHOST_MEM_SET_STATE:
+		return vhost_mem_ioctl_state(vm, ioctl, argp);
+	case VHOST_MEM_RESET:
+		return vhost_mem_reset(vm);
 	case VHOST_MEM_SET_CONFIG_CALL:
 		if (copy_from_user(&fd, argp, sizeof(fd)))
 			return -EFAULT;

@@ -36,13 +36,16 @@ static int vhost_mem_memslots_check(struct kvm *kvm, u32 base, u32 count,
 }
 
 int vhost_mem_memslots_init(struct vhost_mem_memslots *s, struct kvm *kvm,
-			    u32 base, u32 count, u64 gpa, u64 size)
+			    u32 base, u32 count, u64 gpa, u64 size, bool smm)
 {
 	int ret;
 
 	if (!count || base >= KVM_USER_MEM_SLOTS ||
 	    count > KVM_USER_MEM_SLOTS - base)
 		return -EINVAL;
+	/* No SMM address space (not x86 SMM, or a private-memory VM). */
+	if (smm && vhost_mem_kvm_nr_as(kvm) < 2)
+		return -EOPNOTSUPP;
 	ret = vhost_mem_memslots_check(kvm, base, count, gpa >> PAGE_SHIFT,
 				       (gpa + size) >> PAGE_SHIFT);
 	if (ret)
@@ -51,15 +54,25 @@ int vhost_mem_memslots_init(struct vhost_mem_memslots *s, struct kvm *kvm,
 	if (!s->mapped)
 		return -ENOMEM;
 	s->kvm = kvm;
+	s->gpa = gpa;
+	s->size = size;
 	s->base = base;
 	s->count = count;
 	s->live = 0;
+	s->smm = smm;
 	return 0;
 }
 
 bool vhost_mem_memslot_is_live(const struct vhost_mem_memslots *s, u32 index)
 {
 	return index < s->count && test_bit(index, s->mapped);
+}
+
+/* KVM's slot number: the address space in the upper 16 bits. */
+static u32 vhost_mem_slot_id(const struct vhost_mem_memslots *s, u32 index,
+			     int as)
+{
+	return (as << 16) | (s->base + index);
 }
 
 int vhost_mem_memslot_add(struct vhost_mem_memslots *s, u32 index,
@@ -69,14 +82,27 @@ int vhost_mem_memslot_add(struct vhost_mem_memslots *s, u32 index,
 
 	if (WARN_ON_ONCE(index >= s->count || test_bit(index, s->mapped)))
 		return -EINVAL;
-	ret = vhost_mem_kvm_set_memslot(s->kvm, s->base + index, gpa, size, hva);
+	ret = vhost_mem_kvm_set_memslot(s->kvm, vhost_mem_slot_id(s, index, 0),
+					gpa, size, hva);
 	if (ret)
 		return ret;
+	if (s->smm) {
+		ret = vhost_mem_kvm_set_memslot(s->kvm,
+						vhost_mem_slot_id(s, index, 1),
+						gpa, size, hva);
+		if (ret) {
+			vhost_mem_kvm_set_memslot(s->kvm,
+						  vhost_mem_slot_id(s, index, 0),
+						  0, 0, 0);
+			return ret;
+		}
+	}
 	__set_bit(index, s->mapped);
 	s->live++;
 	return 0;
 }
 
+/* The SMM twin goes first: the memslot stays whole until the end. */
 int vhost_mem_memslot_remove(struct vhost_mem_memslots *s, u32 index)
 {
 	int ret;
@@ -84,8 +110,20 @@ int vhost_mem_memslot_remove(struct vhost_mem_memslots *s, u32 index)
 	if (WARN_ON_ONCE(!vhost_mem_memslot_is_live(s, index)))
 		return -EINVAL;
 	/* A size of 0 deletes the memslot. */
-	ret = vhost_mem_kvm_set_memslot(s->kvm, s->base + index, 0, 0, 0);
-	if (ret)
+	if (s->smm) {
+		ret = vhost_mem_kvm_set_memslot(s->kvm,
+						vhost_mem_slot_id(s, index, 1),
+						0, 0, 0);
+		if (ret && ret != -EINVAL)
+			return ret;
+	}
+	ret = vhost_mem_kvm_set_memslot(s->kvm, vhost_mem_slot_id(s, index, 0),
+					0, 0, 0);
+	/* KVM says EINVAL for a memslot that no longer exists. */
+	if (ret == -EINVAL)
+		pr_warn_ratelimited("vhost-mem: memslot %u was deleted by someone else\n",
+				    s->base + index);
+	else if (ret)
 		return ret;
 	__clear_bit(index, s->mapped);
 	s->live--;
@@ -99,7 +137,7 @@ void vhost_mem_memslots_destroy(struct vhost_mem_memslots *s)
 	if (!s->mapped)
 		return;
 	for_each_set_bit(i, s->mapped, s->count)
-		WARN_ON_ONCE(vhost_mem_memslot_remove(s, i));
+		vhost_mem_memslot_remove(s, i);
 	bitmap_free(s->mapped);
 	s->mapped = NULL;
 }

@@ -12,14 +12,16 @@ struct kvm;
  */
 struct vhost_mem_memslots {
 	struct kvm *kvm;
+	u64 gpa, size;		/* the device region */
 	u32 base;		/* first memslot id the VMM reserved for us */
 	u32 count;		/* ids reserved */
 	u32 live;		/* memslots that exist now */
+	bool smm;		/* each also in KVM's SMM address space */
 	unsigned long *mapped;	/* bit i: id base + i is live */
 };
 
 int vhost_mem_memslots_init(struct vhost_mem_memslots *s, struct kvm *kvm,
-			    u32 base, u32 count, u64 gpa, u64 size);
+			    u32 base, u32 count, u64 gpa, u64 size, bool smm);
 void vhost_mem_memslots_destroy(struct vhost_mem_memslots *s);
 int vhost_mem_memslot_add(struct vhost_mem_memslots *s, u32 index,
 			  u64 gpa, u64 size, u64 hva);

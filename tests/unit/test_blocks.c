@@ -6,6 +6,9 @@
  * Default geometry: a 4 GiB region at 4 GiB, 2 MiB blocks (2048), 1 GiB
  * chunks (4 chunks of 512 blocks).
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "blocks.h"
 #include "kselftest_harness.h"
 
@@ -848,6 +851,148 @@ TEST_F(blocks, full_sequence)
 	EXPECT_EQ(256 * MiB, b->plugged_size);
 	EXPECT_EQ(128U, b->chunk_plugged[0]);
 	EXPECT_EQ(GiB + EXTENT, b->usable_size);
+}
+
+/* -------------------------------------------------------- migration state */
+
+/* A device with plugged runs in two chunks and a resize behind it. */
+static void make_migrated_state(struct __test_metadata *_metadata,
+				struct vhost_mem_blocks *b)
+{
+	ASSERT_EQ(0, vhost_mem_blocks_set_requested(b, 2 * GiB));
+	ASSERT_EQ(ACK, request(b, PLUG, 3, 5));
+	ASSERT_EQ(ACK, request(b, PLUG, 600, 64));
+	ASSERT_EQ(ACK, request(b, UNPLUG, 610, 2));
+	ASSERT_EQ(0, vhost_mem_blocks_set_requested(b, 1 * GiB));
+}
+
+static u8 *saved_state(struct vhost_mem_blocks *b, size_t *len)
+{
+	u8 *buf;
+
+	*len = vhost_mem_blocks_state_size(b);
+	buf = malloc(*len);
+	if (buf)
+		vhost_mem_blocks_save(b, buf);
+	return buf;
+}
+
+TEST_F(blocks, state_round_trip)
+{
+	struct vhost_mem_blocks dst;
+	size_t len;
+	u8 *buf;
+	u64 i;
+
+	make_migrated_state(_metadata, &self->b);
+	buf = saved_state(&self->b, &len);
+	ASSERT_NE(NULL, buf);
+	EXPECT_EQ(64 + 2048 / 8, len);
+
+	ASSERT_EQ(0, vhost_mem_blocks_init(&dst, BASE, REGION, BLOCK, 0));
+	ASSERT_EQ(0, vhost_mem_blocks_restore(&dst, buf, len));
+	EXPECT_EQ(self->b.requested_size, dst.requested_size);
+	EXPECT_EQ(self->b.usable_size, dst.usable_size);
+	EXPECT_EQ(self->b.plugged_size, dst.plugged_size);
+	EXPECT_EQ(67ULL * BLOCK, dst.plugged_size);
+	for (i = 0; i < dst.nr_blocks; i++)
+		EXPECT_EQ(vhost_mem_blocks_is_plugged(&self->b, i),
+			  vhost_mem_blocks_is_plugged(&dst, i));
+	for (i = 0; i < dst.nr_chunks; i++)
+		EXPECT_EQ(self->b.chunk_plugged[i], dst.chunk_plugged[i]);
+	/* The restored device answers as the source did. */
+	EXPECT_EQ(VIRTIO_MEM_STATE_MIXED, state_of(&dst, 0, 10));
+	EXPECT_EQ(VIRTIO_MEM_STATE_PLUGGED, state_of(&dst, 600, 10));
+	EXPECT_EQ(ACK, request(&dst, UNPLUG, 600, 10));
+	vhost_mem_blocks_free(&dst);
+	free(buf);
+}
+
+TEST_F(blocks, state_rejected_into_plugged_device)
+{
+	size_t len;
+	u8 *buf;
+
+	make_migrated_state(_metadata, &self->b);
+	buf = saved_state(&self->b, &len);
+	ASSERT_NE(NULL, buf);
+	EXPECT_EQ(-EBUSY, vhost_mem_blocks_restore(&self->b, buf, len));
+	free(buf);
+}
+
+/* Up to two byte edits of a valid blob, and bytes cut from its end. */
+struct state_edit {
+	size_t at[2];
+	u8 value[2];
+	size_t cut;
+};
+
+/* Each corruption of a valid blob is refused and changes nothing. */
+static void expect_rejected(struct __test_metadata *_metadata, const u8 *good,
+			    size_t len, struct state_edit e)
+{
+	struct vhost_mem_blocks dst;
+	u8 *bad = malloc(len);
+	int i;
+
+	ASSERT_NE(NULL, bad);
+	memcpy(bad, good, len);
+	for (i = 0; i < 2; i++)
+		if (e.at[i])
+			bad[e.at[i]] = e.value[i];
+	ASSERT_EQ(0, vhost_mem_blocks_init(&dst, BASE, REGION, BLOCK, 0));
+	EXPECT_EQ(-EINVAL, vhost_mem_blocks_restore(&dst, bad, len - e.cut))
+		TH_LOG("bytes %zu=0x%x %zu=0x%x, %zu cut", e.at[0], e.value[0],
+		       e.at[1], e.value[1], e.cut);
+	EXPECT_EQ(0ULL, dst.plugged_size);
+	EXPECT_EQ(0ULL, dst.requested_size);
+	EXPECT_EQ(0ULL, popcount(&dst));
+	vhost_mem_blocks_free(&dst);
+	free(bad);
+}
+
+#define REJECTED(...) expect_rejected(_metadata, buf, len, (struct state_edit){ __VA_ARGS__ })
+
+/*
+ * The saved state: requested 1 GiB, usable 2.25 GiB (1152 blocks), 67
+ * blocks plugged (134 MiB = 0x08600000: byte 50 of the header is 0x60).
+ */
+TEST_F(blocks, state_rejects_bad_blobs)
+{
+	const size_t map = 64;
+	size_t len;
+	u8 *buf;
+
+	make_migrated_state(_metadata, &self->b);
+	buf = saved_state(&self->b, &len);
+	ASSERT_NE(NULL, buf);
+
+	REJECTED(.cut = 1);					/* truncated */
+	REJECTED(.at = { 1 }, .value = { 'X' });		/* magic */
+	REJECTED(.at = { 4 }, .value = { 2 });			/* version */
+	REJECTED(.at = { 12 }, .value = { 2 });		/* addr */
+	REJECTED(.at = { 20 }, .value = { 9 });		/* region size */
+	REJECTED(.at = { 26 }, .value = { 0x40 });		/* block size */
+	REJECTED(.at = { 56 }, .value = { 1 });		/* nr_blocks */
+	REJECTED(.at = { 32 }, .value = { 1 });		/* requested misaligned */
+	REJECTED(.at = { 37 }, .value = { 0x10 });		/* requested > region */
+	REJECTED(.at = { 43 }, .value = { 0 });		/* usable < requested */
+	REJECTED(.at = { 50 }, .value = { 0x80 });		/* plugged != map */
+	/* One more plugged block, counted: fine inside the usable region... */
+	buf[50] = 0x80;
+	buf[map] |= 0x01;
+	{
+		struct vhost_mem_blocks dst;
+
+		ASSERT_EQ(0, vhost_mem_blocks_init(&dst, BASE, REGION, BLOCK, 0));
+		EXPECT_EQ(0, vhost_mem_blocks_restore(&dst, buf, len));
+		EXPECT_EQ(68ULL * BLOCK, dst.plugged_size);
+		vhost_mem_blocks_free(&dst);
+	}
+	/* ...but not beyond it (block 1200), nor past the region's end. */
+	buf[map] &= ~0x01;
+	REJECTED(.at = { map + 1200 / 8 }, .value = { 0x01 });
+	free(buf);
 }
 
 TEST_HARNESS_MAIN

@@ -17,11 +17,12 @@ TEST(vm_layout)
 
 TEST(region_layout)
 {
-	EXPECT_EQ(72, sizeof(struct vhost_mem_region));
+	EXPECT_EQ(80, sizeof(struct vhost_mem_region));
 	EXPECT_EQ(8, offsetof(struct vhost_mem_region, guest_phys_addr));
 	EXPECT_EQ(56, offsetof(struct vhost_mem_region, backing_fd));
 	EXPECT_EQ(64, offsetof(struct vhost_mem_region, slot_base));
 	EXPECT_EQ(68, offsetof(struct vhost_mem_region, slot_count));
+	EXPECT_EQ(72, offsetof(struct vhost_mem_region, unplugged_inaccessible));
 }
 
 TEST(status_layout)
@@ -31,12 +32,20 @@ TEST(status_layout)
 		  sizeof(struct vhost_mem_status));
 }
 
+TEST(state_layout)
+{
+	EXPECT_EQ(24, sizeof(struct vhost_mem_state));
+	EXPECT_EQ(8, offsetof(struct vhost_mem_state, buf));
+}
+
 TEST(ioctl_numbers_distinct)
 {
 	const unsigned long nr[] = {
 		VHOST_MEM_SET_VM, VHOST_MEM_SET_REGION,
 		VHOST_MEM_SET_REQUESTED_SIZE, VHOST_MEM_SET_RUNNING,
-		VHOST_MEM_GET_STATUS,
+		VHOST_MEM_GET_STATUS, VHOST_MEM_SET_CONFIG_CALL,
+		VHOST_MEM_SET_PAUSED, VHOST_MEM_GET_STATE, VHOST_MEM_SET_STATE,
+		VHOST_MEM_RESET,
 	};
 	size_t i, j;
 

@@ -41,7 +41,18 @@ struct vhost_mem_vm {
 
 /* vhost_mem_region.flags */
 #define VHOST_MEM_REGION_F_BACKING_FD	(1U << 0) /* backing_fd is valid */
-#define VHOST_MEM_REGION_F_ALL		VHOST_MEM_REGION_F_BACKING_FD
+/* Populate the backing of blocks before a PLUG is acknowledged. */
+#define VHOST_MEM_REGION_F_PREALLOC	(1U << 1)
+/* Mirror every memslot into KVM's SMM address space, as QEMU does. */
+#define VHOST_MEM_REGION_F_SMM		(1U << 2)
+/* Offer VIRTIO_MEM_F_PERSISTENT_SUSPEND: the state survives suspend. */
+#define VHOST_MEM_REGION_F_PERSISTENT_SUSPEND (1U << 3)
+#define VHOST_MEM_REGION_F_ALL		((1U << 4) - 1)
+
+/* vhost_mem_region.unplugged_inaccessible, as QEMU's on/off/auto */
+#define VHOST_MEM_UI_AUTO		0 /* offered; guest decides */
+#define VHOST_MEM_UI_ON			1 /* required from the guest */
+#define VHOST_MEM_UI_OFF		2 /* not offered: all memory readable */
 
 /* VHOST_MEM_SET_REGION: the device-owned guest-physical region. */
 struct vhost_mem_region {
@@ -57,6 +68,8 @@ struct vhost_mem_region {
 	__s32 node_id;		/* NUMA node, -1 for none */
 	__u32 slot_base;	/* first KVM memslot id reserved for us */
 	__u32 slot_count;	/* ids reserved, >= VHOST_MEM_SLOTS_NEEDED() */
+	__u32 unplugged_inaccessible;	/* VHOST_MEM_UI_* */
+	__u32 reserved;		/* 0 */
 };
 
 /* Index of vhost_mem_status.requests[type][] for an unknown request type. */
@@ -69,6 +82,7 @@ struct vhost_mem_region {
 #define VHOST_MEM_STATUS_F_VM		(1U << 0) /* VM attached */
 #define VHOST_MEM_STATUS_F_REGION	(1U << 1) /* region set up */
 #define VHOST_MEM_STATUS_F_RUNNING	(1U << 2) /* processing requests */
+#define VHOST_MEM_STATUS_F_PAUSED	(1U << 3) /* answering BUSY */
 
 /* VHOST_MEM_GET_STATUS: everything the VMM's config space needs, and more. */
 struct vhost_mem_status {
@@ -100,5 +114,34 @@ struct vhost_mem_status {
  * config-change interrupt; -1 removes it.
  */
 #define VHOST_MEM_SET_CONFIG_CALL	_IOW(VHOST_VIRTIO, 0xC5, int)
+
+/*
+ * int: 1 pauses (PLUG, UNPLUG, UNPLUG_ALL answered BUSY; STATE served), 0
+ * resumes and signals the config-change eventfd so the guest retries now.
+ */
+#define VHOST_MEM_SET_PAUSED		_IOW(VHOST_VIRTIO, 0xC6, int)
+
+/*
+ * The device state for migration: an opaque, versioned blob with the sizes
+ * and the plugged-block map.  GET writes it to buf (buf_len in: the room;
+ * out: the size, also when ENOSPC says the room is too small).  SET loads
+ * it into a device whose region matches, before it runs, with nothing
+ * plugged: its memslots are created (and its blocks populated with
+ * PREALLOC) before the ioctl returns.
+ */
+struct vhost_mem_state {
+	__u32 size;
+	__u32 flags;		/* 0 */
+	__u64 buf;		/* user address of the blob */
+	__u64 buf_len;
+};
+#define VHOST_MEM_GET_STATE		_IOWR(VHOST_VIRTIO, 0xC7, struct vhost_mem_state)
+#define VHOST_MEM_SET_STATE		_IOW(VHOST_VIRTIO, 0xC8, struct vhost_mem_state)
+
+/*
+ * System reset (the VM reboots): unplug and discard everything, delete the
+ * memslots, recompute the usable region.  A virtio reset changes nothing.
+ */
+#define VHOST_MEM_RESET			_IO(VHOST_VIRTIO, 0xC9)
 
 #endif /* _UAPI_LINUX_VHOST_MEM_H */

@@ -275,7 +275,10 @@ void vmt_dev_open_ready(struct vmt_dev *d, struct vmt_vm *vm,
 	r = vmt_vhost_get_features(d->fd, &offered);
 	TEST_ASSERT(!r, "VHOST_GET_FEATURES: expected success, got %s",
 		    vmt_errname(-r));
-	d->features = offered & want_features & VMT_VQ_DRIVER_FEATURES;
+	/* As a current Linux driver: it never touches unplugged memory. */
+	d->features = offered & want_features &
+		      (VMT_VQ_DRIVER_FEATURES |
+		       1ULL << VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE);
 	r = vmt_vhost_set_features(d->fd, d->features);
 	TEST_ASSERT(!r, "VHOST_SET_FEATURES 0x%llx (offered 0x%llx): expected success, got %s",
 		    (unsigned long long)d->features,

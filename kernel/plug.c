@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Making KVM and the backing match the block state: the host work of an
+ * ACKed plan (memslots, discard, populate), and a full resync for start,
+ * restore and reset.  The block state itself changes only in blocks.c.
+ *
+ * Chunk c has a memslot while it has a plugged block; when the guest may
+ * read unplugged memory (VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE not in effect),
+ * every chunk has one, as QEMU maps the whole region then.
+ */
+#include <linux/virtio_mem.h>
+
+#include "device.h"
+#include "plug.h"
+
+static bool vhost_mem_chunk_wants_memslot(const struct vhost_mem *vm, u64 c)
+{
+	return !vm->unplugged_inaccessible ||
+	       !vhost_mem_blocks_chunk_is_empty(&vm->blocks, c);
+}
+
+static int vhost_mem_map_chunk(struct vhost_mem *vm, u64 c)
+{
+	const struct vhost_mem_blocks *b = &vm->blocks;
+	int ret;
+
+	ret = vhost_mem_memslot_add(&vm->slots, c,
+				    vhost_mem_blocks_chunk_gpa(b, c),
+				    vhost_mem_blocks_chunk_size(b, c),
+				    vm->backing.hva +
+				    vhost_mem_blocks_chunk_offset(b, c));
+	if (ret)
+		vhost_mem_warn(vm, "cannot create memslot %u: %d\n",
+			       vm->slots.base + (u32)c, ret);
+	return ret;
+}
+
+static int vhost_mem_unmap_chunk(struct vhost_mem *vm, u64 c)
+{
+	int ret = vhost_mem_memslot_remove(&vm->slots, c);
+
+	if (ret)
+		vhost_mem_warn(vm, "cannot delete memslot %u: %d\n",
+			       vm->slots.base + (u32)c, ret);
+	return ret;
+}
+
+/* Memslots for the chunks a PLUG brings to life, before it is ACKed. */
+static int vhost_mem_map_chunks(struct vhost_mem *vm,
+				const struct vhost_mem_plan *plan)
+{
+	u64 c, end = plan->first_chunk + plan->nr_chunks;
+	int ret;
+
+	for (c = plan->first_chunk; c < end; c++) {
+		if (vhost_mem_memslot_is_live(&vm->slots, c))
+			continue;
+		ret = vhost_mem_map_chunk(vm, c);
+		if (ret)
+			goto undo;
+	}
+	return 0;
+undo:
+	while (c-- > plan->first_chunk)
+		if (!vhost_mem_chunk_wants_memslot(vm, c))
+			vhost_mem_unmap_chunk(vm, c);
+	return ret;
+}
+
+/* Memslots of the chunks an UNPLUG empties, after their pages are gone. */
+static int vhost_mem_unmap_chunks(struct vhost_mem *vm,
+				  const struct vhost_mem_plan *plan)
+{
+	u64 c, end = plan->first_chunk + plan->nr_chunks;
+	int ret, err = 0;
+
+	if (!vm->unplugged_inaccessible)
+		return 0;
+	for (c = plan->first_chunk; c < end; c++) {
+		if (!vhost_mem_memslot_is_live(&vm->slots, c) ||
+		    !vhost_mem_plan_empties_chunk(&vm->blocks, plan, c))
+			continue;
+		ret = vhost_mem_unmap_chunk(vm, c);
+		if (ret)
+			err = ret;
+	}
+	return err;
+}
+
+static int vhost_mem_discard_blocks(struct vhost_mem *vm, u64 first, u64 nr)
+{
+	const struct vhost_mem_blocks *b = &vm->blocks;
+	int ret;
+
+	ret = vhost_mem_backing_discard(&vm->backing,
+					vhost_mem_blocks_offset(b, first),
+					vhost_mem_blocks_bytes(b, nr));
+	if (ret)
+		vhost_mem_warn(vm, "cannot discard blocks %llu-%llu: %d\n",
+			       first, first + nr - 1, ret);
+	return ret;
+}
+
+/* Prealloc: populated before the ACK, discarded again if that fails. */
+static int vhost_mem_populate_blocks(struct vhost_mem *vm, u64 first, u64 nr)
+{
+	const struct vhost_mem_blocks *b = &vm->blocks;
+	int ret;
+
+	if (!(vm->region_flags & VHOST_MEM_REGION_F_PREALLOC))
+		return 0;
+	ret = vhost_mem_backing_populate(&vm->backing,
+					 vhost_mem_blocks_offset(b, first),
+					 vhost_mem_blocks_bytes(b, nr));
+	if (ret) {
+		vhost_mem_warn(vm, "cannot preallocate blocks %llu-%llu: %d\n",
+			       first, first + nr - 1, ret);
+		vhost_mem_discard_blocks(vm, first, nr);
+	}
+	return ret;
+}
+
+static int vhost_mem_plug_plan(struct vhost_mem *vm,
+			       const struct vhost_mem_plan *plan)
+{
+	int ret = vhost_mem_map_chunks(vm, plan);
+	u64 c;
+
+	if (ret)
+		return ret;
+	ret = vhost_mem_populate_blocks(vm, plan->first_block, plan->nr_blocks);
+	if (ret)
+		for (c = plan->first_chunk; c < plan->first_chunk + plan->nr_chunks; c++)
+			if (!vhost_mem_chunk_wants_memslot(vm, c))
+				vhost_mem_unmap_chunk(vm, c);
+	return ret;
+}
+
+static int vhost_mem_discard_plan(struct vhost_mem *vm,
+				  const struct vhost_mem_plan *plan)
+{
+	u64 start = plan->first_block, end = start + plan->nr_blocks;
+	u64 run_start, run_end;
+	int ret;
+
+	if (plan->type != VIRTIO_MEM_REQ_UNPLUG_ALL)
+		return vhost_mem_discard_blocks(vm, start, plan->nr_blocks);
+	/* UNPLUG_ALL: only the runs that are plugged have pages to free. */
+	vhost_mem_blocks_for_each_plugged(&vm->blocks, run_start, run_end,
+					  start, end) {
+		ret = vhost_mem_discard_blocks(vm, run_start,
+					       run_end - run_start);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Makes KVM and the backing match an ACKed plan; the state is untouched. */
+int vhost_mem_execute(struct vhost_mem *vm, const struct vhost_mem_plan *plan)
+{
+	int ret;
+
+	switch (plan->type) {
+	case VIRTIO_MEM_REQ_PLUG:
+		return vhost_mem_plug_plan(vm, plan);
+	case VIRTIO_MEM_REQ_UNPLUG:
+	case VIRTIO_MEM_REQ_UNPLUG_ALL:
+		ret = vhost_mem_discard_plan(vm, plan);
+		return ret ?: vhost_mem_unmap_chunks(vm, plan);
+	default:
+		return -EINVAL;
+	}
+}
+
+/* Every memslot as the state and the unplugged-inaccessible mode want. */
+int vhost_mem_sync_memslots(struct vhost_mem *vm)
+{
+	bool live, wanted;
+	int ret, err = 0;
+	u64 c;
+
+	for (c = 0; c < vm->blocks.nr_chunks; c++) {
+		live = vhost_mem_memslot_is_live(&vm->slots, c);
+		wanted = vhost_mem_chunk_wants_memslot(vm, c);
+		ret = 0;
+		if (wanted && !live)
+			ret = vhost_mem_map_chunk(vm, c);
+		else if (!wanted && live)
+			ret = vhost_mem_unmap_chunk(vm, c);
+		if (ret)
+			err = ret;
+	}
+	return err;
+}
+
+int vhost_mem_populate_plugged(struct vhost_mem *vm)
+{
+	u64 start, end;
+	int ret;
+
+	vhost_mem_blocks_for_each_plugged(&vm->blocks, start, end, 0,
+					  vm->blocks.nr_blocks) {
+		ret = vhost_mem_populate_blocks(vm, start, end - start);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void vhost_mem_discard_plugged(struct vhost_mem *vm)
+{
+	u64 start, end;
+
+	vhost_mem_blocks_for_each_plugged(&vm->blocks, start, end, 0,
+					  vm->blocks.nr_blocks)
+		vhost_mem_discard_blocks(vm, start, end - start);
+}
