@@ -377,6 +377,13 @@ static int vhost_mem_start_vq(struct vhost_mem *vm)
 	return ret;
 }
 
+/* Takes dev.mutex: 0 for the owner of a device whose region is set. */
+static int vhost_mem_lock_set_up(struct vhost_mem *vm)
+{
+	mutex_lock(&vm->dev.mutex);
+	return vhost_dev_check_owner(&vm->dev) ?: vm->has_region ? 0 : -EBADFD;
+}
+
 /*
  * The guest's features are known at start: a driver that did not accept
  * VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE may read unplugged memory, so the
@@ -401,10 +408,7 @@ int vhost_mem_set_running(struct vhost_mem *vm, bool running)
 {
 	int ret;
 
-	mutex_lock(&vm->dev.mutex);
-	ret = vhost_dev_check_owner(&vm->dev);
-	if (!ret && !vm->has_region)
-		ret = -EBADFD;
+	ret = vhost_mem_lock_set_up(vm);
 	if (!ret) {
 		if (running) {
 			ret = vhost_mem_apply_features(vm) ?:
@@ -457,10 +461,7 @@ int vhost_mem_set_paused(struct vhost_mem *vm, bool paused)
 	bool resumed;
 	int ret;
 
-	mutex_lock(&vm->dev.mutex);
-	ret = vhost_dev_check_owner(&vm->dev);
-	if (!ret && !vm->has_region)
-		ret = -EBADFD;
+	ret = vhost_mem_lock_set_up(vm);
 	if (!ret) {
 		mutex_lock(&vm->vq.mutex);
 		resumed = vm->paused && !paused;
@@ -479,10 +480,7 @@ int vhost_mem_get_state(struct vhost_mem *vm, void __user *buf, u64 *len)
 	u8 *blob;
 	int ret;
 
-	mutex_lock(&vm->dev.mutex);
-	ret = vhost_dev_check_owner(&vm->dev);
-	if (!ret && !vm->has_region)
-		ret = -EBADFD;
+	ret = vhost_mem_lock_set_up(vm);
 	if (ret)
 		goto out;
 	size = vhost_mem_blocks_state_size(&vm->blocks);
@@ -544,10 +542,7 @@ int vhost_mem_set_state(struct vhost_mem *vm, const void __user *buf, u64 len)
 	blob = vmemdup_user(buf, len);
 	if (IS_ERR(blob))
 		return PTR_ERR(blob);
-	mutex_lock(&vm->dev.mutex);
-	ret = vhost_dev_check_owner(&vm->dev);
-	if (!ret && !vm->has_region)
-		ret = -EBADFD;
+	ret = vhost_mem_lock_set_up(vm);
 	/* Only into a device that has not started. */
 	if (!ret && vhost_vq_get_backend(&vm->vq))
 		ret = -EBUSY;
@@ -567,10 +562,7 @@ int vhost_mem_reset(struct vhost_mem *vm)
 	struct vhost_mem_plan plan;
 	int ret;
 
-	mutex_lock(&vm->dev.mutex);
-	ret = vhost_dev_check_owner(&vm->dev);
-	if (!ret && !vm->has_region)
-		ret = -EBADFD;
+	ret = vhost_mem_lock_set_up(vm);
 	if (!ret) {
 		mutex_lock(&vm->vq.mutex);
 		vhost_mem_blocks_decide(&vm->blocks, VIRTIO_MEM_REQ_UNPLUG_ALL,

@@ -41,6 +41,19 @@ static int vhost_mem_copy_arg(void *karg, size_t ksize, void __user *uarg)
 	return copy_struct_from_user(karg, ksize, uarg, usize);
 }
 
+/* An int argument that must be 0 or 1. */
+static int vhost_mem_get_switch(void __user *argp, bool *on)
+{
+	int val;
+
+	if (copy_from_user(&val, argp, sizeof(val)))
+		return -EFAULT;
+	if (val != 0 && val != 1)
+		return -EINVAL;
+	*on = val;
+	return 0;
+}
+
 static long vhost_mem_ioctl_set_vm(struct vhost_mem *vm, void __user *argp)
 {
 	struct vhost_mem_vm arg;
@@ -119,7 +132,8 @@ static long vhost_mem_ioctl(struct file *f, unsigned int ioctl,
 	struct vhost_mem *vm = f->private_data;
 	void __user *argp = (void __user *)arg;
 	u64 features, size;
-	int running, fd;
+	bool on;
+	int fd;
 
 	switch (ioctl) {
 	case VHOST_GET_FEATURES:
@@ -141,19 +155,13 @@ static long vhost_mem_ioctl(struct file *f, unsigned int ioctl,
 		       vhost_mem_set_requested_size(vm, size,
 						    VHOST_MEM_ORIGIN_VMM);
 	case VHOST_MEM_SET_RUNNING:
-		if (copy_from_user(&running, argp, sizeof(running)))
-			return -EFAULT;
-		if (running != 0 && running != 1)
-			return -EINVAL;
-		return vhost_mem_set_running(vm, running);
+		return vhost_mem_get_switch(argp, &on) ?:
+		       vhost_mem_set_running(vm, on);
 	case VHOST_MEM_GET_STATUS:
 		return vhost_mem_ioctl_get_status(vm, argp);
 	case VHOST_MEM_SET_PAUSED:
-		if (copy_from_user(&running, argp, sizeof(running)))
-			return -EFAULT;
-		if (running != 0 && running != 1)
-			return -EINVAL;
-		return vhost_mem_set_paused(vm, running);
+		return vhost_mem_get_switch(argp, &on) ?:
+		       vhost_mem_set_paused(vm, on);
 	case VHOST_MEM_GET_STATE:
 	case VHOST_MEM_SET_STATE:
 		return vhost_mem_ioctl_state(vm, ioctl, argp);
