@@ -6,6 +6,7 @@
 #include <endian.h>
 #include <stdlib.h>
 #include <sys/klog.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "module_util.h"
@@ -293,9 +294,7 @@ void vmt_rq_env_init(struct vmt_rq_env *e, enum vmt_backing_type type,
 void vmt_rq_env_start(struct vmt_rq_env *e, u64 requested)
 {
 	struct vhost_mem_region *r = &e->region;
-	struct vhost_mem_status st;
 	u64 chunk, needed;
-	int ret;
 
 	chunk = r->chunk_size;
 	if (!chunk)
@@ -305,6 +304,15 @@ void vmt_rq_env_start(struct vmt_rq_env *e, u64 requested)
 	if (r->slot_count < needed)
 		r->slot_count = needed;
 	vmt_dev_start(&e->dev, r, requested);
+	vmt_rq_env_adopt(e, requested);
+}
+
+void vmt_rq_env_adopt(struct vmt_rq_env *e, u64 requested)
+{
+	struct vhost_mem_region *r = &e->region;
+	struct vhost_mem_status st;
+	int ret;
+
 	ret = vmt_mem_get_status(e->dev.fd, &st);
 	TEST_ASSERT(!ret, "VHOST_MEM_GET_STATUS: expected success, got %s",
 		    vmt_errname(-ret));
@@ -367,6 +375,26 @@ void vmt_rq_env_free(struct vmt_rq_env *e)
 	}
 	vmt_backing_free(&e->backing);
 	e->vm = NULL;
+}
+
+void vmt_rq_backing_anon_aligned(struct vmt_backing *b, u64 size, u64 align)
+{
+	u8 *p, *start;
+
+	memset(b, 0, sizeof(*b));
+	b->type = VMT_BACKING_ANON;
+	b->fd = -1;
+	p = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	TEST_ASSERT(p != MAP_FAILED, "mmap of %llu bytes of anonymous memory",
+		    (unsigned long long)(size + align));
+	start = (u8 *)VMT_ALIGN_UP((uintptr_t)p, align);
+	if (start > p)
+		munmap(p, start - p);
+	if (start + size < p + size + align)
+		munmap(start + size, p + size + align - (start + size));
+	b->hva = start;
+	b->size = size;
 }
 
 void vmt_rq_resize(struct vmt_rq_env *e, u64 requested)

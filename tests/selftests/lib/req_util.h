@@ -125,6 +125,11 @@ void vmt_rq_env_init(struct vmt_rq_env *e, enum vmt_backing_type type,
  * requested size, SET_RUNNING 1; the model starts from the status.
  */
 void vmt_rq_env_start(struct vmt_rq_env *e, u64 requested);
+/*
+ * The test set the device up itself (SET_VM, SET_REGION with e->region,
+ * the requested size, SET_RUNNING 1): the model starts from here.
+ */
+void vmt_rq_env_adopt(struct vmt_rq_env *e, u64 requested);
 /* Close the device (its memslots go), keep VM, ring and backing. */
 void vmt_rq_env_close(struct vmt_rq_env *e);
 /* A new device on the same VM, backing and region: empty state. */
@@ -132,6 +137,13 @@ void vmt_rq_env_recreate(struct vmt_rq_env *e, u64 requested);
 /* SET_RUNNING 0, a fresh ring (after the vhost core stopped it), 1. */
 void vmt_rq_env_reattach(struct vmt_rq_env *e);
 void vmt_rq_env_free(struct vmt_rq_env *e);
+
+/*
+ * Anonymous backing as vmt_backing_init() makes it, at an address that is a
+ * multiple of align (as a VMM aligns its RAM): a transparent huge page then
+ * never straddles two blocks.
+ */
+void vmt_rq_backing_anon_aligned(struct vmt_backing *b, u64 size, u64 align);
 
 /* VHOST_MEM_SET_REQUESTED_SIZE, checked against the model. */
 void vmt_rq_resize(struct vmt_rq_env *e, u64 requested);
