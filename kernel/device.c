@@ -534,6 +534,7 @@ static int vhost_mem_load_state(struct vhost_mem *vm, const u8 *blob, u64 len)
 
 int vhost_mem_set_state(struct vhost_mem *vm, const void __user *buf, u64 len)
 {
+	struct vhost_mem_batch batch;
 	u8 *blob;
 	int ret;
 
@@ -548,31 +549,40 @@ int vhost_mem_set_state(struct vhost_mem *vm, const void __user *buf, u64 len)
 		ret = -EBUSY;
 	if (!ret) {
 		mutex_lock(&vm->vq.mutex);
+		vhost_mem_batch_begin(vm, &batch);
 		ret = vhost_mem_load_state(vm, blob, len);
+		vhost_mem_batch_end(vm, &batch);
 		mutex_unlock(&vm->vq.mutex);
 	}
 	mutex_unlock(&vm->dev.mutex);
 	kvfree(blob);
+	if (!ret)
+		vhost_mem_batch_send(vm, &batch);
 	return ret;
 }
 
 /* A system reset unplugs everything, exactly as the guest's UNPLUG_ALL. */
 int vhost_mem_reset(struct vhost_mem *vm)
 {
+	struct vhost_mem_batch batch;
 	struct vhost_mem_plan plan;
 	int ret;
 
 	ret = vhost_mem_lock_set_up(vm);
 	if (!ret) {
 		mutex_lock(&vm->vq.mutex);
+		vhost_mem_batch_begin(vm, &batch);
 		vhost_mem_blocks_decide(&vm->blocks, VIRTIO_MEM_REQ_UNPLUG_ALL,
 					0, 0, false, &plan);
 		ret = vhost_mem_execute(vm, &plan);
 		if (!ret)
 			vhost_mem_blocks_commit(&vm->blocks, &plan);
+		vhost_mem_batch_end(vm, &batch);
 		mutex_unlock(&vm->vq.mutex);
 	}
 	mutex_unlock(&vm->dev.mutex);
+	if (!ret)
+		vhost_mem_batch_send(vm, &batch);
 	return ret;
 }
 
