@@ -39,7 +39,8 @@ static int vhost_mem_backing_check(struct vhost_mem_backing *b)
 			ret = -EFAULT;
 			break;
 		}
-		if (vma->vm_flags & (VM_PFNMAP | VM_IO | VM_MIXEDMAP)) {
+		/* Locked memory cannot be discarded (QEMU refuses it too). */
+		if (vma->vm_flags & (VM_PFNMAP | VM_IO | VM_MIXEDMAP | VM_LOCKED)) {
 			ret = -EINVAL;
 			break;
 		}

@@ -67,24 +67,22 @@ undo:
 	return ret;
 }
 
-/* Memslots of the chunks an UNPLUG empties, after their pages are gone. */
-static int vhost_mem_unmap_chunks(struct vhost_mem *vm,
-				  const struct vhost_mem_plan *plan)
+/*
+ * Memslots of the chunks an UNPLUG empties, after their pages are gone.
+ * The unplug stands even if KVM refuses: a memslot over unplugged memory
+ * is harmless, and the next resync (start, restore, reset) removes it.
+ */
+static void vhost_mem_unmap_chunks(struct vhost_mem *vm,
+				   const struct vhost_mem_plan *plan)
 {
 	u64 c, end = plan->first_chunk + plan->nr_chunks;
-	int ret, err = 0;
 
 	if (!vm->unplugged_inaccessible)
-		return 0;
-	for (c = plan->first_chunk; c < end; c++) {
-		if (!vhost_mem_memslot_is_live(&vm->slots, c) ||
-		    !vhost_mem_plan_empties_chunk(&vm->blocks, plan, c))
-			continue;
-		ret = vhost_mem_unmap_chunk(vm, c);
-		if (ret)
-			err = ret;
-	}
-	return err;
+		return;
+	for (c = plan->first_chunk; c < end; c++)
+		if (vhost_mem_memslot_is_live(&vm->slots, c) &&
+		    vhost_mem_plan_empties_chunk(&vm->blocks, plan, c))
+			vhost_mem_unmap_chunk(vm, c);
 }
 
 static int vhost_mem_discard_blocks(struct vhost_mem *vm, u64 first, u64 nr)
@@ -167,7 +165,9 @@ int vhost_mem_execute(struct vhost_mem *vm, const struct vhost_mem_plan *plan)
 	case VIRTIO_MEM_REQ_UNPLUG:
 	case VIRTIO_MEM_REQ_UNPLUG_ALL:
 		ret = vhost_mem_discard_plan(vm, plan);
-		return ret ?: vhost_mem_unmap_chunks(vm, plan);
+		if (!ret)
+			vhost_mem_unmap_chunks(vm, plan);
+		return ret;
 	default:
 		return -EINVAL;
 	}
