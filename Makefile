@@ -6,6 +6,7 @@
 #   make                 vhost_mem.ko for every supported kernel series
 #   make KVER=6.12       ... for one series (or a full name, 6.1.0-56-amd64)
 #   make check           host unit tests, then the VM tests on each series
+#   make bench           the issue-3 benchmark in a VM on each series
 #   make demo            the end-to-end demo (not yet: see README.md)
 
 SERIES_ALL := 6.1 6.12
@@ -16,7 +17,7 @@ top := $(CURDIR)
 BUILD := $(top)/build
 HARNESS_DIR = $(firstword $(wildcard $(top)/.cache/kernel/6.12/*/src/tools/testing/selftests))
 
-.PHONY: all setup modules unit tools selftests check demo checkpatch clean
+.PHONY: all setup modules unit tools selftests check demo checkpatch clean bench
 
 all: modules
 
@@ -30,7 +31,7 @@ unit: setup
 	@$(MAKE) -s -C tests/unit run BUILD=$(BUILD)/unit HARNESS_DIR=$(HARNESS_DIR)
 
 # Userspace tools (vhost-mem-ctl), with meson; the selftests run them.
-tools:
+tools: setup
 	@[ -f $(BUILD)/tools/build.ninja ] || meson setup $(BUILD)/tools tools >/dev/null
 	@ninja -C $(BUILD)/tools >/dev/null
 
@@ -39,6 +40,10 @@ selftests: setup tools
 
 check:
 	@scripts/check.sh $(series)
+
+# BENCH_OPTS: options of vhost_mem_bench (bench/README.md), e.g. "-t -r 10".
+bench:
+	@bench/run.sh $(series) $(if $(BENCH_OPTS),-- $(BENCH_OPTS))
 
 demo:
 	@echo "make demo: the end-to-end QEMU demo is not written yet (issue 6)." >&2
