@@ -395,6 +395,9 @@ static int vhost_mem_apply_features(struct vhost_mem *vm)
 				       VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE);
 	int ret;
 
+	/* Acked before SET_REGION took a feature away (ui "off"). */
+	if (vm->vq.acked_features & ~vhost_mem_get_features(vm))
+		return -EINVAL;
 	if (vm->ui_mode == VHOST_MEM_UI_ON && !acked)
 		return -EINVAL;
 	mutex_lock(&vm->vq.mutex);
@@ -510,6 +513,9 @@ static int vhost_mem_load_state(struct vhost_mem *vm, const u8 *blob, u64 len)
 	const struct vhost_mem_blocks *b = &old;
 	int ret;
 
+	/* A restore starts from nothing plugged. */
+	if (b->plugged_size)
+		return -EBUSY;
 	ret = vhost_mem_blocks_init(&loaded, b->addr, b->region_size,
 				    b->block_size, b->chunk_size);
 	if (ret)
