@@ -280,8 +280,9 @@ static int vhost_mem_setup_region(struct vhost_mem *vm,
 	ret = -ENOSPC;
 	if (arg->slot_count < blocks.nr_chunks)
 		goto err_blocks;
-	ret = vhost_mem_memslots_init(&vm->slots, vm->kvm, arg->slot_base,
-				      arg->slot_count, arg->guest_phys_addr,
+	ret = vhost_mem_memslots_init(&vm->slots, vm->kvm, vm->dev.mm,
+				      arg->slot_base, arg->slot_count,
+				      arg->guest_phys_addr,
 				      arg->region_size,
 				      arg->flags & VHOST_MEM_REGION_F_SMM);
 	if (ret)

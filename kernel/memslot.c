@@ -5,6 +5,8 @@
  */
 #include <linux/kvm_host.h>
 #include <linux/bitmap.h>
+#include <linux/memcontrol.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 
 #include "compat.h"
@@ -36,7 +38,8 @@ static int vhost_mem_memslots_check(struct kvm *kvm, u32 base, u32 count,
 }
 
 int vhost_mem_memslots_init(struct vhost_mem_memslots *s, struct kvm *kvm,
-			    u32 base, u32 count, u64 gpa, u64 size, bool smm)
+			    struct mm_struct *owner, u32 base, u32 count,
+			    u64 gpa, u64 size, bool smm)
 {
 	int ret;
 
@@ -60,6 +63,7 @@ int vhost_mem_memslots_init(struct vhost_mem_memslots *s, struct kvm *kvm,
 	s->count = count;
 	s->live = 0;
 	s->smm = smm;
+	s->memcg = get_mem_cgroup_from_mm(owner);
 	return 0;
 }
 
@@ -75,6 +79,22 @@ static u32 vhost_mem_slot_id(const struct vhost_mem_memslots *s, u32 index,
 	return (as << 16) | (s->base + index);
 }
 
+/*
+ * KVM charges a memslot's metadata to the current task's memory cgroup;
+ * a 6.1 vhost worker is a kernel thread, so name the VMM's explicitly.
+ */
+static int vhost_mem_kvm_add(struct vhost_mem_memslots *s, u32 index, int as,
+			     u64 gpa, u64 size, u64 hva)
+{
+	struct mem_cgroup *old = set_active_memcg(s->memcg);
+	int ret;
+
+	ret = vhost_mem_kvm_set_memslot(s->kvm, vhost_mem_slot_id(s, index, as),
+					gpa, size, hva);
+	set_active_memcg(old);
+	return ret;
+}
+
 int vhost_mem_memslot_add(struct vhost_mem_memslots *s, u32 index,
 			  u64 gpa, u64 size, u64 hva)
 {
@@ -82,14 +102,11 @@ int vhost_mem_memslot_add(struct vhost_mem_memslots *s, u32 index,
 
 	if (WARN_ON_ONCE(index >= s->count || test_bit(index, s->mapped)))
 		return -EINVAL;
-	ret = vhost_mem_kvm_set_memslot(s->kvm, vhost_mem_slot_id(s, index, 0),
-					gpa, size, hva);
+	ret = vhost_mem_kvm_add(s, index, 0, gpa, size, hva);
 	if (ret)
 		return ret;
 	if (s->smm) {
-		ret = vhost_mem_kvm_set_memslot(s->kvm,
-						vhost_mem_slot_id(s, index, 1),
-						gpa, size, hva);
+		ret = vhost_mem_kvm_add(s, index, 1, gpa, size, hva);
 		if (ret) {
 			vhost_mem_kvm_set_memslot(s->kvm,
 						  vhost_mem_slot_id(s, index, 0),
@@ -140,4 +157,6 @@ void vhost_mem_memslots_destroy(struct vhost_mem_memslots *s)
 		vhost_mem_memslot_remove(s, i);
 	bitmap_free(s->mapped);
 	s->mapped = NULL;
+	mem_cgroup_put(s->memcg);
+	s->memcg = NULL;
 }

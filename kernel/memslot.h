@@ -5,6 +5,8 @@
 #include <linux/types.h>
 
 struct kvm;
+struct mm_struct;
+struct mem_cgroup;
 
 /*
  * The KVM memslots of one device: memslot id base + i maps chunk i of the
@@ -17,11 +19,13 @@ struct vhost_mem_memslots {
 	u32 count;		/* ids reserved */
 	u32 live;		/* memslots that exist now */
 	bool smm;		/* each also in KVM's SMM address space */
+	struct mem_cgroup *memcg;	/* the VMM's: KVM's metadata is charged there */
 	unsigned long *mapped;	/* bit i: id base + i is live */
 };
 
 int vhost_mem_memslots_init(struct vhost_mem_memslots *s, struct kvm *kvm,
-			    u32 base, u32 count, u64 gpa, u64 size, bool smm);
+			    struct mm_struct *owner, u32 base, u32 count,
+			    u64 gpa, u64 size, bool smm);
 void vhost_mem_memslots_destroy(struct vhost_mem_memslots *s);
 int vhost_mem_memslot_add(struct vhost_mem_memslots *s, u32 index,
 			  u64 gpa, u64 size, u64 hva);

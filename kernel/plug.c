@@ -68,21 +68,29 @@ undo:
 }
 
 /*
- * Memslots of the chunks an UNPLUG empties, after their pages are gone.
- * The unplug stands even if KVM refuses: a memslot over unplugged memory
- * is harmless, and the next resync (start, restore, reset) removes it.
+ * Memslots of the chunks an UNPLUG empties, after their pages are gone;
+ * then the whole chunk is discarded, in case the guest wrote to its
+ * unplugged blocks while they were mapped.  The unplug stands even if KVM
+ * refuses: a memslot over unplugged memory is harmless, and the next
+ * resync (start, restore, reset) removes it.
  */
 static void vhost_mem_unmap_chunks(struct vhost_mem *vm,
 				   const struct vhost_mem_plan *plan)
 {
+	const struct vhost_mem_blocks *b = &vm->blocks;
 	u64 c, end = plan->first_chunk + plan->nr_chunks;
 
 	if (!vm->unplugged_inaccessible)
 		return;
-	for (c = plan->first_chunk; c < end; c++)
-		if (vhost_mem_memslot_is_live(&vm->slots, c) &&
-		    vhost_mem_plan_empties_chunk(&vm->blocks, plan, c))
-			vhost_mem_unmap_chunk(vm, c);
+	for (c = plan->first_chunk; c < end; c++) {
+		if (!vhost_mem_memslot_is_live(&vm->slots, c) ||
+		    !vhost_mem_plan_empties_chunk(b, plan, c) ||
+		    vhost_mem_unmap_chunk(vm, c))
+			continue;
+		vhost_mem_backing_discard(&vm->backing,
+					  vhost_mem_blocks_chunk_offset(b, c),
+					  vhost_mem_blocks_chunk_size(b, c));
+	}
 }
 
 static int vhost_mem_discard_blocks(struct vhost_mem *vm, u64 first, u64 nr)
@@ -134,26 +142,6 @@ static int vhost_mem_plug_plan(struct vhost_mem *vm,
 	return ret;
 }
 
-static int vhost_mem_discard_plan(struct vhost_mem *vm,
-				  const struct vhost_mem_plan *plan)
-{
-	u64 start = plan->first_block, end = start + plan->nr_blocks;
-	u64 run_start, run_end;
-	int ret;
-
-	if (plan->type != VIRTIO_MEM_REQ_UNPLUG_ALL)
-		return vhost_mem_discard_blocks(vm, start, plan->nr_blocks);
-	/* UNPLUG_ALL: only the runs that are plugged have pages to free. */
-	vhost_mem_blocks_for_each_plugged(&vm->blocks, run_start, run_end,
-					  start, end) {
-		ret = vhost_mem_discard_blocks(vm, run_start,
-					       run_end - run_start);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
 /* Makes KVM and the backing match an ACKed plan; the state is untouched. */
 int vhost_mem_execute(struct vhost_mem *vm, const struct vhost_mem_plan *plan)
 {
@@ -164,7 +152,13 @@ int vhost_mem_execute(struct vhost_mem *vm, const struct vhost_mem_plan *plan)
 		return vhost_mem_plug_plan(vm, plan);
 	case VIRTIO_MEM_REQ_UNPLUG:
 	case VIRTIO_MEM_REQ_UNPLUG_ALL:
-		ret = vhost_mem_discard_plan(vm, plan);
+		/*
+		 * UNPLUG_ALL's range is the whole region, not only the plugged
+		 * runs: memory the guest could reach while unplugged (a live
+		 * chunk, or all of it for an old driver) must lose its data.
+		 */
+		ret = vhost_mem_discard_blocks(vm, plan->first_block,
+					       plan->nr_blocks);
 		if (!ret)
 			vhost_mem_unmap_chunks(vm, plan);
 		return ret;
