@@ -281,7 +281,10 @@ struct vmt_vm *vmt_vm_create(u64 ram_size)
 	TEST_REQUIRE(vm->kvm_fd >= 0, "cannot open /dev/kvm: %s",
 		     vmt_errname(errno));
 
-	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	/* KVM_CREATE_VM may be interrupted by a signal: just try again. */
+	do
+		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	while (vm->vm_fd < 0 && errno == EINTR);
 	TEST_ASSERT(vm->vm_fd >= 0, "KVM_CREATE_VM: expected a VM fd, got %s",
 		    vmt_errname(errno));
 	r = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);

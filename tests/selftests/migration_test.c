@@ -1,0 +1,787 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-mem selftests: migration of the device state.
+ *
+ * The source device has plugged runs in several chunks (one run across a
+ * chunk boundary, a hole made by UNPLUG, a requested size below the plugged
+ * size).  It is paused, its state read with VHOST_MEM_GET_STATE (ENOSPC
+ * first, which tells the size), and loaded with VHOST_MEM_SET_STATE into a
+ * fresh device of a fresh VM with the same region geometry and a new
+ * backing, before that device starts:
+ * - the memslots exist at once: the destination's vCPU reads the plugged
+ *   GPAs (and, once the VMM copied the RAM, the source's data) and gets
+ *   KVM_EXIT_MMIO in every chunk without a plugged block;
+ * - GET_STATUS sizes and memslots equal the source's, and STATE answers
+ *   equal the source's for a sweep of ranges; the destination then goes on;
+ * - with VHOST_MEM_REGION_F_PREALLOC on the destination, the restored
+ *   plugged blocks hold memory right after SET_STATE, the others do not;
+ *   on hugetlbfs with a pool too small for them, SET_STATE fails with
+ *   ENOSPC, the pages go back and one line is logged.
+ * Rejected, each with its errno and nothing changed (status, memslots,
+ * backing): a truncated or longer blob, wrong magic or version, another
+ * geometry (block size, base, region size), an inconsistent plugged map or
+ * sizes, bad struct fields; SET_STATE while running (EBUSY), into a device
+ * with plugged blocks (EBUSY), and a restore whose memslot cannot be made
+ * (KVM's errno, everything rolled back).
+ */
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmt.h"
+#include "feature_util.h"
+#include "kselftest_harness.h"
+
+#define BLK		VMT_RQ_BLOCK
+#define GPA		VMT_RQ_GPA
+#define SLOT_BASE	VMT_RQ_SLOT_BASE
+
+/* 256 blocks in 16 chunks of 16 blocks */
+#define NR_BLOCKS	256
+#define REGION_SIZE	(NR_BLOCKS * BLK)
+#define CHUNK		(16 * BLK)
+#define REQUESTED	(64ULL << 20)	/* usable: 320 MiB, 160 blocks */
+#define USABLE_BLOCKS	160
+#define SHRUNK		(16ULL << 20)	/* requested after the plugs */
+
+/* The blob, as kernel/blocks.c writes it (little endian). */
+#define ST_HDR		64
+#define ST_VERSION	4
+#define ST_REQUESTED	32
+#define ST_USABLE	40
+#define ST_PLUGGED	48
+#define ST_SIZE		(ST_HDR + NR_BLOCKS / 8)
+
+#define PLUG		VIRTIO_MEM_REQ_PLUG
+#define UNPLUG		VIRTIO_MEM_REQ_UNPLUG
+#define STATE		VIRTIO_MEM_REQ_STATE
+#define ACK		VIRTIO_MEM_RESP_ACK
+#define NACK		VIRTIO_MEM_RESP_NACK
+#define PLUGGED		VIRTIO_MEM_STATE_PLUGGED
+
+#define RQ(e, want, type, block, nb) do { \
+	u64 __b = (block); \
+	u16 __got = vmt_rq_send((e), (type), vmt_rq_gpa((e), __b), (nb), \
+				NULL); \
+	ASSERT_EQ((want), __got) \
+		TH_LOG("%s block %llu x %u: expected %s, got %s", \
+		       vmt_mem_req_name(type), (unsigned long long)__b, \
+		       (unsigned int)(nb), vmt_mem_resp_name(want), \
+		       vmt_mem_resp_name(__got)); \
+} while (0)
+
+/* The plugged runs of the source (after the UNPLUG of block 16). */
+static const struct { u64 first, n; } runs[] = {
+	{ 2, 5 },	/* chunk 0 */
+	{ 15, 1 },	/* chunk 0, its other half went */
+	{ 17, 2 },	/* chunk 1 */
+	{ 40, 1 },	/* chunk 2 */
+	{ 100, 4 },	/* chunk 6 */
+	{ 150, 2 },	/* chunk 9 */
+};
+
+#define LIVE_CHUNKS	5
+#define PLUGGED_BLOCKS	15
+
+static const char *errstr(int r)
+{
+	return r ? vmt_errname(-r) : "success";
+}
+
+FIXTURE(mig) {
+	struct vmt_rq_env src, dst;
+	u8 *blob;
+	u64 len;
+};
+
+FIXTURE_VARIANT(mig) {
+	enum vmt_backing_type type;
+	bool prealloc;		/* on the destination */
+};
+
+FIXTURE_VARIANT_ADD(mig, anon) {
+	.type = VMT_BACKING_ANON,
+};
+
+FIXTURE_VARIANT_ADD(mig, memfd) {
+	.type = VMT_BACKING_MEMFD,
+};
+
+FIXTURE_VARIANT_ADD(mig, anon_prealloc) {
+	.type = VMT_BACKING_ANON,
+	.prealloc = true,
+};
+
+FIXTURE_VARIANT_ADD(mig, memfd_prealloc) {
+	.type = VMT_BACKING_MEMFD,
+	.prealloc = true,
+};
+
+static void env_backing(struct vmt_rq_env *e, enum vmt_backing_type type,
+			u64 size)
+{
+	if (type == VMT_BACKING_ANON)
+		vmt_ft_backing_aligned(&e->backing, size, BLK);
+	else
+		vmt_backing_init(&e->backing, type, size);
+}
+
+static u64 tag(u64 block, u64 off)
+{
+	return vmt_ft_tag(0x3c, block, off);
+}
+
+FIXTURE_SETUP(mig)
+{
+	struct vmt_rq_env *src = &self->src;
+	unsigned int i;
+
+	VMT_REQUIRE_DEVICE();
+	VMT_REQUIRE_KVM();
+	/* nothing of dst exists until a test makes it */
+	self->dst.dev.fd = -1;
+	self->dst.backing.fd = -1;
+
+	vmt_rq_env_init(src, variant->type, 0, ~0ULL);
+	env_backing(src, variant->type, REGION_SIZE);
+	vmt_region_init(&src->region, &src->backing, GPA, BLK, SLOT_BASE);
+	src->region.chunk_size = CHUNK;
+	vmt_rq_env_start(src, REQUESTED);
+
+	RQ(src, ACK, PLUG, 2, 5);
+	RQ(src, ACK, PLUG, 15, 4);	/* across chunks 0 and 1 */
+	RQ(src, ACK, PLUG, 40, 1);
+	RQ(src, ACK, PLUG, 100, 4);
+	RQ(src, ACK, PLUG, 150, 2);
+	RQ(src, ACK, UNPLUG, 16, 1);
+	/* the host asks for less than is plugged: the guest is shrinking */
+	vmt_rq_resize(src, SHRUNK);
+	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++) {
+		u64 b;
+
+		for (b = runs[i].first; b < runs[i].first + runs[i].n; b++) {
+			vmt_ft_expect_write(src->vm, vmt_rq_gpa(src, b) + 8,
+					    tag(b, 8), "source");
+			vmt_ft_expect_write(src->vm,
+					    vmt_rq_gpa(src, b) + BLK - 8,
+					    tag(b, BLK - 8), "source");
+		}
+	}
+	vmt_rq_check_all(src);
+	ASSERT_EQ(PLUGGED_BLOCKS * BLK, src->model.plugged);
+	ASSERT_EQ(LIVE_CHUNKS, vmt_model_live_chunks(&src->model));
+}
+
+/* FIXTURE_DATA(mig) and its variant, spelt so that checkpatch can parse. */
+#define mig_fixture	_test_data_mig
+#define mig_variant	_fixture_variant_mig
+
+FIXTURE_TEARDOWN(mig)
+{
+	vmt_rq_env_free(&self->dst);
+	vmt_rq_env_free(&self->src);
+	free(self->blob);
+	vmt_ft_hugetlb_restore();
+}
+
+/* The source stops changing and hands out its state. */
+static void save_source(struct __test_metadata *_metadata,
+			struct mig_fixture *self)
+{
+	int r = vmt_ft_set_paused(self->src.dev.fd, 1);
+
+	ASSERT_EQ(0, r) TH_LOG("pausing the source: %s", errstr(r));
+	self->blob = vmt_ft_save(self->src.dev.fd, &self->len);
+}
+
+/*
+ * A fresh VM, ring and device, a new backing and a region at gpa with the
+ * given block and region size; SET_VM and SET_REGION done, not running.
+ */
+static void make_dst(struct __test_metadata *_metadata,
+		     struct mig_fixture *self,
+		     const struct mig_variant *variant,
+		     u64 gpa, u64 block, u64 size, u64 chunk)
+{
+	struct vmt_rq_env *dst = &self->dst;
+	int r;
+
+	vmt_rq_env_free(dst);
+	vmt_rq_env_init(dst, variant->type, 0, ~0ULL);
+	env_backing(dst, variant->type, size);
+	vmt_region_init(&dst->region, &dst->backing, gpa, block, SLOT_BASE);
+	dst->region.chunk_size = chunk;
+	dst->region.slot_count = VHOST_MEM_SLOTS_NEEDED(size, chunk);
+	if (variant->prealloc)
+		dst->region.flags |= VHOST_MEM_REGION_F_PREALLOC;
+	ASSERT_EQ(0, vmt_mem_set_vm(dst->dev.fd, dst->vm->vm_fd));
+	r = vmt_mem_set_region(dst->dev.fd, &dst->region);
+	ASSERT_EQ(0, r) TH_LOG("destination SET_REGION: %s", errstr(r));
+}
+
+static bool src_plugged(struct mig_fixture *self, u64 block)
+{
+	return vmt_model_plugged(&self->src.model, block);
+}
+
+/* The sweep: STATE of many ranges, in and past the usable region. */
+#define SWEEP_MAX	512
+
+static unsigned int sweep_fill(struct vmt_rq_env *e, struct vmt_mem_req *reqs)
+{
+	static const u16 lens[] = { 1, 2, 5, 16, 33 };
+	unsigned int n = 0, i;
+	u64 first;
+
+	for (first = 0; first < USABLE_BLOCKS + 3; first += 3) {
+		for (i = 0; i < VMT_ARRAY_SIZE(lens); i++) {
+			reqs[n++] = (struct vmt_mem_req){
+				.type = STATE,
+				.addr = vmt_rq_gpa(e, first),
+				.nb_blocks = lens[i],
+			};
+		}
+	}
+	return n;
+}
+
+/* Nothing of the blob took effect on the destination. */
+static void expect_dst_untouched(struct __test_metadata *_metadata,
+				 struct mig_fixture *self,
+				 const struct vhost_mem_status *before,
+				 const char *what)
+{
+	struct vmt_rq_env *dst = &self->dst;
+	struct vhost_mem_status st;
+
+	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &st));
+	EXPECT_EQ(before->plugged_size, st.plugged_size)
+		TH_LOG("%s: plugged_size expected 0x%llx, got 0x%llx", what,
+		       (unsigned long long)before->plugged_size,
+		       (unsigned long long)st.plugged_size);
+	EXPECT_EQ(before->requested_size, st.requested_size)
+		TH_LOG("%s: requested_size expected 0x%llx, got 0x%llx", what,
+		       (unsigned long long)before->requested_size,
+		       (unsigned long long)st.requested_size);
+	EXPECT_EQ(before->usable_region_size, st.usable_region_size)
+		TH_LOG("%s: usable_region_size expected 0x%llx, got 0x%llx",
+		       what, (unsigned long long)before->usable_region_size,
+		       (unsigned long long)st.usable_region_size);
+	EXPECT_EQ(before->memslots, st.memslots)
+		TH_LOG("%s: memslots expected %u, got %u", what,
+		       before->memslots, st.memslots);
+	EXPECT_EQ(before->flags, st.flags)
+		TH_LOG("%s: flags expected 0x%x, got 0x%x", what,
+		       before->flags, st.flags);
+	EXPECT_EQ(0, vmt_ft_allocated(&dst->backing))
+		TH_LOG("%s: the destination's backing has %llu KiB", what,
+		       (unsigned long long)vmt_ft_allocated(&dst->backing) / 1024);
+	vmt_ft_expect_mmio(dst->vm, vmt_rq_gpa(dst, 2), what);
+	vmt_ft_expect_mmio(dst->vm, vmt_rq_gpa(dst, 150), what);
+}
+
+TEST_F(mig, round_trip)
+{
+	struct vmt_rq_env *src = &self->src, *dst = &self->dst;
+	static struct vmt_mem_req before[SWEEP_MAX], after[SWEEP_MAX];
+	struct vhost_mem_status s_st, d_st;
+	unsigned int i, n;
+	u64 b, c, want;
+	int r;
+
+	save_source(_metadata, self);
+	ASSERT_EQ(0, vmt_mem_get_status(src->dev.fd, &s_st));
+	/* the paused source still answers STATE */
+	n = sweep_fill(src, before);
+	ASSERT_EQ(n, vmt_mem_batch(&src->vq, before, n, 4 * vmt_timeout_ms()));
+
+	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
+	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	ASSERT_EQ(0, r) TH_LOG("SET_STATE of the source's %llu bytes: %s",
+			       (unsigned long long)self->len, errstr(r));
+
+	/* before the destination runs: sizes and memslots are there */
+	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &d_st));
+	EXPECT_EQ(s_st.plugged_size, d_st.plugged_size);
+	EXPECT_EQ(s_st.requested_size, d_st.requested_size);
+	EXPECT_EQ(s_st.usable_region_size, d_st.usable_region_size);
+	EXPECT_EQ(s_st.region_size, d_st.region_size);
+	EXPECT_EQ(s_st.block_size, d_st.block_size);
+	EXPECT_EQ(LIVE_CHUNKS, d_st.memslots)
+		TH_LOG("memslots right after SET_STATE: expected %u, got %u",
+		       LIVE_CHUNKS, d_st.memslots);
+	EXPECT_FALSE(d_st.flags & VHOST_MEM_STATUS_F_RUNNING);
+
+	/* prealloc: exactly the plugged blocks hold memory */
+	want = variant->prealloc ? PLUGGED_BLOCKS * BLK : 0;
+	EXPECT_EQ(want, vmt_ft_allocated(&dst->backing))
+		TH_LOG("destination backing after SET_STATE%s: expected %llu KiB, got %llu KiB",
+		       variant->prealloc ? " with prealloc" : "",
+		       (unsigned long long)want / 1024,
+		       (unsigned long long)vmt_ft_allocated(&dst->backing) / 1024);
+	if (variant->prealloc && variant->type == VMT_BACKING_ANON)
+		for (b = 0; b < NR_BLOCKS; b++)
+			EXPECT_EQ(src_plugged(self, b) ? BLK : 0,
+				  vmt_ft_held(&dst->backing, b * BLK, BLK))
+				TH_LOG("block %llu after SET_STATE with prealloc: expected %s",
+				       (unsigned long long)b,
+				       src_plugged(self, b) ? "resident" : "nothing");
+
+	/* the destination's vCPU: plugged GPAs are RAM, the rest MMIO */
+	for (c = 0; c < NR_BLOCKS / 16; c++) {
+		bool live = vmt_model_chunk_live(&src->model, c);
+
+		if (!live) {
+			vmt_ft_expect_mmio(dst->vm, vmt_rq_gpa(dst, c * 16),
+					   "a chunk the source had no plugged block in");
+			continue;
+		}
+		for (b = c * 16; !src_plugged(self, b); b++)
+			;
+		vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, b) + 8, 0,
+				   "restored plugged block, RAM not copied yet");
+	}
+	/* the VMM migrates the RAM of the plugged blocks */
+	for (b = 0; b < NR_BLOCKS; b++)
+		if (src_plugged(self, b))
+			memcpy(vmt_rq_hva(dst, b), vmt_rq_hva(src, b), BLK);
+	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++)
+		for (b = runs[i].first; b < runs[i].first + runs[i].n; b++) {
+			vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, b) + 8,
+					   tag(b, 8), "migrated block");
+			vmt_ft_expect_read(dst->vm,
+					   vmt_rq_gpa(dst, b) + BLK - 8,
+					   tag(b, BLK - 8), "migrated block");
+		}
+
+	/* the destination runs and answers as the source did */
+	r = vmt_mem_set_running(dst->dev.fd, 1);
+	ASSERT_EQ(0, r) TH_LOG("destination SET_RUNNING 1: %s", errstr(r));
+	vmt_ft_model_copy(&dst->model, &src->model, 0);
+	dst->started = true;
+	dst->running = true;
+	vmt_rq_check_all(dst);
+	/* each answer also checked against the source's model */
+	ASSERT_EQ(n, sweep_fill(dst, after));
+	vmt_rq_batch(dst, after, n);
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(before[i].resp_type, after[i].resp_type)
+			TH_LOG("STATE GPA 0x%llx x %u: the source said %s, the destination %s",
+			       (unsigned long long)before[i].addr,
+			       before[i].nb_blocks,
+			       vmt_mem_resp_name(before[i].resp_type),
+			       vmt_mem_resp_name(after[i].resp_type));
+		if (before[i].resp_type == ACK)
+			EXPECT_EQ(before[i].state, after[i].state)
+				TH_LOG("STATE GPA 0x%llx x %u: the source said %s, the destination %s",
+				       (unsigned long long)before[i].addr,
+				       before[i].nb_blocks,
+				       vmt_mem_state_name(before[i].state),
+				       vmt_mem_state_name(after[i].state));
+	}
+	fprintf(stderr, "# %u STATE answers compared, state blob %llu bytes\n",
+		n, (unsigned long long)self->len);
+
+	/* and goes on: the guest shrinks to what is requested */
+	RQ(dst, NACK, PLUG, 60, 1);
+	RQ(dst, ACK, UNPLUG, 100, 4);
+	RQ(dst, ACK, UNPLUG, 2, 2);
+	vmt_ft_expect_mmio(dst->vm, vmt_rq_gpa(dst, 100), "chunk 6 emptied");
+	vmt_rq_check_all(dst);
+}
+
+TEST_F(mig, get_state_sizes)
+{
+	struct vmt_rq_env *src = &self->src;
+	struct vhost_mem_state st;
+	u64 len, need = 0;
+	u8 *buf;
+	int r;
+
+	save_source(_metadata, self);
+	/* no room: ENOSPC and the size */
+	r = vmt_ft_get_state(src->dev.fd, NULL, &need);
+	EXPECT_EQ(-ENOSPC, r);
+	EXPECT_EQ(self->len, need);
+	EXPECT_EQ(ST_SIZE, need)
+		TH_LOG("state of %u blocks: expected %u bytes, got %llu",
+		       NR_BLOCKS, ST_SIZE, (unsigned long long)need);
+	buf = calloc(1, need + 64);
+	ASSERT_NE(NULL, buf);
+	len = need - 1;
+	r = vmt_ft_get_state(src->dev.fd, buf, &len);
+	EXPECT_EQ(-ENOSPC, r) TH_LOG("one byte short: expected ENOSPC, got %s",
+				     errstr(r));
+	EXPECT_EQ(need, len);
+	EXPECT_EQ(0, buf[0]) TH_LOG("ENOSPC wrote into the buffer");
+	/* more room than needed: the size comes back */
+	len = need + 64;
+	r = vmt_ft_get_state(src->dev.fd, buf, &len);
+	EXPECT_EQ(0, r) TH_LOG("64 bytes to spare: %s", errstr(r));
+	EXPECT_EQ(need, len);
+	EXPECT_EQ(0, memcmp(buf, self->blob, need))
+		TH_LOG("two GET_STATEs of a paused device differ");
+	/* a bad buffer, flags, struct size */
+	len = need;
+	r = vmt_ft_get_state(src->dev.fd, (void *)8, &len);
+	EXPECT_EQ(-EFAULT, r) TH_LOG("GET_STATE into address 8: expected EFAULT, got %s",
+				     errstr(r));
+	st = (struct vhost_mem_state){
+		.size = sizeof(st), .flags = 1,
+		.buf = (u64)(uintptr_t)buf, .buf_len = need,
+	};
+	r = vmt_ft_state_ioctl(src->dev.fd, VHOST_MEM_GET_STATE, &st);
+	EXPECT_EQ(-EINVAL, r) TH_LOG("GET_STATE flags 1: expected EINVAL, got %s",
+				     errstr(r));
+	st.flags = 0;
+	st.size = 4;
+	r = vmt_ft_state_ioctl(src->dev.fd, VHOST_MEM_GET_STATE, &st);
+	EXPECT_EQ(-EINVAL, r) TH_LOG("GET_STATE size 4: expected EINVAL, got %s",
+				     errstr(r));
+	/* no region yet */
+	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
+	vmt_dev_close(&self->dst.dev);
+	vmt_dev_open_ready(&self->dst.dev, self->dst.vm, &self->dst.vq, ~0ULL);
+	len = need;
+	r = vmt_ft_get_state(self->dst.dev.fd, buf, &len);
+	EXPECT_EQ(-EBADFD, r) TH_LOG("GET_STATE without a region: expected EBADFD, got %s",
+				     errstr(r));
+	r = vmt_ft_set_state(self->dst.dev.fd, self->blob, self->len);
+	EXPECT_EQ(-EBADFD, r) TH_LOG("SET_STATE without a region: expected EBADFD, got %s",
+				     errstr(r));
+	/* the source is still paused and unchanged */
+	vmt_ft_expect_read(src->vm, vmt_rq_gpa(src, 40) + 8, tag(40, 8),
+			   "source after GET_STATEs");
+	free(buf);
+}
+
+/* One corruption of the blob: SET_STATE must fail with EINVAL. */
+struct bad_blob {
+	const char *what;
+	u64 len_delta;		/* added to the length (may wrap: shorter) */
+	unsigned int at[2];	/* byte offsets to change (0: none) */
+	u8 xor[2];
+};
+
+/*
+ * The source's blob: requested 16 MiB (bytes 32-39), usable 320 MiB
+ * (0x14000000, bytes 40-47), plugged 30 MiB (0x01e00000, bytes 48-55),
+ * blocks 2-6, 15, 17-18, 40, 100-103, 150-151 in the map from byte 64.
+ */
+TEST_F(mig, rejected_blobs)
+{
+	const struct bad_blob bad[] = {
+		{ .what = "truncated by one byte", .len_delta = -1ULL },
+		{ .what = "the header only", .len_delta = -(u64)(NR_BLOCKS / 8) },
+		{ .what = "one byte longer", .len_delta = 1 },
+		{ .what = "wrong magic", .at = { 1 }, .xor = { 0xff } },
+		{ .what = "wrong version", .at = { ST_VERSION }, .xor = { 0x03 } },
+		/* block 8 plugged in the map, not in plugged_size */
+		{ .what = "a plugged bit too many",
+		  .at = { ST_HDR + 1 }, .xor = { 0x01 } },
+		/* plugged_size 28 MiB: one block less than the map */
+		{ .what = "plugged size below the map",
+		  .at = { ST_PLUGGED + 2 }, .xor = { 0x20 } },
+		/* block 2 moved to block 200, past the usable 160 */
+		{ .what = "a plugged block past the usable region",
+		  .at = { ST_HDR, ST_HDR + 200 / 8 }, .xor = { 0x04, 0x01 } },
+		{ .what = "requested not block aligned",
+		  .at = { ST_REQUESTED }, .xor = { 0x01 } },
+		/* usable 64 MiB: blocks 40 and up would be past it */
+		{ .what = "usable region below plugged blocks",
+		  .at = { ST_USABLE + 3 }, .xor = { 0x10 } },
+	};
+	struct vmt_rq_env *dst = &self->dst;
+	struct vhost_mem_status before;
+	struct vhost_mem_state st;
+	unsigned int i, j;
+	u8 *copy;
+	int r;
+
+	save_source(_metadata, self);
+	ASSERT_EQ(ST_SIZE, self->len);
+	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
+	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &before));
+	copy = calloc(1, self->len + 1);
+	ASSERT_NE(NULL, copy);
+
+	for (i = 0; i < VMT_ARRAY_SIZE(bad); i++) {
+		memcpy(copy, self->blob, self->len);
+		for (j = 0; j < 2; j++)
+			if (bad[i].at[j])
+				copy[bad[i].at[j]] ^= bad[i].xor[j];
+		r = vmt_ft_set_state(dst->dev.fd, copy,
+				     self->len + bad[i].len_delta);
+		EXPECT_EQ(-EINVAL, r)
+			TH_LOG("SET_STATE, %s: expected EINVAL, got %s",
+			       bad[i].what, errstr(r));
+		expect_dst_untouched(_metadata, self, &before, bad[i].what);
+	}
+
+	/* the struct around it */
+	st = (struct vhost_mem_state){
+		.size = sizeof(st), .flags = 1,
+		.buf = (u64)(uintptr_t)self->blob, .buf_len = self->len,
+	};
+	r = vmt_ft_state_ioctl(dst->dev.fd, VHOST_MEM_SET_STATE, &st);
+	EXPECT_EQ(-EINVAL, r) TH_LOG("SET_STATE flags 1: expected EINVAL, got %s",
+				     errstr(r));
+	r = vmt_ft_set_state(dst->dev.fd, (void *)8, self->len);
+	EXPECT_EQ(-EFAULT, r) TH_LOG("SET_STATE from address 8: expected EFAULT, got %s",
+				     errstr(r));
+	r = vmt_ft_set_state(dst->dev.fd, self->blob, 2ULL << 30);
+	EXPECT_EQ(-EINVAL, r) TH_LOG("SET_STATE of 2 GiB: expected EINVAL, got %s",
+				     errstr(r));
+	expect_dst_untouched(_metadata, self, &before, "bad struct fields");
+
+	/* the genuine blob still loads */
+	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	EXPECT_EQ(0, r) TH_LOG("SET_STATE of the genuine blob after the bad ones: %s",
+			       errstr(r));
+	vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, 150), 0,
+			   "restored after the rejected blobs");
+	free(copy);
+}
+
+/* Another geometry: each refused, nothing changed; the chunk may differ. */
+TEST_F(mig, other_geometry)
+{
+	static const struct {
+		const char *what;
+		u64 gpa, block, size, chunk;
+		int want;
+	} geo[] = {
+		{ "block size 4 MiB", GPA, 2 * BLK, REGION_SIZE, CHUNK, -EINVAL },
+		{ "base 8 GiB", 2 * GPA, BLK, REGION_SIZE, CHUNK, -EINVAL },
+		{ "region 256 MiB", GPA, BLK, REGION_SIZE / 2, CHUNK, -EINVAL },
+		{ "region 1 GiB", GPA, BLK, 2 * REGION_SIZE, CHUNK, -EINVAL },
+		{ "chunk 64 MiB", GPA, BLK, REGION_SIZE, 2 * CHUNK, 0 },
+	};
+	struct vmt_rq_env *dst = &self->dst;
+	struct vhost_mem_status before, st;
+	unsigned int i;
+	int r;
+
+	save_source(_metadata, self);
+	for (i = 0; i < VMT_ARRAY_SIZE(geo); i++) {
+		make_dst(_metadata, self, variant, geo[i].gpa, geo[i].block,
+			 geo[i].size, geo[i].chunk);
+		ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &before));
+		r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+		EXPECT_EQ(geo[i].want, r)
+			TH_LOG("SET_STATE into a device with %s: expected %s, got %s",
+			       geo[i].what, errstr(geo[i].want), errstr(r));
+		if (!geo[i].want)
+			continue;
+		ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &st));
+		EXPECT_EQ(0, st.plugged_size);
+		EXPECT_EQ(before.requested_size, st.requested_size);
+		EXPECT_EQ(before.usable_region_size, st.usable_region_size);
+		EXPECT_EQ(0, st.memslots)
+			TH_LOG("%s: memslots after the refusal: %u", geo[i].what,
+			       st.memslots);
+		EXPECT_EQ(0, vmt_ft_allocated(&dst->backing));
+		vmt_ft_expect_mmio(dst->vm, geo[i].gpa + 2 * BLK,
+				   "refused restore");
+	}
+	/* the state does not say how the host cuts memslots: 64 MiB chunks */
+	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &st));
+	EXPECT_EQ(PLUGGED_BLOCKS * BLK, st.plugged_size);
+	EXPECT_EQ(4, st.memslots)
+		TH_LOG("the source's runs in 64 MiB chunks: expected 4 memslots, got %u",
+		       st.memslots);
+	ASSERT_EQ(0, vmt_mem_set_running(dst->dev.fd, 1));
+	vmt_ft_model_copy(&dst->model, &self->src.model, 2 * CHUNK);
+	dst->started = true;
+	dst->running = true;
+	vmt_rq_check_all(dst);
+}
+
+TEST_F(mig, set_state_while_running)
+{
+	struct vmt_rq_env *dst = &self->dst;
+	struct vhost_mem_status before;
+	int r;
+
+	save_source(_metadata, self);
+	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
+	ASSERT_EQ(0, vmt_mem_set_requested_size(dst->dev.fd, REQUESTED));
+	ASSERT_EQ(0, vmt_mem_set_running(dst->dev.fd, 1));
+	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &before));
+	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	EXPECT_EQ(-EBUSY, r)
+		TH_LOG("SET_STATE into a running device: expected EBUSY, got %s",
+		       errstr(r));
+	expect_dst_untouched(_metadata, self, &before, "SET_STATE while running");
+	/* stopped again, it takes the state */
+	ASSERT_EQ(0, vmt_mem_set_running(dst->dev.fd, 0));
+	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	EXPECT_EQ(0, r) TH_LOG("SET_STATE into the stopped device: %s",
+			       errstr(r));
+}
+
+/* A restore only goes into a device with nothing plugged. */
+TEST_F(mig, set_state_into_plugged_device)
+{
+	struct vmt_rq_env *dst = &self->dst;
+	struct vhost_mem_status before, st;
+	u16 state;
+	int r;
+
+	save_source(_metadata, self);
+
+	/* 1: a restored device, restored again */
+	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
+	ASSERT_EQ(0, vmt_ft_set_state(dst->dev.fd, self->blob, self->len));
+	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &before));
+	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	EXPECT_EQ(-EBUSY, r)
+		TH_LOG("a second SET_STATE (%llu bytes plugged): expected EBUSY, got %s",
+		       (unsigned long long)before.plugged_size, errstr(r));
+
+	/* 2: a device whose guest plugged, then stopped */
+	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
+	vmt_ft_start(dst, REQUESTED);
+	RQ(dst, ACK, PLUG, 60, 3);
+	vmt_ft_expect_write(dst->vm, vmt_rq_gpa(dst, 61) + 8, 0x6161,
+			    "the destination's own block");
+	vmt_rq_set_running(dst, false);
+	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &before));
+	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	EXPECT_EQ(-EBUSY, r)
+		TH_LOG("SET_STATE into a stopped device with %llu bytes plugged: expected EBUSY, got %s",
+		       (unsigned long long)before.plugged_size, errstr(r));
+	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &st));
+	EXPECT_EQ(before.plugged_size, st.plugged_size)
+		TH_LOG("plugged_size: expected 0x%llx (its own blocks), got 0x%llx",
+		       (unsigned long long)before.plugged_size,
+		       (unsigned long long)st.plugged_size);
+	EXPECT_EQ(before.memslots, st.memslots);
+	EXPECT_EQ(before.requested_size, st.requested_size);
+	vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, 61) + 8, 0x6161,
+			   "the destination's own block after the refused SET_STATE");
+	vmt_rq_set_running(dst, true);
+	r = vmt_mem_state(&dst->vq, vmt_rq_gpa(dst, 60), 3, &state);
+	EXPECT_EQ(ACK, r);
+	EXPECT_EQ(PLUGGED, state)
+		TH_LOG("STATE of its own blocks after the refused SET_STATE: expected PLUGGED, got %s",
+		       vmt_mem_state_name(state));
+}
+
+/* The memslot of a restored chunk cannot be made: all rolled back. */
+TEST_F(mig, restore_rolls_back)
+{
+	struct vmt_rq_env *dst = &self->dst;
+	struct vhost_mem_status before;
+	void *page;
+	int r;
+
+	save_source(_metadata, self);
+	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
+	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &before));
+	/* the VMM maps something into chunk 6 behind the device's back */
+	page = mmap(NULL, BLK, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	r = vmt_vm_set_memslot(dst->vm, 50, vmt_rq_gpa(dst, 100), BLK, page, 0);
+	ASSERT_EQ(0, r) TH_LOG("VMM memslot in chunk 6: %s", errstr(r));
+	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	EXPECT_EQ(-EEXIST, r)
+		TH_LOG("SET_STATE with chunk 6 taken by the VMM: expected EEXIST, got %s",
+		       errstr(r));
+	expect_dst_untouched(_metadata, self, &before,
+			     "restore whose memslot failed");
+	ASSERT_EQ(0, vmt_vm_set_memslot(dst->vm, 50, 0, 0, NULL, 0));
+	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	EXPECT_EQ(0, r) TH_LOG("SET_STATE once chunk 6 is free: %s", errstr(r));
+	vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, 100), 0,
+			   "chunk 6 restored");
+	munmap(page, BLK);
+}
+
+/*
+ * Prealloc at restore on hugetlbfs: a pool smaller than the plugged
+ * memory fails SET_STATE with the allocation's errno, leaves nothing
+ * allocated nor mapped, logs once; with a pool that fits, it loads.
+ */
+TEST_F(mig, prealloc_restore_pool_too_small)
+{
+	struct vmt_rq_env *dst = &self->dst;
+	struct vhost_mem_status before, st;
+	const char *why;
+	int klog, lines, r;
+
+	save_source(_metadata, self);
+	vmt_rq_env_free(dst);
+	vmt_rq_env_init(dst, VMT_BACKING_MEMFD, 0, ~0ULL);
+	why = vmt_ft_hugetlb_pool(PLUGGED_BLOCKS / 2);
+	if (!why)
+		why = vmt_ft_backing_hugetlbfs(&dst->backing, "/dev/hugepages",
+					       REGION_SIZE);
+	if (why && !vmt_modroot())
+		SKIP(return, "%s", why);
+	ASSERT_EQ(NULL, why) TH_LOG("in the test VM: %s", why);
+	vmt_region_init(&dst->region, &dst->backing, GPA, BLK, SLOT_BASE);
+	dst->region.chunk_size = CHUNK;
+	dst->region.slot_count = VHOST_MEM_SLOTS_NEEDED(REGION_SIZE, CHUNK);
+	dst->region.flags |= VHOST_MEM_REGION_F_PREALLOC;
+	ASSERT_EQ(0, vmt_mem_set_vm(dst->dev.fd, dst->vm->vm_fd));
+	ASSERT_EQ(0, vmt_mem_set_region(dst->dev.fd, &dst->region));
+	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &before));
+	klog = vmt_ft_klog_mark();
+	ASSERT_LE(0, klog);
+
+	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	EXPECT_EQ(-ENOSPC, r)
+		TH_LOG("SET_STATE of %u plugged blocks with %u huge pages free: expected ENOSPC, got %s",
+		       PLUGGED_BLOCKS, PLUGGED_BLOCKS / 2, errstr(r));
+	expect_dst_untouched(_metadata, self, &before,
+			     "restore that could not preallocate");
+	EXPECT_EQ(PLUGGED_BLOCKS / 2, vmt_ft_hugetlb_free())
+		TH_LOG("HugePages_Free after the failed restore: expected %u, got %lld",
+		       PLUGGED_BLOCKS / 2, vmt_ft_hugetlb_free());
+	lines = vmt_ft_klog_count(klog, "cannot preallocate", true);
+	EXPECT_EQ(1, lines) TH_LOG("kernel log lines: expected 1, got %d",
+				   lines);
+	close(klog);
+
+	ASSERT_EQ(NULL, vmt_ft_hugetlb_pool(PLUGGED_BLOCKS + 1));
+	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	ASSERT_EQ(0, r) TH_LOG("SET_STATE with a pool that fits: %s",
+			       errstr(r));
+	EXPECT_EQ(1, vmt_ft_hugetlb_free());
+	EXPECT_EQ(PLUGGED_BLOCKS * BLK, vmt_ft_allocated(&dst->backing));
+	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &st));
+	EXPECT_EQ(LIVE_CHUNKS, st.memslots);
+	vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, 151) + 8, 0,
+			   "restored and preallocated huge page");
+}
+
+/* An empty device migrates too, and the copy stays empty. */
+TEST_F(mig, empty_device)
+{
+	struct vmt_rq_env *src = &self->src, *dst = &self->dst;
+	struct vhost_mem_status st;
+	int r;
+
+	RQ(src, ACK, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0);
+	save_source(_metadata, self);
+	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
+	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	ASSERT_EQ(0, r) TH_LOG("SET_STATE of an empty device: %s", errstr(r));
+	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &st));
+	EXPECT_EQ(0, st.plugged_size);
+	EXPECT_EQ(0, st.memslots);
+	EXPECT_EQ(SHRUNK, st.requested_size);
+	EXPECT_EQ(SHRUNK + VHOST_MEM_USABLE_EXTENT, st.usable_region_size)
+		TH_LOG("usable region after UNPLUG_ALL with 16 MiB requested: expected 272 MiB, got 0x%llx",
+		       (unsigned long long)st.usable_region_size);
+	EXPECT_EQ(0, vmt_ft_allocated(&dst->backing));
+	/* and another SET_STATE is fine: nothing is plugged */
+	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	EXPECT_EQ(0, r) TH_LOG("second SET_STATE of an empty state: %s",
+			       errstr(r));
+}
+
+TEST_HARNESS_MAIN
