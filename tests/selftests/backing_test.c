@@ -38,17 +38,6 @@ enum kind { ANON, MEMFD, HUGETLB };
 
 static const char * const kind_name[] = { "anonymous", "memfd", "hugetlbfs" };
 
-#define RQ(e, want, type, block, nb) do { \
-	u64 __b = (block); \
-	u16 __got = vmt_rq_send((e), (type), vmt_rq_gpa((e), __b), (nb), \
-				NULL); \
-	ASSERT_EQ((want), __got) \
-		TH_LOG("%s block %llu x %u: expected %s, got %s", \
-		       vmt_mem_req_name(type), (unsigned long long)__b, \
-		       (unsigned int)(nb), vmt_mem_resp_name(want), \
-		       vmt_mem_resp_name(__got)); \
-} while (0)
-
 FIXTURE(backing) {
 	struct vmt_rq_env e;
 	enum kind kind;
@@ -241,7 +230,7 @@ TEST_F(backing, plug_populates_nothing)
 	struct vmt_rq_env *e = &self->e;
 
 	vmt_rq_env_start(e, REGION_SIZE);
-	RQ(e, ACK, PLUG, 0, NR_BLOCKS);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 0, NR_BLOCKS);
 	expect_held(_metadata, self, "after PLUG of every block", none);
 	vmt_rq_check_status(e);
 }
@@ -253,10 +242,10 @@ TEST_F(backing, unplug_frees_the_block_only)
 	struct vmt_rq_env *e = &self->e;
 
 	vmt_rq_env_start(e, REGION_SIZE);
-	RQ(e, ACK, PLUG, 0, 3);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 0, 3);
 	fill(e, 0, 3);
 	expect_held(_metadata, self, "blocks 0-2 filled", all3);
-	RQ(e, ACK, UNPLUG, 1, 1);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG, 1, 1);
 	expect_held(_metadata, self, "after UNPLUG of block 1", edges);
 	expect_pattern(_metadata, e, 0);
 	expect_pattern(_metadata, e, 2);
@@ -271,10 +260,10 @@ TEST_F(backing, unplug_range_keeps_the_edges)
 	u64 b;
 
 	vmt_rq_env_start(e, REGION_SIZE);
-	RQ(e, ACK, PLUG, 0, NR_BLOCKS);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 0, NR_BLOCKS);
 	fill(e, 0, NR_BLOCKS);
 	expect_held(_metadata, self, "every block filled", all);
-	RQ(e, ACK, UNPLUG, 2, 4);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG, 2, 4);
 	expect_held(_metadata, self, "after UNPLUG of blocks 2-5", edges);
 	for (b = 0; b < NR_BLOCKS; b++) {
 		if (edges[b])
@@ -296,13 +285,13 @@ TEST_F(backing, guest_data_discarded)
 	u64 off, val;
 
 	vmt_rq_env_start(e, REGION_SIZE);
-	RQ(e, ACK, PLUG, 4, 2);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 4, 2);
 	for (off = 0; off < 2 * BLK; off += PAGE)
 		ASSERT_EQ(VMT_ACCESS_OK,
 			  vmt_guest_write_u64(e->vm, vmt_rq_gpa(e, 4) + off,
 					      0xa000000000000000ULL | off));
 	expect_held(_metadata, self, "the guest wrote blocks 4-5", two);
-	RQ(e, ACK, UNPLUG, 4, 1);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG, 4, 1);
 	expect_held(_metadata, self, "after UNPLUG of block 4", one);
 	for (off = 0; off < BLK; off += PAGE)
 		ASSERT_EQ(0, *(volatile u64 *)((u8 *)vmt_rq_hva(e, 4) + off))
@@ -326,14 +315,14 @@ TEST_F(backing, unplug_all_frees_everything)
 	struct vmt_rq_env *e = &self->e;
 
 	vmt_rq_env_start(e, REGION_SIZE);
-	RQ(e, ACK, PLUG, 0, 2);
-	RQ(e, ACK, PLUG, 3, 1);
-	RQ(e, ACK, PLUG, 5, 3);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 0, 2);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 3, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 5, 3);
 	fill(e, 0, 2);
 	fill(e, 3, 1);
 	fill(e, 5, 3);
 	expect_held(_metadata, self, "plugged blocks filled", some);
-	RQ(e, ACK, UNPLUG_ALL, 0, 0);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG_ALL, 0, 0);
 	expect_held(_metadata, self, "after UNPLUG_ALL", none);
 	vmt_rq_check_all(e);
 }
@@ -345,14 +334,14 @@ TEST_F(backing, refused_unplug_keeps_memory)
 	struct vmt_rq_env *e = &self->e;
 
 	vmt_rq_env_start(e, REGION_SIZE);
-	RQ(e, ACK, PLUG, 1, 2);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 1, 2);
 	fill(e, 1, 2);
-	RQ(e, ERROR, UNPLUG, 2, 2);	/* block 3 is not plugged */
-	RQ(e, ERROR, UNPLUG, 0, 2);	/* block 0 is not plugged */
-	RQ(e, ERROR, UNPLUG, 1, 0);
+	VMT_RQ_EXPECT(e, ERROR, UNPLUG, 2, 2);	/* block 3 is not plugged */
+	VMT_RQ_EXPECT(e, ERROR, UNPLUG, 0, 2);	/* block 0 is not plugged */
+	VMT_RQ_EXPECT(e, ERROR, UNPLUG, 1, 0);
 	ASSERT_EQ(ERROR, vmt_rq_send(e, UNPLUG, vmt_rq_gpa(e, 1) + PAGE, 1,
 				     NULL));
-	RQ(e, ERROR, PLUG, 1, 1);
+	VMT_RQ_EXPECT(e, ERROR, PLUG, 1, 1);
 	expect_held(_metadata, self, "after refused UNPLUGs", two);
 	expect_pattern(_metadata, e, 1);
 	expect_pattern(_metadata, e, 2);
@@ -368,23 +357,23 @@ TEST_F(backing, vmm_unmapped_its_backing)
 	struct vmt_rq_env *e = &self->e;
 
 	vmt_rq_env_start(e, REGION_SIZE);
-	RQ(e, ACK, PLUG, 0, 3);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 0, 3);
 	fill(e, 0, 3);
 	ASSERT_EQ(0, munmap(vmt_rq_hva(e, 1), BLK));
 	if (self->kind == ANON) {
 		vmt_rq_send_busy(e, UNPLUG, vmt_rq_gpa(e, 1), 1);
 		vmt_rq_check_status(e);
 		/* the rest still works */
-		RQ(e, ACK, UNPLUG, 2, 1);
+		VMT_RQ_EXPECT(e, ACK, UNPLUG, 2, 1);
 		EXPECT_EQ(0, held(self, 2, 1));
 		expect_pattern(_metadata, e, 0);
 		vmt_rq_check_status(e);
 		return;
 	}
-	RQ(e, ACK, UNPLUG, 1, 1);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG, 1, 1);
 	EXPECT_EQ(2 * BLK, vmt_memfd_allocated(e->backing.fd))
 		TH_LOG("st_blocks after the UNPLUG of the unmapped block 1");
-	RQ(e, ACK, UNPLUG, 2, 1);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG, 2, 1);
 	EXPECT_EQ(BLK, vmt_memfd_allocated(e->backing.fd))
 		TH_LOG("st_blocks after the UNPLUG of block 2");
 	expect_pattern(_metadata, e, 0);
@@ -414,9 +403,9 @@ TEST(anon_unplug_splits_huge_pages)
 	vmt_region_init(&e->region, &e->backing, VMT_RQ_GPA, BLK,
 			VMT_RQ_SLOT_BASE);
 	vmt_rq_env_start(e, REGION_SIZE);
-	RQ(e, ACK, PLUG, 0, 3);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 0, 3);
 	fill(e, 0, 3);
-	RQ(e, ACK, UNPLUG, 1, 1);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG, 1, 1);
 	got = vmt_present_pages(vmt_rq_hva(e, 1), BLK);
 	EXPECT_EQ(0, got) TH_LOG("block 1 keeps %llu pages after its UNPLUG",
 				 (unsigned long long)got);

@@ -62,18 +62,6 @@
 #define ACK_NO_UI	(~VMT_FT_UI_BIT)
 #define HUGEPAGES_DIR	"/dev/hugepages"
 
-/* The answer must be want (and the model's prediction). */
-#define RQ(e, want, type, block, nb) do { \
-	u64 __b = (block); \
-	u16 __got = vmt_rq_send((e), (type), vmt_rq_gpa((e), __b), (nb), \
-				NULL); \
-	ASSERT_EQ((want), __got) \
-		TH_LOG("%s block %llu x %u: expected %s, got %s", \
-		       vmt_mem_req_name(type), (unsigned long long)__b, \
-		       (unsigned int)(nb), vmt_mem_resp_name(want), \
-		       vmt_mem_resp_name(__got)); \
-} while (0)
-
 /* A STATE request that must be ACKed with want_state. */
 #define RQ_STATE(e, want_state, block, nb) do { \
 	u64 __b = (block); \
@@ -221,7 +209,7 @@ FIXTURE_SETUP(prealloc)
 	if (variant->type == VMT_BACKING_ANON) {
 		/* block aligned: a THP stays inside its block */
 		vmt_rq_env_init(e, VMT_BACKING_ANON, 0, ACK_ALL);
-		vmt_ft_backing_aligned(&e->backing, PA_SIZE, BLK);
+		vmt_rq_backing_anon_aligned(&e->backing, PA_SIZE, BLK);
 	} else {
 		vmt_rq_env_init(e, VMT_BACKING_MEMFD, PA_SIZE, ACK_ALL);
 	}
@@ -247,17 +235,17 @@ TEST_F(prealloc, plug_populates_before_the_ack)
 	expect_held(_metadata, e, "before any PLUG", none, PA_BLOCKS);
 
 	/* the very next thing after the ACK: the memory is there */
-	RQ(e, ACK, PLUG, 2, 2);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 2);
 	expect_held(_metadata, e, "right after the ACK of PLUG 2-3", two,
 		    PA_BLOCKS);
-	RQ(e, ACK, PLUG, 7, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 7, 1);
 	expect_held(_metadata, e, "right after the ACK of PLUG 7", three,
 		    PA_BLOCKS);
 
 	/* unplugged: gone; plugged again: there again */
-	RQ(e, ACK, UNPLUG, 2, 1);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG, 2, 1);
 	expect_held(_metadata, e, "after UNPLUG 2", unplugged2, PA_BLOCKS);
-	RQ(e, ACK, PLUG, 2, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 1);
 	expect_held(_metadata, e, "after PLUG 2 again", three, PA_BLOCKS);
 
 	/* preallocated memory is the guest's, zeroed */
@@ -266,7 +254,7 @@ TEST_F(prealloc, plug_populates_before_the_ack)
 	tag_blocks(e, 2, 2, 1);
 	expect_tags(e, 2, 2, 1, "preallocated block, written by the guest");
 
-	RQ(e, ACK, UNPLUG_ALL, 0, 0);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG_ALL, 0, 0);
 	expect_held(_metadata, e, "after UNPLUG_ALL", none, PA_BLOCKS);
 	vmt_rq_check_all(e);
 }
@@ -277,8 +265,8 @@ TEST_F(prealloc, without_prealloc_plug_populates_nothing)
 	const int none[PA_BLOCKS] = { 0 };
 
 	vmt_rq_env_start(e, PA_SIZE);
-	RQ(e, ACK, PLUG, 2, 2);
-	RQ(e, ACK, PLUG, 7, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 2);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 7, 1);
 	expect_held(_metadata, e, "PLUG without VHOST_MEM_REGION_F_PREALLOC",
 		    none, PA_BLOCKS);
 	vmt_rq_check_all(e);
@@ -364,7 +352,7 @@ TEST_F(hugetlb, without_prealloc_the_guest_faults)
 	u64 b, val;
 
 	vmt_rq_env_start(e, HT_SIZE);
-	RQ(e, ACK, PLUG, 1, 6);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 1, 6);
 	expect_pool_free(_metadata, "PLUG of 6 blocks, no prealloc", HT_POOL);
 	for (b = 1; b < 1 + HT_POOL; b++)
 		vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, b), 0,
@@ -373,7 +361,7 @@ TEST_F(hugetlb, without_prealloc_the_guest_faults)
 		  vmt_guest_read_u64(e->vm, vmt_rq_gpa(e, 1 + HT_POOL), &val))
 		TH_LOG("guest read of an ACKed block beyond the pool: expected %s (the VMM would get SIGBUS there)",
 		       vmt_access_name(VMT_ACCESS_EFAULT));
-	RQ(e, ACK, UNPLUG_ALL, 0, 0);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG_ALL, 0, 0);
 	expect_pool_free(_metadata, "after UNPLUG_ALL", HT_POOL);
 }
 
@@ -410,7 +398,7 @@ TEST_F(hugetlb, prealloc_pool_too_small)
 		       PREALLOC_MSG, lines);
 
 	/* a PLUG that fits */
-	RQ(e, ACK, PLUG, 1, 3);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 1, 3);
 	expect_pool_free(_metadata, "after a PLUG of 3 blocks", HT_POOL - 3);
 	EXPECT_EQ(3 * BLK, vmt_memfd_allocated(e->backing.fd));
 	/* the VMM touches it (no SIGBUS), the guest reads and writes it */
@@ -427,7 +415,7 @@ TEST_F(hugetlb, prealloc_pool_too_small)
 	vmt_rq_send_busy(e, PLUG, vmt_rq_gpa(e, 4), 2);
 	expect_pool_free(_metadata, "after a second BUSY PLUG", HT_POOL - 3);
 	expect_tags(e, 1, 3, 3, "after a BUSY PLUG next to them");
-	RQ(e, ACK, UNPLUG, 1, 3);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG, 1, 3);
 	expect_pool_free(_metadata, "after UNPLUG", HT_POOL);
 	EXPECT_EQ(0, vmt_memfd_allocated(e->backing.fd));
 	lines = vmt_ft_klog_count(self->klog, "vhost-mem", true);
@@ -501,7 +489,7 @@ FIXTURE_SETUP(ui)
 	VMT_REQUIRE_KVM();
 	if (variant->type == VMT_BACKING_ANON) {
 		vmt_rq_env_init(e, VMT_BACKING_ANON, 0, ACK_ALL);
-		vmt_ft_backing_aligned(&e->backing, UI_SIZE, BLK);
+		vmt_rq_backing_anon_aligned(&e->backing, UI_SIZE, BLK);
 	} else {
 		vmt_rq_env_init(e, VMT_BACKING_MEMFD, UI_SIZE, ACK_ALL);
 	}
@@ -576,16 +564,16 @@ static void whole_region_readable(struct __test_metadata *_metadata,
 	expect_status(_metadata, e->dev.fd, what, 0, UI_CHUNKS, UI_SIZE);
 	expect_all_readable(e, 1, "nothing plugged, every chunk mapped");
 
-	RQ(e, ACK, PLUG, 2, 2);
-	RQ(e, ACK, PLUG, 7, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 2);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 7, 1);
 	tag_blocks(e, 2, 2, 1);
 	tag_blocks(e, 7, 1, 1);
 	expect_all_readable(e, 1, "plugged blocks and mapped unplugged ones");
 	expect_status(_metadata, e->dev.fd, what, 3 * BLK, UI_CHUNKS, UI_SIZE);
 
 	/* UNPLUG discards, the memslot stays: the block reads 0 */
-	RQ(e, ACK, UNPLUG, 2, 1);
-	RQ(e, ACK, UNPLUG, 7, 1);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG, 2, 1);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG, 7, 1);
 	expect_status(_metadata, e->dev.fd, "after UNPLUG", BLK, UI_CHUNKS,
 		      UI_SIZE);
 	vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, 2) + 8, 0,
@@ -593,7 +581,7 @@ static void whole_region_readable(struct __test_metadata *_metadata,
 	vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, 7) + BLK - 8, 0,
 			   "its chunk's last block unplugged, still mapped");
 	expect_all_readable(e, 1, "after UNPLUG");
-	RQ(e, ACK, UNPLUG_ALL, 0, 0);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG_ALL, 0, 0);
 	expect_status(_metadata, e->dev.fd, "after UNPLUG_ALL", 0, UI_CHUNKS,
 		      UI_SIZE);
 	expect_all_readable(e, 1, "after UNPLUG_ALL");
@@ -619,7 +607,7 @@ TEST_F(ui, off_system_reset_keeps_the_mapping)
 	e->region.unplugged_inaccessible = VHOST_MEM_UI_OFF;
 	vmt_ft_open(e, ACK_ALL);
 	vmt_ft_start(e, UI_SIZE);
-	RQ(e, ACK, PLUG, 2, 2);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 2);
 	tag_blocks(e, 2, 2, 12);
 	r = vmt_ft_reset(e->dev.fd);
 	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_RESET: %s", errstr(r));
@@ -630,7 +618,7 @@ TEST_F(ui, off_system_reset_keeps_the_mapping)
 		TH_LOG("backing after VHOST_MEM_RESET: %llu KiB left",
 		       (unsigned long long)vmt_ft_allocated(&e->backing) / 1024);
 	expect_all_readable(e, 12, "off, after VHOST_MEM_RESET: zeroed, mapped");
-	RQ(e, ACK, PLUG, 2, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 1);
 	vmt_rq_check_states(e);
 }
 
@@ -646,12 +634,12 @@ TEST_F(ui, off_unplug_all_discards_writes_to_unplugged_memory)
 	e->region.unplugged_inaccessible = VHOST_MEM_UI_OFF;
 	vmt_ft_open(e, ACK_ALL);
 	vmt_ft_start(e, UI_SIZE);
-	RQ(e, ACK, PLUG, 2, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 1);
 	vmt_ft_expect_write(e->vm, vmt_rq_gpa(e, 2) + 8, 1, "plugged");
 	vmt_ft_expect_write(e->vm, vmt_rq_gpa(e, 5) + 8, 2,
 			    "unplugged, mapped for an old driver");
 	EXPECT_LT(0, held(e, 5, 1));
-	RQ(e, ACK, UNPLUG_ALL, 0, 0);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG_ALL, 0, 0);
 	EXPECT_EQ(0, vmt_ft_allocated(&e->backing))
 		TH_LOG("after UNPLUG_ALL, %llu KiB of the backing are left (the old driver wrote to unplugged block 5: %llu KiB there)",
 		       (unsigned long long)vmt_ft_allocated(&e->backing) / 1024,
@@ -698,7 +686,7 @@ TEST_F(ui, on_refuses_a_driver_without_the_bit)
 			       errstr(r));
 	vmt_ft_adopt(e, UI_SIZE);
 	vmt_rq_check_all(e);
-	RQ(e, ACK, PLUG, 3, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 3, 1);
 	vmt_rq_check_all(e);
 }
 
@@ -713,13 +701,13 @@ TEST_F(ui, accepted_unplugged_chunks_are_mmio)
 		ASSERT_TRUE(e->dev.features & VMT_FT_UI_BIT);
 		vmt_ft_start(e, UI_SIZE);
 		vmt_rq_check_all(e);
-		RQ(e, ACK, PLUG, 2, 1);
+		VMT_RQ_EXPECT(e, ACK, PLUG, 2, 1);
 		vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 4),
 				   "a chunk without a plugged block");
 		vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, 3), 0,
 				   "the plugged block's chunk");
 		vmt_rq_check_all(e);
-		RQ(e, ACK, UNPLUG, 2, 1);
+		VMT_RQ_EXPECT(e, ACK, UNPLUG, 2, 1);
 		vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 2),
 				   "its only plugged block went");
 		vmt_rq_check_all(e);
@@ -734,8 +722,8 @@ TEST_F(ui, new_driver_after_virtio_reset)
 
 	vmt_ft_open(e, ACK_NO_UI);
 	vmt_ft_start(e, UI_SIZE);
-	RQ(e, ACK, PLUG, 2, 2);
-	RQ(e, ACK, PLUG, 6, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 2);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 6, 1);
 	tag_blocks(e, 2, 2, 4);
 	tag_blocks(e, 6, 1, 4);
 	expect_status(_metadata, e->dev.fd, "old driver", 3 * BLK, UI_CHUNKS,
@@ -819,7 +807,7 @@ FIXTURE_SETUP(smm)
 	VMT_REQUIRE_DEVICE();
 	VMT_REQUIRE_KVM();
 	vmt_rq_env_init(e, VMT_BACKING_ANON, 0, ACK_ALL);
-	vmt_ft_backing_aligned(&e->backing, SMM_SIZE, BLK);
+	vmt_rq_backing_anon_aligned(&e->backing, SMM_SIZE, BLK);
 	vmt_region_init(&e->region, &e->backing, GPA, BLK, SLOT_BASE);
 	e->region.chunk_size = SMM_CHUNK;
 	self->nr_as = vmt_vm_check_cap(e->vm, KVM_CAP_MULTI_ADDRESS_SPACE);
@@ -889,7 +877,7 @@ TEST_F(smm, twin_in_address_space_1)
 	vmt_rq_env_start(e, SMM_SIZE);
 	EXPECT_PROBE(0, AS1 | VMM_SLOT, vmt_rq_gpa(e, 9), "nothing plugged");
 
-	RQ(e, ACK, PLUG, 9, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 9, 1);
 	EXPECT_PROBE(-EEXIST, AS1 | VMM_SLOT, vmt_rq_gpa(e, 9),
 		     "over the plugged block");
 	EXPECT_PROBE(-EEXIST, AS1 | VMM_SLOT, vmt_rq_gpa(e, 15),
@@ -907,7 +895,7 @@ TEST_F(smm, twin_in_address_space_1)
 	vmt_ft_expect_write(e->vm, vmt_rq_gpa(e, 9) + 8, 0x5a11, "plugged");
 	vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, 9) + 8, 0x5a11, "plugged");
 
-	RQ(e, ACK, UNPLUG, 9, 1);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG, 9, 1);
 	EXPECT_PROBE(0, AS1 | VMM_SLOT, vmt_rq_gpa(e, 9),
 		     "after the UNPLUG of the chunk's only block");
 	EXPECT_PROBE(0, AS1 | (SLOT_BASE + 1), FAR_GPA,
@@ -922,7 +910,7 @@ TEST_F(smm, no_twin_without_the_flag)
 	if (self->nr_as < 2)
 		SKIP(return, "KVM has %d address space(s)", self->nr_as);
 	vmt_rq_env_start(e, SMM_SIZE);
-	RQ(e, ACK, PLUG, 9, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 9, 1);
 	EXPECT_PROBE(0, AS1 | VMM_SLOT, vmt_rq_gpa(e, 9),
 		     "over the plugged block, no VHOST_MEM_REGION_F_SMM");
 	EXPECT_PROBE(0, AS1 | (SLOT_BASE + 1), FAR_GPA,
@@ -961,9 +949,9 @@ TEST_F(smm, conflict_in_address_space_1_is_busy)
 		       lines);
 	close(klog);
 
-	RQ(e, ACK, PLUG, 8, 1);		/* chunk 1 is fine */
+	VMT_RQ_EXPECT(e, ACK, PLUG, 8, 1);		/* chunk 1 is fine */
 	ASSERT_EQ(0, vmt_vm_set_memslot(e->vm, AS1 | VMM_SLOT, 0, 0, NULL, 0));
-	RQ(e, ACK, PLUG, 1, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 1, 1);
 	vmt_rq_check_all(e);
 }
 
@@ -975,8 +963,8 @@ TEST_F(smm, close_removes_the_twins)
 		SKIP(return, "KVM has %d address space(s)", self->nr_as);
 	e->region.flags |= VHOST_MEM_REGION_F_SMM;
 	vmt_rq_env_start(e, SMM_SIZE);
-	RQ(e, ACK, PLUG, 0, 1);
-	RQ(e, ACK, PLUG, 30, 2);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 0, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 30, 2);
 	vmt_rq_check_all(e);
 	vmt_rq_env_close(e);
 	EXPECT_PROBE(0, AS1 | VMM_SLOT, vmt_rq_gpa(e, 0),
@@ -1010,7 +998,7 @@ FIXTURE_SETUP(pause)
 	VMT_REQUIRE_KVM();
 	self->efd = -1;
 	vmt_rq_env_init(e, VMT_BACKING_ANON, 0, ACK_ALL);
-	vmt_ft_backing_aligned(&e->backing, PZ_SIZE, BLK);
+	vmt_rq_backing_anon_aligned(&e->backing, PZ_SIZE, BLK);
 	vmt_region_init(&e->region, &e->backing, GPA, BLK, SLOT_BASE);
 	e->region.chunk_size = 8 * BLK;
 	self->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -1098,8 +1086,8 @@ TEST_F(pause, requests_busy_state_served)
 	int r;
 
 	vmt_rq_env_start(e, PZ_REQUESTED);
-	RQ(e, ACK, PLUG, 0, 4);
-	RQ(e, ACK, PLUG, 20, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 0, 4);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 20, 1);
 	tag_blocks(e, 0, 4, 5);
 	tag_blocks(e, 20, 1, 5);
 	present = held(e, 0, PZ_BLOCKS);
@@ -1137,9 +1125,9 @@ TEST_F(pause, requests_busy_state_served)
 	r = vmt_ft_set_paused(e->dev.fd, 0);
 	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_SET_PAUSED 0: %s", errstr(r));
 	check_status_paused(_metadata, e, false);
-	RQ(e, ACK, PLUG, 8, 2);
-	RQ(e, ACK, UNPLUG, 0, 1);
-	RQ(e, ACK, UNPLUG_ALL, 0, 0);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 8, 2);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG, 0, 1);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG_ALL, 0, 0);
 	vmt_rq_check_all(e);
 }
 
@@ -1151,7 +1139,7 @@ TEST_F(pause, resume_signals_config_change)
 
 	vmt_rq_env_start(e, PZ_REQUESTED);
 	ASSERT_EQ(0, vmt_mem_set_config_call(e->dev.fd, self->efd));
-	RQ(e, ACK, PLUG, 0, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 0, 1);
 
 	ASSERT_EQ(0, vmt_ft_set_paused(e->dev.fd, 1));
 	EXPECT_EQ(0, wait_eventfd(self->efd, 0))
@@ -1168,7 +1156,7 @@ TEST_F(pause, resume_signals_config_change)
 		TH_LOG("config eventfd after resume: expected 1 signal within %d ms, got %llu after %llu us",
 		       RESUME_MS, (unsigned long long)n,
 		       (unsigned long long)signal_us);
-	RQ(e, ACK, PLUG, 1, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 1, 1);
 	retry_us = (vmt_now_ns() - t0) / 1000;
 	fprintf(stderr, "# resume -> config eventfd: %llu us, -> retried PLUG ACKed: %llu us\n",
 		(unsigned long long)signal_us, (unsigned long long)retry_us);
@@ -1190,7 +1178,7 @@ TEST_F(pause, resume_signals_config_change)
 	paused_rq(_metadata, e, BUSY, PLUG, vmt_rq_gpa(e, 2), 1, 0);
 	ASSERT_EQ(0, vmt_ft_set_paused(e->dev.fd, 0));
 	EXPECT_EQ(0, wait_eventfd(self->efd, 0));
-	RQ(e, ACK, PLUG, 2, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 1);
 	vmt_rq_check_all(e);
 }
 
@@ -1211,7 +1199,7 @@ TEST_F(pause, bad_values)
 	EXPECT_EQ(-EINVAL, r) TH_LOG("SET_PAUSED -1: expected EINVAL, got %s",
 				     errstr(r));
 	check_status_paused(_metadata, e, false);
-	RQ(e, ACK, PLUG, 0, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 0, 1);
 	vmt_rq_check_all(e);
 }
 
@@ -1228,7 +1216,7 @@ TEST_F(pause, other_process_gets_eperm)
 	pid_t pid;
 
 	vmt_rq_env_start(e, PZ_REQUESTED);
-	RQ(e, ACK, PLUG, 0, 2);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 0, 2);
 	tag_blocks(e, 0, 2, 13);
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -1294,7 +1282,7 @@ FIXTURE_SETUP(reset)
 	VMT_REQUIRE_KVM();
 	if (variant->type == VMT_BACKING_ANON) {
 		vmt_rq_env_init(e, VMT_BACKING_ANON, 0, ACK_ALL);
-		vmt_ft_backing_aligned(&e->backing, RS_SIZE, BLK);
+		vmt_rq_backing_anon_aligned(&e->backing, RS_SIZE, BLK);
 	} else {
 		vmt_rq_env_init(e, VMT_BACKING_MEMFD, RS_SIZE, ACK_ALL);
 	}
@@ -1316,9 +1304,9 @@ TEST_F(reset, virtio_reset_keeps_the_plug_state)
 	int r;
 
 	vmt_rq_env_start(e, RS_REQUESTED);
-	RQ(e, ACK, PLUG, 3, 3);
-	RQ(e, ACK, PLUG, 40, 2);
-	RQ(e, ACK, PLUG, 100, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 3, 3);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 40, 2);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 100, 1);
 	tag_blocks(e, 3, 3, 6);
 	tag_blocks(e, 40, 2, 6);
 	tag_blocks(e, 100, 1, 6);
@@ -1348,9 +1336,9 @@ TEST_F(reset, virtio_reset_keeps_the_plug_state)
 	expect_tags(e, 100, 1, 6, "kept across a virtio reset");
 	vmt_rq_check_all(e);
 	/* and goes on */
-	RQ(e, ACK, UNPLUG, 40, 1);
-	RQ(e, ACK, PLUG, 60, 2);
-	RQ(e, ERROR, PLUG, 3, 1);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG, 40, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 60, 2);
+	VMT_RQ_EXPECT(e, ERROR, PLUG, 3, 1);
 	vmt_rq_check_all(e);
 }
 
@@ -1362,8 +1350,8 @@ TEST_F(reset, system_reset_unplugs_everything)
 	vmt_rq_env_start(e, RS_REQUESTED);
 	/* grow the usable region to 768 MiB, plug high and low, shrink */
 	vmt_rq_resize(e, 512ULL << 20);
-	RQ(e, ACK, PLUG, 300, 4);
-	RQ(e, ACK, PLUG, 3, 3);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 300, 4);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 3, 3);
 	tag_blocks(e, 300, 4, 7);
 	tag_blocks(e, 3, 3, 7);
 	vmt_rq_resize(e, RS_REQUESTED);
@@ -1384,17 +1372,17 @@ TEST_F(reset, system_reset_unplugs_everything)
 		       (unsigned long long)held(e, 0, RS_BLOCKS) / 1024);
 	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 300), "after VHOST_MEM_RESET");
 	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 3), "after VHOST_MEM_RESET");
-	RQ(e, ERROR, STATE, 300, 1);
+	VMT_RQ_EXPECT(e, ERROR, STATE, 300, 1);
 	RQ_STATE(e, UNPLUGGED, 0, RS_USABLE / BLK);
 	vmt_rq_check_all(e);
 
 	/* the guest boots again and plugs: zeroed memory */
-	RQ(e, ACK, PLUG, 3, 2);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 3, 2);
 	vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, 3) + 8, 0,
 			   "plugged again after a system reset");
 	vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, 4) + BLK - 8, 0,
 			   "plugged again after a system reset");
-	RQ(e, ERROR, PLUG, 300, 1);
+	VMT_RQ_EXPECT(e, ERROR, PLUG, 300, 1);
 	vmt_rq_check_all(e);
 }
 
@@ -1409,7 +1397,7 @@ TEST_F(reset, system_reset_discards_writes_to_unplugged_blocks)
 	int r;
 
 	vmt_rq_env_start(e, RS_REQUESTED);
-	RQ(e, ACK, PLUG, 3, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 3, 1);
 	vmt_ft_expect_write(e->vm, vmt_rq_gpa(e, 3) + 8, 1, "plugged");
 	vmt_ft_expect_write(e->vm, vmt_rq_gpa(e, 10) + 8, 2,
 			    "unplugged block of a live chunk");
@@ -1444,14 +1432,14 @@ TEST_F(reset, system_reset_stopped_or_empty)
 
 	/* stopped: the VM reboots while the device does not run */
 	vmt_rq_resize(e, RS_REQUESTED);
-	RQ(e, ACK, PLUG, 10, 2);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 10, 2);
 	vmt_rq_set_running(e, false);
 	ASSERT_EQ(0, vmt_ft_reset(e->dev.fd));
 	vmt_ft_model_system_reset(&e->model);
 	vmt_rq_check_status(e);
 	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 10), "reset while stopped");
 	vmt_rq_set_running(e, true);
-	RQ(e, ACK, PLUG, 10, 2);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 10, 2);
 	vmt_rq_check_all(e);
 }
 
@@ -1478,7 +1466,7 @@ TEST_F(reset, persistent_suspend_offered)
 		       VIRTIO_MEM_F_PERSISTENT_SUSPEND);
 	ASSERT_TRUE(e->dev.features & VMT_FT_PS_BIT);
 	vmt_ft_start(e, RS_REQUESTED);
-	RQ(e, ACK, PLUG, 5, 3);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 5, 3);
 	tag_blocks(e, 5, 3, 8);
 	/* suspend and resume: the driver resets the device, state stays */
 	r = vmt_ft_virtio_reset(e, ACK_ALL);
@@ -1515,7 +1503,7 @@ FIXTURE_SETUP(multi)
 		self->side[i].backing.fd = -1;
 	}
 	vmt_rq_env_init(e, VMT_BACKING_ANON, 0, ACK_ALL);
-	vmt_ft_backing_aligned(&e->backing, MD_SIZE, BLK);
+	vmt_rq_backing_anon_aligned(&e->backing, MD_SIZE, BLK);
 	vmt_region_init(&e->region, &e->backing, GPA, BLK, SLOT_BASE);
 	e->region.chunk_size = MD_CHUNK;
 }
@@ -1559,7 +1547,7 @@ TEST_F(multi, devices_side_by_side)
 	ASSERT_EQ(0, r) TH_LOG("device B next to A: %s", errstr(r));
 	vmt_ft_side_start(b, MD_SIZE);
 
-	RQ(e, ACK, PLUG, 1, 2);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 1, 2);
 	side_rq(_metadata, b, ACK, PLUG, 1, 2);
 	side_rq(_metadata, b, ACK, PLUG, 31, 1);
 	tag_blocks(e, 1, 2, 9);
@@ -1572,12 +1560,12 @@ TEST_F(multi, devices_side_by_side)
 	expect_status(_metadata, b->dev.fd, "device B", 3 * BLK, 2, MD_SIZE);
 
 	/* one device's UNPLUG leaves the other alone */
-	RQ(e, ACK, UNPLUG, 1, 2);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG, 1, 2);
 	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 1), "A's block unplugged");
 	vmt_ft_expect_read(e->vm, b_gpa + BLK + 8, 0xb0b, "device B's block");
 	side_rq(_metadata, b, ACK, UNPLUG_ALL, 0, 0);
 	vmt_ft_expect_mmio(e->vm, b_gpa + 31 * BLK, "B unplugged all");
-	RQ(e, ACK, PLUG, 30, 2);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 30, 2);
 	expect_status(_metadata, b->dev.fd, "device B", 0, 0, MD_SIZE);
 	vmt_rq_check_all(e);
 }
@@ -1610,7 +1598,7 @@ TEST_F(multi, overlaps_refused)
 	int r;
 
 	vmt_rq_env_start(e, MD_SIZE);
-	RQ(e, ACK, PLUG, 1, 1);		/* chunk 0 (id 100) is live */
+	VMT_RQ_EXPECT(e, ACK, PLUG, 1, 1);		/* chunk 0 (id 100) is live */
 	tag_blocks(e, 1, 1, 10);
 	before = status_of(_metadata, e->dev.fd);
 
@@ -1636,7 +1624,7 @@ TEST_F(multi, overlaps_refused)
 		      before.plugged_size, before.memslots,
 		      before.usable_region_size);
 	expect_tags(e, 1, 1, 10, "device A's block after the refusals");
-	RQ(e, ACK, PLUG, 30, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 30, 1);
 	vmt_rq_check_all(e);
 
 	/* the refused devices can still be set up elsewhere */
@@ -1668,7 +1656,7 @@ TEST_F(multi, other_vm_same_layout)
 	int r;
 
 	vmt_rq_env_start(e, MD_SIZE);
-	RQ(e, ACK, PLUG, 2, 1);
+	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 1);
 	tag_blocks(e, 2, 1, 11);
 	self->vm2 = vmt_vm_create(0);
 	vmt_ft_side_init(s, self->vm2, MD_SIZE, GPA, MD_CHUNK, SLOT_BASE);

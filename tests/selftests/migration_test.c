@@ -60,17 +60,6 @@
 #define NACK		VIRTIO_MEM_RESP_NACK
 #define PLUGGED		VIRTIO_MEM_STATE_PLUGGED
 
-#define RQ(e, want, type, block, nb) do { \
-	u64 __b = (block); \
-	u16 __got = vmt_rq_send((e), (type), vmt_rq_gpa((e), __b), (nb), \
-				NULL); \
-	ASSERT_EQ((want), __got) \
-		TH_LOG("%s block %llu x %u: expected %s, got %s", \
-		       vmt_mem_req_name(type), (unsigned long long)__b, \
-		       (unsigned int)(nb), vmt_mem_resp_name(want), \
-		       vmt_mem_resp_name(__got)); \
-} while (0)
-
 /* The plugged runs of the source (after the UNPLUG of block 16). */
 static const struct { u64 first, n; } runs[] = {
 	{ 2, 5 },	/* chunk 0 */
@@ -122,7 +111,7 @@ static void env_backing(struct vmt_rq_env *e, enum vmt_backing_type type,
 			u64 size)
 {
 	if (type == VMT_BACKING_ANON)
-		vmt_ft_backing_aligned(&e->backing, size, BLK);
+		vmt_rq_backing_anon_aligned(&e->backing, size, BLK);
 	else
 		vmt_backing_init(&e->backing, type, size);
 }
@@ -149,12 +138,12 @@ FIXTURE_SETUP(mig)
 	src->region.chunk_size = CHUNK;
 	vmt_rq_env_start(src, REQUESTED);
 
-	RQ(src, ACK, PLUG, 2, 5);
-	RQ(src, ACK, PLUG, 15, 4);	/* across chunks 0 and 1 */
-	RQ(src, ACK, PLUG, 40, 1);
-	RQ(src, ACK, PLUG, 100, 4);
-	RQ(src, ACK, PLUG, 150, 2);
-	RQ(src, ACK, UNPLUG, 16, 1);
+	VMT_RQ_EXPECT(src, ACK, PLUG, 2, 5);
+	VMT_RQ_EXPECT(src, ACK, PLUG, 15, 4);	/* across chunks 0 and 1 */
+	VMT_RQ_EXPECT(src, ACK, PLUG, 40, 1);
+	VMT_RQ_EXPECT(src, ACK, PLUG, 100, 4);
+	VMT_RQ_EXPECT(src, ACK, PLUG, 150, 2);
+	VMT_RQ_EXPECT(src, ACK, UNPLUG, 16, 1);
 	/* the host asks for less than is plugged: the guest is shrinking */
 	vmt_rq_resize(src, SHRUNK);
 	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++) {
@@ -384,9 +373,9 @@ TEST_F(mig, round_trip)
 		n, (unsigned long long)self->len);
 
 	/* and goes on: the guest shrinks to what is requested */
-	RQ(dst, NACK, PLUG, 60, 1);
-	RQ(dst, ACK, UNPLUG, 100, 4);
-	RQ(dst, ACK, UNPLUG, 2, 2);
+	VMT_RQ_EXPECT(dst, NACK, PLUG, 60, 1);
+	VMT_RQ_EXPECT(dst, ACK, UNPLUG, 100, 4);
+	VMT_RQ_EXPECT(dst, ACK, UNPLUG, 2, 2);
 	vmt_ft_expect_mmio(dst->vm, vmt_rq_gpa(dst, 100), "chunk 6 emptied");
 	vmt_rq_check_all(dst);
 }
@@ -643,7 +632,7 @@ TEST_F(mig, set_state_into_plugged_device)
 	/* 2: a device whose guest plugged, then stopped */
 	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
 	vmt_ft_start(dst, REQUESTED);
-	RQ(dst, ACK, PLUG, 60, 3);
+	VMT_RQ_EXPECT(dst, ACK, PLUG, 60, 3);
 	vmt_ft_expect_write(dst->vm, vmt_rq_gpa(dst, 61) + 8, 0x6161,
 			    "the destination's own block");
 	vmt_rq_set_running(dst, false);
@@ -765,7 +754,7 @@ TEST_F(mig, empty_device)
 	struct vhost_mem_status st;
 	int r;
 
-	RQ(src, ACK, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0);
+	VMT_RQ_EXPECT(src, ACK, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0);
 	save_source(_metadata, self);
 	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
 	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);

@@ -49,17 +49,6 @@
 #define SAMPLES_TIB	3	/* a 1 TiB memslot takes ~3 s on 6.1 in TCG */
 #define SAMPLES_SMALL	5
 
-#define RQ(e, want, type, block, nb) do { \
-	u64 __b = (block); \
-	u16 __got = vmt_rq_send((e), (type), vmt_rq_gpa((e), __b), (nb), \
-				NULL); \
-	ASSERT_EQ((want), __got) \
-		TH_LOG("%s block %llu x %u: expected %s, got %s", \
-		       vmt_mem_req_name(type), (unsigned long long)__b, \
-		       (unsigned int)(nb), vmt_mem_resp_name(want), \
-		       vmt_mem_resp_name(__got)); \
-} while (0)
-
 /* 1 GiB in four runs of 128 blocks: chunks 0, 300, 700 and the last. */
 static const u64 run_first[] = {
 	0,
@@ -109,7 +98,7 @@ static void plug_gib(struct __test_metadata *_metadata, struct vmt_rq_env *e)
 	unsigned int i;
 
 	for (i = 0; i < VMT_ARRAY_SIZE(run_first); i++)
-		RQ(e, ACK, PLUG, run_first[i], RUN_BLOCKS);
+		VMT_RQ_EXPECT(e, ACK, PLUG, run_first[i], RUN_BLOCKS);
 }
 
 /* Tags at both ends of each run, through the backing or the guest. */
@@ -156,7 +145,7 @@ TEST_F(scale, tib_region_gib_plugged)
 	/* STATE in requests of 65535 blocks, guest and status checks */
 	vmt_rq_check_all(e);
 
-	RQ(e, ACK, UNPLUG_ALL, 0, 0);
+	VMT_RQ_EXPECT(e, ACK, UNPLUG_ALL, 0, 0);
 	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &st));
 	EXPECT_EQ(0, st.memslots);
 	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, run_first[3]), "after UNPLUG_ALL");

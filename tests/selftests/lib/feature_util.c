@@ -243,7 +243,7 @@ void vmt_ft_side_init(struct vmt_ft_side *s, struct vmt_vm *vm, u64 size,
 	vmt_vq_init(&s->vq, vm, 0);
 	s->vq_init = true;
 	vmt_dev_open_ready(&s->dev, vm, &s->vq, ~0ULL);
-	vmt_ft_backing_aligned(&s->backing, size, VMT_RQ_BLOCK);
+	vmt_rq_backing_anon_aligned(&s->backing, size, VMT_RQ_BLOCK);
 	vmt_region_init(&s->region, &s->backing, gpa, VMT_RQ_BLOCK, slot_base);
 	s->region.chunk_size = chunk_size;
 	s->region.slot_count = VHOST_MEM_SLOTS_NEEDED(size, chunk);
@@ -333,28 +333,6 @@ u64 vmt_ft_tag(u64 seed, u64 block, u64 off)
 
 /* ------------------------------------------------------------------ */
 /* Backing                                                            */
-/* ------------------------------------------------------------------ */
-
-void vmt_ft_backing_aligned(struct vmt_backing *b, u64 size, u64 align)
-{
-	u8 *p, *start;
-
-	memset(b, 0, sizeof(*b));
-	b->type = VMT_BACKING_ANON;
-	b->fd = -1;
-	p = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	TEST_ASSERT(p != MAP_FAILED, "mmap of %llu bytes of anonymous memory",
-		    (unsigned long long)(size + align));
-	start = (u8 *)VMT_ALIGN_UP((uintptr_t)p, align);
-	if (start > p)
-		munmap(p, start - p);
-	if (start + size < p + size + align)
-		munmap(start + size, p + size + align - (start + size));
-	b->hva = start;
-	b->size = size;
-}
-
 const char *vmt_ft_backing_hugetlbfs(struct vmt_backing *b, const char *dir,
 				     u64 size)
 {

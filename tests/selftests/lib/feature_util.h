@@ -133,7 +133,6 @@ u64 vmt_ft_tag(u64 seed, u64 block, u64 off);
  * Anonymous private memory (MAP_NORESERVE) at a multiple of align, as a VMM
  * maps its RAM: a transparent huge page never straddles two blocks.
  */
-void vmt_ft_backing_aligned(struct vmt_backing *b, u64 size, u64 align);
 /*
  * A file of size bytes on the hugetlbfs mounted at dir (unlinked at once),
  * mapped MAP_SHARED | MAP_NORESERVE as QEMU maps virtio-mem memory: huge

@@ -231,4 +231,16 @@ int vmt_rq_raw(struct vmt_rq_env *e, const struct vmt_buf *bufs,
  */
 int vmt_klog_problems(bool show);
 
+/* The answer to one request must be want (and the model's prediction). */
+#define VMT_RQ_EXPECT(e, want, type, block, nb) do { \
+	u64 __b = (block); \
+	u16 __got = vmt_rq_send((e), (type), vmt_rq_gpa((e), __b), (nb), \
+				NULL); \
+	ASSERT_EQ((want), __got) \
+		TH_LOG("%s block %llu x %u: expected %s, got %s", \
+		       vmt_mem_req_name(type), (unsigned long long)__b, \
+		       (unsigned int)(nb), vmt_mem_resp_name(want), \
+		       vmt_mem_resp_name(__got)); \
+} while (0)
+
 #endif /* VMT_REQ_UTIL_H */
