@@ -192,7 +192,19 @@ static int vhost_mem_check_region_arg(const struct vhost_mem_region *arg)
 	if (arg->node_id != NUMA_NO_NODE &&
 	    (arg->node_id < 0 || arg->node_id >= MAX_NUMNODES))
 		return -EINVAL;
+	/* Hard protection maps runs of blocks, never whole chunks. */
+	if (arg->flags & VHOST_MEM_REGION_F_HARD_PROTECT &&
+	    (arg->chunk_size || arg->unplugged_inaccessible == VHOST_MEM_UI_OFF))
+		return -EINVAL;
 	return 0;
+}
+
+/* The most memslots the device can need at once. */
+static u64 vhost_mem_memslots_max(const struct vhost_mem_blocks *b, u32 flags)
+{
+	if (flags & VHOST_MEM_REGION_F_HARD_PROTECT)
+		return VHOST_MEM_SLOTS_NEEDED_HARD(b->region_size, b->block_size);
+	return b->nr_chunks;
 }
 
 /* As QEMU: the THP size, or the backing's page size if larger. */
@@ -274,11 +286,12 @@ static int vhost_mem_setup_region(struct vhost_mem *vm,
 		goto err_backing;
 	ret = vhost_mem_blocks_init(&blocks, arg->guest_phys_addr,
 				    arg->region_size, block_size,
-				    arg->chunk_size);
+				    arg->flags & VHOST_MEM_REGION_F_HARD_PROTECT ?
+				    block_size : arg->chunk_size);
 	if (ret)
 		goto err_backing;
 	ret = -ENOSPC;
-	if (arg->slot_count < blocks.nr_chunks)
+	if (arg->slot_count < vhost_mem_memslots_max(&blocks, arg->flags))
 		goto err_blocks;
 	ret = vhost_mem_memslots_init(&vm->slots, vm->kvm, vm->dev.mm,
 				      arg->slot_base, arg->slot_count,
@@ -388,7 +401,8 @@ static int vhost_mem_lock_set_up(struct vhost_mem *vm)
 /*
  * The guest's features are known at start: a driver that did not accept
  * VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE may read unplugged memory, so the
- * whole region is mapped for it (and refused, as by QEMU, with "on").
+ * whole region is mapped for it (and refused, as by QEMU, with "on", and
+ * with hard protection).
  */
 static int vhost_mem_apply_features(struct vhost_mem *vm)
 {
@@ -399,7 +413,8 @@ static int vhost_mem_apply_features(struct vhost_mem *vm)
 	/* Acked before SET_REGION took a feature away (ui "off"). */
 	if (vm->vq.acked_features & ~vhost_mem_get_features(vm))
 		return -EINVAL;
-	if (vm->ui_mode == VHOST_MEM_UI_ON && !acked)
+	if ((vm->ui_mode == VHOST_MEM_UI_ON ||
+	     vm->region_flags & VHOST_MEM_REGION_F_HARD_PROTECT) && !acked)
 		return -EINVAL;
 	mutex_lock(&vm->vq.mutex);
 	vm->unplugged_inaccessible = acked;
@@ -446,7 +461,7 @@ int vhost_mem_get_status(struct vhost_mem *vm, struct vhost_mem_status *st)
 		st->plugged_size = b->plugged_size;
 		st->requested_size = b->requested_size;
 		st->memslots = vm->slots.live;
-		st->memslots_max = b->nr_chunks;
+		st->memslots_max = vhost_mem_memslots_max(b, vm->region_flags);
 	}
 	st->dropped = vm->dropped;
 	memcpy(st->requests, vm->requests, sizeof(st->requests));

@@ -72,6 +72,58 @@ bool vhost_mem_memslot_is_live(const struct vhost_mem_memslots *s, u32 index)
 	return index < s->count && test_bit(index, s->mapped);
 }
 
+/* Our live memslot with KVM's slot, if it is one; slots_lock held. */
+static bool vhost_mem_memslot_of(struct vhost_mem_memslots *s,
+				 const struct kvm_memory_slot *ks,
+				 struct vhost_mem_memslot *slot)
+{
+	u32 index;
+
+	if (!ks || (u16)ks->id < s->base)
+		return false;
+	index = (u16)ks->id - s->base;
+	if (!vhost_mem_memslot_is_live(s, index))
+		return false;
+	slot->index = index;
+	slot->gpa = (u64)ks->base_gfn << PAGE_SHIFT;
+	slot->size = (u64)ks->npages << PAGE_SHIFT;
+	return true;
+}
+
+/* Which of our memslots maps gpa: KVM's own lookup. */
+bool vhost_mem_memslot_at(struct vhost_mem_memslots *s, u64 gpa,
+			  struct vhost_mem_memslot *slot)
+{
+	bool found;
+
+	mutex_lock(&s->kvm->slots_lock);
+	found = vhost_mem_memslot_of(s, __gfn_to_memslot(__kvm_memslots(s->kvm, 0),
+							 gpa >> PAGE_SHIFT), slot);
+	mutex_unlock(&s->kvm->slots_lock);
+	return found;
+}
+
+bool vhost_mem_memslot_get(struct vhost_mem_memslots *s, u32 index,
+			   struct vhost_mem_memslot *slot)
+{
+	bool found;
+
+	if (index >= s->count)
+		return false;
+	mutex_lock(&s->kvm->slots_lock);
+	found = vhost_mem_memslot_of(s, id_to_memslot(__kvm_memslots(s->kvm, 0),
+						      s->base + index), slot);
+	mutex_unlock(&s->kvm->slots_lock);
+	return found;
+}
+
+int vhost_mem_memslot_free_index(const struct vhost_mem_memslots *s)
+{
+	unsigned long index = find_first_zero_bit(s->mapped, s->count);
+
+	return index < s->count ? index : -ENOSPC;
+}
+
 /* KVM's slot number: the address space in the upper 16 bits. */
 static u32 vhost_mem_slot_id(const struct vhost_mem_memslots *s, u32 index,
 			     int as)

@@ -9,8 +9,8 @@ struct mm_struct;
 struct mem_cgroup;
 
 /*
- * The KVM memslots of one device: memslot id base + i maps chunk i of the
- * region, and exists only while the chunk has a plugged block.
+ * The KVM memslots of one device, from ids base to base + count - 1: which
+ * id maps what is plug.c's choice (a chunk, or a run of plugged blocks).
  */
 struct vhost_mem_memslots {
 	struct kvm *kvm;
@@ -31,5 +31,17 @@ int vhost_mem_memslot_add(struct vhost_mem_memslots *s, u32 index,
 			  u64 gpa, u64 size, u64 hva);
 int vhost_mem_memslot_remove(struct vhost_mem_memslots *s, u32 index);
 bool vhost_mem_memslot_is_live(const struct vhost_mem_memslots *s, u32 index);
+
+/* One of our live memslots, as KVM has it. */
+struct vhost_mem_memslot {
+	u32 index;
+	u64 gpa, size;
+};
+
+bool vhost_mem_memslot_at(struct vhost_mem_memslots *s, u64 gpa,
+			  struct vhost_mem_memslot *slot);
+bool vhost_mem_memslot_get(struct vhost_mem_memslots *s, u32 index,
+			   struct vhost_mem_memslot *slot);
+int vhost_mem_memslot_free_index(const struct vhost_mem_memslots *s);
 
 #endif /* VHOST_MEM_MEMSLOT_H */

@@ -6,7 +6,8 @@
  *
  * Chunk c has a memslot while it has a plugged block; when the guest may
  * read unplugged memory (VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE not in effect),
- * every chunk has one, as QEMU maps the whole region then.
+ * every chunk has one, as QEMU maps the whole region then.  With hard
+ * protection, runs.c maps the runs of plugged blocks instead.
  */
 #include <linux/virtio_mem.h>
 
@@ -19,30 +20,39 @@ static bool vhost_mem_chunk_wants_memslot(const struct vhost_mem *vm, u64 c)
 	       !vhost_mem_blocks_chunk_is_empty(&vm->blocks, c);
 }
 
-static int vhost_mem_map_chunk(struct vhost_mem *vm, u64 c)
+/* Memslot index maps blocks [first, first + nr). */
+int vhost_mem_map_blocks(struct vhost_mem *vm, u32 index, u64 first, u64 nr)
 {
 	const struct vhost_mem_blocks *b = &vm->blocks;
 	int ret;
 
-	ret = vhost_mem_memslot_add(&vm->slots, c,
-				    vhost_mem_blocks_chunk_gpa(b, c),
-				    vhost_mem_blocks_chunk_size(b, c),
+	ret = vhost_mem_memslot_add(&vm->slots, index,
+				    vhost_mem_blocks_gpa(b, first),
+				    vhost_mem_blocks_bytes(b, nr),
 				    vm->backing.hva +
-				    vhost_mem_blocks_chunk_offset(b, c));
+				    vhost_mem_blocks_offset(b, first));
 	if (ret)
 		vhost_mem_warn(vm, "cannot create memslot %u: %d\n",
-			       vm->slots.base + (u32)c, ret);
+			       vm->slots.base + index, ret);
 	return ret;
 }
 
-static int vhost_mem_unmap_chunk(struct vhost_mem *vm, u64 c)
+int vhost_mem_unmap_index(struct vhost_mem *vm, u32 index)
 {
-	int ret = vhost_mem_memslot_remove(&vm->slots, c);
+	int ret = vhost_mem_memslot_remove(&vm->slots, index);
 
 	if (ret)
 		vhost_mem_warn(vm, "cannot delete memslot %u: %d\n",
-			       vm->slots.base + (u32)c, ret);
+			       vm->slots.base + index, ret);
 	return ret;
+}
+
+static int vhost_mem_map_chunk(struct vhost_mem *vm, u64 c)
+{
+	const struct vhost_mem_blocks *b = &vm->blocks;
+
+	return vhost_mem_map_blocks(vm, c, vhost_mem_blocks_chunk_first_block(b, c),
+				    vhost_mem_blocks_chunk_nr_blocks(b, c));
 }
 
 /* Memslots for the chunks a PLUG brings to life, before it is ACKed. */
@@ -63,7 +73,7 @@ static int vhost_mem_map_chunks(struct vhost_mem *vm,
 undo:
 	while (c-- > plan->first_chunk)
 		if (!vhost_mem_chunk_wants_memslot(vm, c))
-			vhost_mem_unmap_chunk(vm, c);
+			vhost_mem_unmap_index(vm, c);
 	return ret;
 }
 
@@ -85,7 +95,7 @@ static void vhost_mem_unmap_chunks(struct vhost_mem *vm,
 	for (c = plan->first_chunk; c < end; c++) {
 		if (!vhost_mem_memslot_is_live(&vm->slots, c) ||
 		    !vhost_mem_plan_empties_chunk(b, plan, c) ||
-		    vhost_mem_unmap_chunk(vm, c))
+		    vhost_mem_unmap_index(vm, c))
 			continue;
 		vhost_mem_backing_discard(&vm->backing,
 					  vhost_mem_blocks_chunk_offset(b, c),
@@ -138,30 +148,72 @@ static int vhost_mem_plug_plan(struct vhost_mem *vm,
 	if (ret)
 		for (c = plan->first_chunk; c < plan->first_chunk + plan->nr_chunks; c++)
 			if (!vhost_mem_chunk_wants_memslot(vm, c))
-				vhost_mem_unmap_chunk(vm, c);
+				vhost_mem_unmap_index(vm, c);
+	return ret;
+}
+
+static bool vhost_mem_hard_protect(const struct vhost_mem *vm)
+{
+	return vm->region_flags & VHOST_MEM_REGION_F_HARD_PROTECT;
+}
+
+/* Hard protection: populated first, so a failure has no memslot to undo. */
+static int vhost_mem_plug_run(struct vhost_mem *vm,
+			      const struct vhost_mem_plan *plan)
+{
+	int ret;
+
+	ret = vhost_mem_populate_blocks(vm, plan->first_block, plan->nr_blocks);
+	if (ret)
+		return ret;
+	ret = vhost_mem_runs_plug(vm, plan->first_block, plan->nr_blocks);
+	if (ret)
+		vhost_mem_discard_blocks(vm, plan->first_block, plan->nr_blocks);
+	return ret;
+}
+
+/*
+ * UNPLUG, UNPLUG_ALL: discarded first, a failure answers BUSY with nothing
+ * changed.  UNPLUG_ALL's range is the whole region, not only the plugged
+ * runs: memory the guest could reach while unplugged (a live chunk, or all
+ * of it for an old driver) must lose its data.
+ */
+static int vhost_mem_unplug_plan(struct vhost_mem *vm,
+				 const struct vhost_mem_plan *plan)
+{
+	int ret;
+
+	ret = vhost_mem_discard_blocks(vm, plan->first_block, plan->nr_blocks);
+	if (ret)
+		return ret;
+	if (!vhost_mem_hard_protect(vm)) {
+		vhost_mem_unmap_chunks(vm, plan);
+		return 0;
+	}
+	if (plan->type == VIRTIO_MEM_REQ_UNPLUG_ALL)
+		vhost_mem_runs_unmap_all(vm);
+	else
+		ret = vhost_mem_runs_unplug(vm, plan->first_block,
+					    plan->first_block + plan->nr_blocks);
+	/* Again, in case the guest wrote to them until they were unmapped. */
+	if (!ret)
+		vhost_mem_backing_discard(&vm->backing,
+					  vhost_mem_blocks_offset(&vm->blocks, plan->first_block),
+					  vhost_mem_blocks_bytes(&vm->blocks, plan->nr_blocks));
 	return ret;
 }
 
 /* Makes KVM and the backing match an ACKed plan; the state is untouched. */
 int vhost_mem_execute(struct vhost_mem *vm, const struct vhost_mem_plan *plan)
 {
-	int ret;
-
 	switch (plan->type) {
 	case VIRTIO_MEM_REQ_PLUG:
+		if (vhost_mem_hard_protect(vm))
+			return vhost_mem_plug_run(vm, plan);
 		return vhost_mem_plug_plan(vm, plan);
 	case VIRTIO_MEM_REQ_UNPLUG:
 	case VIRTIO_MEM_REQ_UNPLUG_ALL:
-		/*
-		 * UNPLUG_ALL's range is the whole region, not only the plugged
-		 * runs: memory the guest could reach while unplugged (a live
-		 * chunk, or all of it for an old driver) must lose its data.
-		 */
-		ret = vhost_mem_discard_blocks(vm, plan->first_block,
-					       plan->nr_blocks);
-		if (!ret)
-			vhost_mem_unmap_chunks(vm, plan);
-		return ret;
+		return vhost_mem_unplug_plan(vm, plan);
 	default:
 		return -EINVAL;
 	}
@@ -174,6 +226,8 @@ int vhost_mem_sync_memslots(struct vhost_mem *vm)
 	int ret, err = 0;
 	u64 c;
 
+	if (vhost_mem_hard_protect(vm))
+		return vhost_mem_runs_sync(vm);
 	for (c = 0; c < vm->blocks.nr_chunks; c++) {
 		live = vhost_mem_memslot_is_live(&vm->slots, c);
 		wanted = vhost_mem_chunk_wants_memslot(vm, c);
@@ -181,7 +235,7 @@ int vhost_mem_sync_memslots(struct vhost_mem *vm)
 		if (wanted && !live)
 			ret = vhost_mem_map_chunk(vm, c);
 		else if (!wanted && live)
-			ret = vhost_mem_unmap_chunk(vm, c);
+			ret = vhost_mem_unmap_index(vm, c);
 		if (ret)
 			err = ret;
 	}

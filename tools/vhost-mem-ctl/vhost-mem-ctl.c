@@ -707,6 +707,9 @@ static const struct {
 #ifdef VHOST_MEM_REGION_F_PERSISTENT_SUSPEND
 	{ VHOST_MEM_REGION_F_PERSISTENT_SUSPEND, "persistent-suspend" },
 #endif
+#ifdef VHOST_MEM_REGION_F_HARD_PROTECT
+	{ VHOST_MEM_REGION_F_HARD_PROTECT, "hard-protect" },
+#endif
 };
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))

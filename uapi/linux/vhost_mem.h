@@ -32,6 +32,9 @@
 /* Memslot ids the device may use at most with plain chunks. */
 #define VHOST_MEM_SLOTS_NEEDED(region_size, chunk_size) \
 	(((region_size) + (chunk_size) - 1) / (chunk_size))
+/* ... and with hard protection: every other block plugged. */
+#define VHOST_MEM_SLOTS_NEEDED_HARD(region_size, block_size) \
+	(((region_size) / (block_size) + 1) / 2)
 
 /* VHOST_MEM_SET_VM: the KVM VM whose memslots this device manages. */
 struct vhost_mem_vm {
@@ -47,7 +50,15 @@ struct vhost_mem_vm {
 #define VHOST_MEM_REGION_F_SMM		(1U << 2)
 /* Offer VIRTIO_MEM_F_PERSISTENT_SUSPEND: the state survives suspend. */
 #define VHOST_MEM_REGION_F_PERSISTENT_SUSPEND (1U << 3)
-#define VHOST_MEM_REGION_F_ALL		((1U << 4) - 1)
+/*
+ * Hard protection: the memslots cover exactly the plugged blocks, one per
+ * run of adjacent plugged blocks, so no unplugged block is within the
+ * guest's reach.  Needs chunk_size 0, slot_count at least
+ * VHOST_MEM_SLOTS_NEEDED_HARD() and a guest that accepts
+ * VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE (unplugged_inaccessible not OFF).
+ */
+#define VHOST_MEM_REGION_F_HARD_PROTECT	(1U << 4)
+#define VHOST_MEM_REGION_F_ALL		((1U << 5) - 1)
 
 /* vhost_mem_region.unplugged_inaccessible, as QEMU's on/off/auto */
 #define VHOST_MEM_UI_AUTO		0 /* offered; guest decides */
@@ -67,7 +78,7 @@ struct vhost_mem_region {
 	__s32 backing_fd;	/* memfd, shmem or hugetlbfs file */
 	__s32 node_id;		/* NUMA node, -1 for none */
 	__u32 slot_base;	/* first KVM memslot id reserved for us */
-	__u32 slot_count;	/* ids reserved, >= VHOST_MEM_SLOTS_NEEDED() */
+	__u32 slot_count;	/* ids reserved, >= VHOST_MEM_SLOTS_NEEDED(_HARD)() */
 	__u32 unplugged_inaccessible;	/* VHOST_MEM_UI_* */
 	__u32 reserved;		/* 0 */
 };

@@ -95,7 +95,7 @@ u64 vmt_ft_open(struct vmt_rq_env *e, u64 ack)
 {
 	struct vhost_mem_region *r = &e->region;
 	struct vmt_dev *d = &e->dev;
-	u64 chunk, needed, offered = 0;
+	u64 offered = 0;
 	int ret;
 
 	if (d->fd >= 0)
@@ -112,10 +112,8 @@ u64 vmt_ft_open(struct vmt_rq_env *e, u64 ack)
 	ret = vmt_mem_set_vm(d->fd, e->vm->vm_fd);
 	TEST_ASSERT(!ret, "VHOST_MEM_SET_VM: expected success, got %s",
 		    vmt_errname(-ret));
-	chunk = r->chunk_size ? r->chunk_size : VHOST_MEM_DEFAULT_CHUNK_SIZE;
-	needed = VHOST_MEM_SLOTS_NEEDED(r->region_size, chunk);
-	if (r->slot_count < needed)
-		r->slot_count = needed;
+	if (r->slot_count < vmt_region_slots_needed(r))
+		r->slot_count = vmt_region_slots_needed(r);
 	ret = vmt_mem_set_region(d->fd, r);
 	TEST_ASSERT(!ret,
 		    "VHOST_MEM_SET_REGION GPA 0x%llx size 0x%llx flags 0x%x unplugged_inaccessible %u: expected success, got %s",
@@ -153,9 +151,7 @@ void vmt_ft_adopt(struct vmt_rq_env *e, u64 requested)
 		    vmt_errname(-ret));
 	if (e->started)
 		vmt_model_free(&e->model);
-	vmt_model_init(&e->model, r->guest_phys_addr, r->region_size,
-		       r->block_size ? r->block_size : st.block_size,
-		       r->chunk_size);
+	vmt_model_init_region(&e->model, r, &st);
 	TEST_ASSERT(!vmt_model_set_requested(&e->model, requested),
 		    "model: requested size 0x%llx refused",
 		    (unsigned long long)requested);
@@ -218,6 +214,7 @@ void vmt_ft_model_copy(struct vmt_model *dst, const struct vmt_model *src,
 	dst->usable = src->usable;
 	dst->requested = src->requested;
 	dst->plugged = src->plugged;
+	dst->hard = src->hard;
 }
 
 void vmt_ft_model_system_reset(struct vmt_model *m)
@@ -235,8 +232,6 @@ void vmt_ft_model_system_reset(struct vmt_model *m)
 void vmt_ft_side_init(struct vmt_ft_side *s, struct vmt_vm *vm, u64 size,
 		      u64 gpa, u64 chunk_size, u32 slot_base)
 {
-	u64 chunk = chunk_size ? chunk_size : VHOST_MEM_DEFAULT_CHUNK_SIZE;
-
 	memset(s, 0, sizeof(*s));
 	s->dev.fd = -1;
 	s->backing.fd = -1;
@@ -246,7 +241,7 @@ void vmt_ft_side_init(struct vmt_ft_side *s, struct vmt_vm *vm, u64 size,
 	vmt_rq_backing_anon_aligned(&s->backing, size, VMT_RQ_BLOCK);
 	vmt_region_init(&s->region, &s->backing, gpa, VMT_RQ_BLOCK, slot_base);
 	s->region.chunk_size = chunk_size;
-	s->region.slot_count = VHOST_MEM_SLOTS_NEEDED(size, chunk);
+	s->region.slot_count = vmt_region_slots_needed(&s->region);
 }
 
 int vmt_ft_side_setup(struct vmt_ft_side *s)

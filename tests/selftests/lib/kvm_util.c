@@ -41,6 +41,8 @@
  */
 #define CODE_READ	0x00	/* rdi = GPA to load, rsi = mailbox GPA */
 #define CODE_WRITE	0x10	/* rdi = GPA to store to, rsi = value */
+/* rdi, rsi = GPAs to load rcx times each, rdx = the value both must hold */
+#define CODE_SCAN	0x20
 
 static const u8 vmt_guest_code[] = {
 	/* CODE_READ: */
@@ -55,6 +57,23 @@ static const u8 vmt_guest_code[] = {
 	0xe6, VMT_PORT_DONE,		/* out  VMT_PORT_DONE, al	*/
 	0xf4,				/* hlt				*/
 	0xeb, 0xfd,			/* jmp  back to the hlt		*/
+	0x90, 0x90, 0x90, 0x90, 0x90,	/* nop padding to 0x20		*/
+	0x90, 0x90, 0x90,
+	/* CODE_SCAN: */
+	0x48, 0x8b, 0x07,		/* 0: mov  rax, [rdi]		*/
+	0x48, 0x39, 0xd0,		/*    cmp  rax, rdx		*/
+	0x75, 0x12,			/*    jne  bad			*/
+	0x48, 0x8b, 0x06,		/*    mov  rax, [rsi]		*/
+	0x48, 0x39, 0xd0,		/*    cmp  rax, rdx		*/
+	0x75, 0x0a,			/*    jne  bad			*/
+	0x48, 0xff, 0xc9,		/*    dec  rcx			*/
+	0x75, 0xeb,			/*    jnz  0b			*/
+	0xe6, VMT_PORT_DONE,		/*    out  VMT_PORT_DONE, al	*/
+	0xf4,				/*    hlt			*/
+	0xeb, 0xfd,			/*    jmp  back to the hlt	*/
+	0xe6, VMT_PORT_MISMATCH,	/* bad: out VMT_PORT_MISMATCH, al */
+	0xf4,				/*    hlt			*/
+	0xeb, 0xfd,			/*    jmp  back to the hlt	*/
 };
 
 /* null, 64-bit code (L=1, P, DPL 0, execute/read), flat data (read/write) */
@@ -646,4 +665,65 @@ int vmt_guest_read_u64(struct vmt_vm *vm, u64 gpa, u64 *val)
 int vmt_guest_write_u64(struct vmt_vm *vm, u64 gpa, u64 val)
 {
 	return vmt_guest_access(vm, CODE_WRITE, gpa, val, "write");
+}
+
+/*
+ * One scan: runs until the guest reports, completing MMIO exits with a value
+ * that cannot match (the guest then reports the mismatch) and counting them,
+ * and KVM_RUN's EINTRs, in *res.
+ */
+void vmt_guest_scan(struct vmt_vm *vm, u64 gpa_a, u64 gpa_b, u64 val,
+		    u64 count, struct vmt_scan *res)
+{
+	struct kvm_run *run = vm->run;
+	struct kvm_regs regs = {
+		.rip = VMT_GPA_CODE + CODE_SCAN,
+		.rdi = gpa_a,
+		.rsi = gpa_b,
+		.rdx = val,
+		.rcx = count,
+		.rsp = VMT_GPA_STACK_TOP,
+		.rflags = 0x2,
+	};
+
+	vmt_guest_map(vm, gpa_a);
+	vmt_guest_map(vm, gpa_b);
+	TEST_ASSERT(!ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs),
+		    "KVM_SET_REGS: expected success, got %s", vmt_errname(errno));
+	for (;;) {
+		int r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+
+		vm->nr_runs++;
+		if (r < 0 && errno == EINTR) {
+			res->interrupted++;
+			continue;
+		}
+		TEST_ASSERT(!r, "guest scan: KVM_RUN failed with %s",
+			    vmt_errname(errno));
+		switch (run->exit_reason) {
+		case KVM_EXIT_MMIO:
+			res->mmio_exits++;
+			memset(run->mmio.data, 0, sizeof(run->mmio.data));
+			if (!val)
+				run->mmio.data[0] = 1;
+			continue;
+		case KVM_EXIT_INTR:
+			res->interrupted++;
+			continue;
+		case KVM_EXIT_IO:
+			if (run->io.port == VMT_PORT_MISMATCH)
+				res->mismatches++;
+			else
+				TEST_ASSERT(run->io.port == VMT_PORT_DONE,
+					    "guest scan: OUT to port 0x%x",
+					    run->io.port);
+			return;
+		default:
+			VMT_VCPU_FAIL(vm, "guest scan of GPAs 0x%llx and 0x%llx: unexpected exit %u (%s)",
+				      (unsigned long long)gpa_a,
+				      (unsigned long long)gpa_b,
+				      run->exit_reason,
+				      vmt_exit_name(run->exit_reason));
+		}
+	}
 }

@@ -35,8 +35,9 @@
 #define VMT_BOOT_RAM_SIZE	(4ULL << 20)
 #define VMT_BOOT_SLOT		0
 
-/* The guest writes this port when it is done. */
+/* The guest writes this port when it is done, or finds a wrong value. */
 #define VMT_PORT_DONE		0xf0
+#define VMT_PORT_MISMATCH	0xf1
 
 struct vmt_vm {
 	int kvm_fd;			/* /dev/kvm */
@@ -102,5 +103,20 @@ void vmt_vm_delete_memslot(struct vmt_vm *vm, u32 slot);
 int vmt_guest_read_u64(struct vmt_vm *vm, u64 gpa, u64 *val);
 /* The guest stores val at gpa.  Same results as vmt_guest_read_u64(). */
 int vmt_guest_write_u64(struct vmt_vm *vm, u64 gpa, u64 val);
+
+/* What the guest met in vmt_guest_scan(): added to on each call. */
+struct vmt_scan {
+	u64 mmio_exits;		/* a read found no memslot */
+	u64 mismatches;		/* a read found another value */
+	u64 interrupted;	/* KVM_RUN returned EINTR (a task work, a signal) */
+};
+
+/*
+ * The guest reads the qwords at gpa_a and gpa_b count times each, without
+ * leaving guest mode, and compares both with val.  No deadline: keep count
+ * small enough.
+ */
+void vmt_guest_scan(struct vmt_vm *vm, u64 gpa_a, u64 gpa_b, u64 val,
+		    u64 count, struct vmt_scan *res);
 
 #endif /* VMT_KVM_UTIL_H */

@@ -43,6 +43,19 @@ void vmt_model_init(struct vmt_model *m, u64 addr, u64 region_size,
 	TEST_ASSERT(m->map && m->chunk_count, "out of memory");
 }
 
+void vmt_model_init_region(struct vmt_model *m,
+			   const struct vhost_mem_region *r,
+			   const struct vhost_mem_status *st)
+{
+	bool hard = r->flags & VHOST_MEM_REGION_F_HARD_PROTECT;
+
+	/* block size 0 is the device's choice: the status tells it */
+	vmt_model_init(m, r->guest_phys_addr, r->region_size,
+		       r->block_size ? r->block_size : st->block_size,
+		       hard ? st->block_size : r->chunk_size);
+	m->hard = hard;
+}
+
 void vmt_model_free(struct vmt_model *m)
 {
 	free(m->map);
@@ -216,6 +229,24 @@ u32 vmt_model_live_chunks(const struct vmt_model *m)
 	return live;
 }
 
+/* Hard protection: one memslot per run of plugged blocks. */
+u32 vmt_model_memslots(const struct vmt_model *m)
+{
+	u32 runs = 0;
+	u64 b;
+
+	if (!m->hard)
+		return vmt_model_live_chunks(m);
+	for (b = 0; b < m->nr_blocks; b++)
+		runs += m->map[b] && (!b || !m->map[b - 1]);
+	return runs;
+}
+
+u64 vmt_model_memslots_max(const struct vmt_model *m)
+{
+	return m->hard ? (m->nr_blocks + 1) / 2 : m->nr_chunks;
+}
+
 u64 vmt_model_block_gpa(const struct vmt_model *m, u64 block)
 {
 	return m->addr + block * m->block_size;
@@ -250,9 +281,11 @@ int vmt_model_diff(const struct vmt_model *m, const struct vhost_mem_status *st,
 	bad += vmt_diff_u64(f, "plugged_size", m->plugged, st->plugged_size);
 	bad += vmt_diff_u64(f, "requested_size", m->requested,
 			    st->requested_size);
-	bad += vmt_diff_u64(f, "memslots (chunks with a plugged block)",
-			    vmt_model_live_chunks(m), st->memslots);
-	bad += vmt_diff_u64(f, "memslots_max", m->nr_chunks, st->memslots_max);
+	bad += vmt_diff_u64(f, m->hard ? "memslots (runs of plugged blocks)" :
+			    "memslots (chunks with a plugged block)",
+			    vmt_model_memslots(m), st->memslots);
+	bad += vmt_diff_u64(f, "memslots_max", vmt_model_memslots_max(m),
+			    st->memslots_max);
 	bad += vmt_diff_u64(f, "dropped", m->dropped, st->dropped);
 	for (t = 0; t < VHOST_MEM_NR_REQ_TYPES; t++) {
 		for (r = 0; r < VHOST_MEM_NR_RESP_TYPES; r++) {
@@ -294,15 +327,9 @@ void vmt_rq_env_init(struct vmt_rq_env *e, enum vmt_backing_type type,
 void vmt_rq_env_start(struct vmt_rq_env *e, u64 requested)
 {
 	struct vhost_mem_region *r = &e->region;
-	u64 chunk, needed;
 
-	chunk = r->chunk_size;
-	if (!chunk)
-		chunk = r->block_size > VHOST_MEM_DEFAULT_CHUNK_SIZE ?
-			r->block_size : VHOST_MEM_DEFAULT_CHUNK_SIZE;
-	needed = VHOST_MEM_SLOTS_NEEDED(r->region_size, chunk);
-	if (r->slot_count < needed)
-		r->slot_count = needed;
+	if (r->slot_count < vmt_region_slots_needed(r))
+		r->slot_count = vmt_region_slots_needed(r);
 	vmt_dev_start(&e->dev, r, requested);
 	vmt_rq_env_adopt(e, requested);
 }
@@ -316,10 +343,7 @@ void vmt_rq_env_adopt(struct vmt_rq_env *e, u64 requested)
 	ret = vmt_mem_get_status(e->dev.fd, &st);
 	TEST_ASSERT(!ret, "VHOST_MEM_GET_STATUS: expected success, got %s",
 		    vmt_errname(-ret));
-	/* block size 0 is the device's choice: the status tells it */
-	vmt_model_init(&e->model, r->guest_phys_addr, r->region_size,
-		       r->block_size ? r->block_size : st.block_size,
-		       r->chunk_size);
+	vmt_model_init_region(&e->model, r, &st);
 	TEST_ASSERT(!vmt_model_set_requested(&e->model, requested),
 		    "model: requested size 0x%llx refused",
 		    (unsigned long long)requested);

@@ -49,6 +49,7 @@ struct vmt_model {
 	u64 usable;
 	u64 requested;
 	u64 plugged;
+	bool hard;			/* hard protection: memslots per run */
 	u8 *map;			/* one byte per block, 1: plugged */
 	u32 *chunk_count;		/* plugged blocks per chunk */
 	u64 requests[VHOST_MEM_NR_REQ_TYPES][VHOST_MEM_NR_RESP_TYPES];
@@ -58,6 +59,10 @@ struct vmt_model {
 /* chunk_size 0: the default (1 GiB, or the block size if larger). */
 void vmt_model_init(struct vmt_model *m, u64 addr, u64 region_size,
 		    u64 block_size, u64 chunk_size);
+/* The model of a device set up with r; st: its status. */
+void vmt_model_init_region(struct vmt_model *m,
+			   const struct vhost_mem_region *r,
+			   const struct vhost_mem_status *st);
 void vmt_model_free(struct vmt_model *m);
 
 /* The usable region a requested size needs. */
@@ -85,6 +90,9 @@ bool vmt_model_plugged(const struct vmt_model *m, u64 block);
 u16 vmt_model_range_state(const struct vmt_model *m, u64 first, u64 nr);
 bool vmt_model_chunk_live(const struct vmt_model *m, u64 chunk);
 u32 vmt_model_live_chunks(const struct vmt_model *m);
+/* Memslots the device must have now, and at most. */
+u32 vmt_model_memslots(const struct vmt_model *m);
+u64 vmt_model_memslots_max(const struct vmt_model *m);
 u64 vmt_model_block_gpa(const struct vmt_model *m, u64 block);
 
 /*

@@ -313,6 +313,18 @@ void vmt_region_init(struct vhost_mem_region *r, const struct vmt_backing *b,
 					       VHOST_MEM_DEFAULT_CHUNK_SIZE);
 }
 
+u32 vmt_region_slots_needed(const struct vhost_mem_region *r)
+{
+	u64 chunk = r->chunk_size;
+
+	if (r->flags & VHOST_MEM_REGION_F_HARD_PROTECT)
+		return VHOST_MEM_SLOTS_NEEDED_HARD(r->region_size, r->block_size);
+	if (!chunk)
+		chunk = r->block_size > VHOST_MEM_DEFAULT_CHUNK_SIZE ?
+			r->block_size : VHOST_MEM_DEFAULT_CHUNK_SIZE;
+	return VHOST_MEM_SLOTS_NEEDED(r->region_size, chunk);
+}
+
 void vmt_dev_start(struct vmt_dev *d, struct vhost_mem_region *r,
 		   u64 requested_size)
 {

@@ -104,6 +104,8 @@ void vmt_dev_open_ready(struct vmt_dev *d, struct vmt_vm *vm,
 /* Region parameters with QEMU-like defaults for a backing. */
 void vmt_region_init(struct vhost_mem_region *r, const struct vmt_backing *b,
 		     u64 gpa, u64 block_size, u32 slot_base);
+/* The memslot ids the region needs at least (block_size set). */
+u32 vmt_region_slots_needed(const struct vhost_mem_region *r);
 /*
  * VHOST_MEM_SET_VM (d->vm), VHOST_MEM_SET_REGION (r), requested size, and
  * VHOST_MEM_SET_RUNNING 1, failing the test on any error.

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Hard protection (VHOST_MEM_REGION_F_HARD_PROTECT): the memslots cover
+ * exactly the plugged blocks, one memslot per run of adjacent plugged
+ * blocks, so an access to any unplugged block is an MMIO exit.
+ *
+ * A PLUG next to a run grows it, an UNPLUG inside one splits it.  KVM does
+ * either only by deleting the memslot and creating the new ones, so every
+ * vCPU is held out of guest mode meanwhile (vcpus.c): no vCPU ever finds a
+ * plugged block unmapped.  A PLUG with no plugged neighbour and an UNPLUG
+ * of a whole run create or delete one memslot and hold no vCPU.
+ *
+ * Which memslot maps what is asked from KVM itself (memslot.c), so there
+ * is no second copy of the layout to keep in step.
+ */
+#include "device.h"
+#include "plug.h"
+#include "vcpus.h"
+
+/* Blocks [first, end). */
+struct vhost_mem_run {
+	u64 first, end;
+};
+
+static u64 vhost_mem_slot_first(const struct vhost_mem *vm,
+				const struct vhost_mem_memslot *slot)
+{
+	return vhost_mem_blocks_block_at_gpa(&vm->blocks, slot->gpa);
+}
+
+static u64 vhost_mem_slot_end(const struct vhost_mem *vm,
+			      const struct vhost_mem_memslot *slot)
+{
+	return vhost_mem_blocks_block_at_gpa(&vm->blocks, slot->gpa + slot->size);
+}
+
+/* Maps a run with a free memslot id; returns the index or -errno. */
+static int vhost_mem_map_run(struct vhost_mem *vm, const struct vhost_mem_run *run)
+{
+	int index = vhost_mem_memslot_free_index(&vm->slots);
+
+	if (index < 0)
+		return index;
+	return vhost_mem_map_blocks(vm, index, run->first,
+				    run->end - run->first) ?: index;
+}
+
+/* Puts back a memslot a failed reshape deleted. */
+static void vhost_mem_restore_slot(struct vhost_mem *vm,
+				   const struct vhost_mem_memslot *slot)
+{
+	u64 first = vhost_mem_slot_first(vm, slot);
+
+	if (vhost_mem_map_blocks(vm, slot->index, first,
+				 vhost_mem_slot_end(vm, slot) - first))
+		pr_err("vhost-mem%d: blocks %llu-%llu stay unmapped: the guest faults on them\n",
+		       vm->id, first, vhost_mem_slot_end(vm, slot) - 1);
+}
+
+/*
+ * Deletes the memslots old[] and maps the runs new[] instead, all or
+ * nothing.  Blocks that stay plugged change memslot with every vCPU held.
+ */
+#define VHOST_MEM_RESHAPE_MAX	2
+
+static int vhost_mem_reshape(struct vhost_mem *vm,
+			     const struct vhost_mem_memslot *old, unsigned int nr_old,
+			     const struct vhost_mem_run *new, unsigned int nr_new)
+{
+	struct vhost_mem_vcpus_stop *stop = NULL;
+	int index[VHOST_MEM_RESHAPE_MAX];
+	unsigned int removed = 0, added = 0;
+	int ret = 0;
+
+	if (nr_old && nr_new) {
+		stop = vhost_mem_vcpus_stop(vm->kvm);
+		if (IS_ERR(stop)) {
+			vhost_mem_warn(vm, "cannot hold the vCPUs: %ld\n",
+				       PTR_ERR(stop));
+			return PTR_ERR(stop);
+		}
+	}
+	for (; removed < nr_old; removed++) {
+		ret = vhost_mem_unmap_index(vm, old[removed].index);
+		if (ret)
+			goto undo;
+	}
+	for (; added < nr_new; added++) {
+		index[added] = vhost_mem_map_run(vm, &new[added]);
+		if (index[added] < 0) {
+			ret = index[added];
+			goto undo;
+		}
+	}
+	goto out;
+undo:
+	while (added--)
+		vhost_mem_unmap_index(vm, index[added]);
+	while (removed--)
+		vhost_mem_restore_slot(vm, &old[removed]);
+out:
+	if (stop)
+		vhost_mem_vcpus_resume(stop);
+	return ret;
+}
+
+/* Before a PLUG of [first, first + nr) is committed: one run with its neighbours. */
+int vhost_mem_runs_plug(struct vhost_mem *vm, u64 first, u64 nr)
+{
+	const struct vhost_mem_blocks *b = &vm->blocks;
+	struct vhost_mem_memslot old[VHOST_MEM_RESHAPE_MAX];
+	struct vhost_mem_run run = { first, first + nr };
+	unsigned int nr_old = 0;
+
+	if (first && vhost_mem_memslot_at(&vm->slots, vhost_mem_blocks_gpa(b, first - 1),
+					  &old[nr_old]))
+		run.first = vhost_mem_slot_first(vm, &old[nr_old++]);
+	if (run.end < b->nr_blocks &&
+	    vhost_mem_memslot_at(&vm->slots, vhost_mem_blocks_gpa(b, run.end), &old[nr_old]) &&
+	    !(nr_old && old[0].index == old[1].index))
+		run.end = vhost_mem_slot_end(vm, &old[nr_old++]);
+	return vhost_mem_reshape(vm, old, nr_old, &run, 1);
+}
+
+/*
+ * Before an UNPLUG of [first, end) is committed: what the memslots over it
+ * keep on either side is mapped again.  One memslot covers all of it,
+ * unless an earlier failure left the layout torn; then each is cut.
+ */
+int vhost_mem_runs_unplug(struct vhost_mem *vm, u64 first, u64 end)
+{
+	struct vhost_mem_run rest[VHOST_MEM_RESHAPE_MAX];
+	struct vhost_mem_memslot slot;
+	u64 block = first;
+	unsigned int n;
+	int ret;
+
+	while (block < end) {
+		if (!vhost_mem_memslot_at(&vm->slots,
+					  vhost_mem_blocks_gpa(&vm->blocks, block), &slot)) {
+			block++;
+			continue;
+		}
+		n = 0;
+		if (vhost_mem_slot_first(vm, &slot) < first)
+			rest[n++] = (struct vhost_mem_run){ vhost_mem_slot_first(vm, &slot), first };
+		if (vhost_mem_slot_end(vm, &slot) > end)
+			rest[n++] = (struct vhost_mem_run){ end, vhost_mem_slot_end(vm, &slot) };
+		ret = vhost_mem_reshape(vm, &slot, 1, rest, n);
+		if (ret)
+			return ret;
+		block = vhost_mem_slot_end(vm, &slot);
+	}
+	return 0;
+}
+
+/* UNPLUG_ALL: nothing stays plugged, so no vCPU needs holding. */
+void vhost_mem_runs_unmap_all(struct vhost_mem *vm)
+{
+	u32 i;
+
+	for (i = 0; i < vm->slots.count; i++)
+		if (vhost_mem_memslot_is_live(&vm->slots, i))
+			vhost_mem_unmap_index(vm, i);
+}
+
+/* Does the memslot map exactly one whole run of plugged blocks? */
+static bool vhost_mem_slot_is_run(const struct vhost_mem *vm,
+				  const struct vhost_mem_memslot *slot)
+{
+	u64 first = vhost_mem_slot_first(vm, slot), start, end;
+
+	return (!first || !vhost_mem_blocks_is_plugged(&vm->blocks, first - 1)) &&
+	       vhost_mem_blocks_next_plugged(&vm->blocks, first, vm->blocks.nr_blocks,
+					     &start, &end) &&
+	       start == first && end == vhost_mem_slot_end(vm, slot);
+}
+
+static bool vhost_mem_slot_has_plugged(const struct vhost_mem *vm,
+				       const struct vhost_mem_memslot *slot)
+{
+	u64 start, end;
+
+	return vhost_mem_blocks_next_plugged(&vm->blocks, vhost_mem_slot_first(vm, slot),
+					     vhost_mem_slot_end(vm, slot), &start, &end);
+}
+
+/* Any of our memslots that is not exactly a run; deleted if del. */
+static bool vhost_mem_runs_drop_stale(struct vhost_mem *vm, bool del, bool *over_plugged)
+{
+	struct vhost_mem_memslot slot;
+	bool found = false;
+	u32 i;
+
+	for (i = 0; i < vm->slots.count; i++) {
+		if (!vhost_mem_memslot_get(&vm->slots, i, &slot) ||
+		    vhost_mem_slot_is_run(vm, &slot))
+			continue;
+		found = true;
+		*over_plugged |= vhost_mem_slot_has_plugged(vm, &slot);
+		if (del)
+			vhost_mem_unmap_index(vm, i);
+	}
+	return found;
+}
+
+/* Start, restore, reset: a memslot for each run of plugged blocks, no other. */
+int vhost_mem_runs_sync(struct vhost_mem *vm)
+{
+	struct vhost_mem_vcpus_stop *stop = NULL;
+	struct vhost_mem_memslot slot;
+	bool over_plugged = false;
+	int ret, err = 0;
+	struct vhost_mem_run run;
+
+	if (vhost_mem_runs_drop_stale(vm, false, &over_plugged) && over_plugged) {
+		stop = vhost_mem_vcpus_stop(vm->kvm);
+		if (IS_ERR(stop))
+			return PTR_ERR(stop);
+	}
+	vhost_mem_runs_drop_stale(vm, true, &over_plugged);
+	vhost_mem_blocks_for_each_plugged(&vm->blocks, run.first, run.end, 0,
+					  vm->blocks.nr_blocks) {
+		if (vhost_mem_memslot_at(&vm->slots,
+					 vhost_mem_blocks_gpa(&vm->blocks, run.first), &slot))
+			continue;	/* kept: exactly this run */
+		ret = vhost_mem_map_run(vm, &run);
+		if (ret < 0)
+			err = ret;
+	}
+	if (stop)
+		vhost_mem_vcpus_resume(stop);
+	return err;
+}
