@@ -38,6 +38,20 @@ TEST(state_layout)
 	EXPECT_EQ(8, offsetof(struct vhost_mem_state, buf));
 }
 
+/* The worst cases the ids must cover: every chunk, every other block. */
+TEST(slots_needed)
+{
+	const unsigned long long mib = 1ULL << 20, tib = 1ULL << 40;
+
+	EXPECT_EQ(1, VHOST_MEM_SLOTS_NEEDED(2 * mib, 1ULL << 30));
+	EXPECT_EQ(3, VHOST_MEM_SLOTS_NEEDED((2ULL << 30) + 2 * mib, 1ULL << 30));
+	EXPECT_EQ(1024, VHOST_MEM_SLOTS_NEEDED(tib, 1ULL << 30));
+	EXPECT_EQ(1, VHOST_MEM_SLOTS_NEEDED_HARD(2 * mib, 2 * mib));
+	EXPECT_EQ(8, VHOST_MEM_SLOTS_NEEDED_HARD(32 * mib, 2 * mib));
+	EXPECT_EQ(9, VHOST_MEM_SLOTS_NEEDED_HARD(34 * mib, 2 * mib));
+	EXPECT_EQ(262144, VHOST_MEM_SLOTS_NEEDED_HARD(tib, 2 * mib));
+}
+
 TEST(ioctl_numbers_distinct)
 {
 	const unsigned long nr[] = {
