@@ -6,7 +6,7 @@
 # host-built programs can load and exercise kernel modules.  See README.md.
 #
 #   tests/vm/run.sh [--series 6.1|6.12] [--timeout SECONDS] [--mem SIZE]
-#                   [--keep] [--verbose] -- COMMAND [ARGS...]
+#                   [--cpus N] [--keep] [--verbose] -- COMMAND [ARGS...]
 #
 # Exit status: COMMAND's own, or
 #   2    usage error
@@ -34,6 +34,7 @@ series=6.1	# --series; the kernel's own variables come from setup.sh --env
 SERIES='' KVER='' KROOT='' VMLINUZ=''
 timeout=600
 mem=4G
+cpus=1
 keep=
 verbose=
 run=
@@ -47,7 +48,7 @@ die() { msg "$*"; exit "$EX_VM"; }
 usage() {
 	cat >&2 <<'EOT'
 usage: tests/vm/run.sh [--series 6.1|6.12] [--timeout SECONDS] [--mem SIZE]
-                       [--keep] [--verbose] -- COMMAND [ARGS...]
+                       [--cpus N] [--keep] [--verbose] -- COMMAND [ARGS...]
 EOT
 	exit "$EX_USAGE"
 }
@@ -55,13 +56,14 @@ EOT
 parse_args() {
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--series|--timeout|--mem)
+		--series|--timeout|--mem|--cpus)
 			[ $# -ge 2 ] || { msg "$1 needs a value"; usage; } ;;
 		esac
 		case $1 in
 		--series) series=$2; shift ;;
 		--timeout) timeout=$2; shift ;;
 		--mem) mem=$2; shift ;;
+		--cpus) cpus=$2; shift ;;
 		--keep) keep=1 ;;
 		--verbose|-v) verbose=1 ;;
 		--) shift; break ;;
@@ -72,6 +74,7 @@ parse_args() {
 	done
 	[ $# -gt 0 ] || { msg "no COMMAND given"; usage; }
 	[[ $timeout =~ ^[1-9][0-9]*$ ]] || { msg "--timeout needs whole seconds"; usage; }
+	[[ $cpus =~ ^[1-9][0-9]?$ ]] || { msg "--cpus needs a number of CPUs"; usage; }
 	argv=("$@")
 }
 
@@ -232,7 +235,7 @@ start_vm() {
 	# sends it that TERM should this script die without running its traps
 	# (SIGKILL), so that no QEMU outlives its runner.
 	setpriv --pdeathsig TERM timeout -k 10 "$timeout" qemu-system-x86_64 \
-		-accel tcg -cpu max,phys-bits=46 -smp 1 -m "$mem" \
+		-accel tcg -cpu max,phys-bits=46 -smp "$cpus" -m "$mem" \
 		-nodefaults -no-reboot -display none \
 		-kernel "$VMLINUZ" -initrd "$initrd" -append "$cmdline" \
 		-serial "file:$run/console.log" -serial "file:$run/output" \
