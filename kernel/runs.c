@@ -57,12 +57,12 @@ static void vhost_mem_restore_slot(struct vhost_mem *vm,
 		       vm->id, first, vhost_mem_slot_end(vm, slot) - 1);
 }
 
+#define VHOST_MEM_RESHAPE_MAX	2
+
 /*
  * Deletes the memslots old[] and maps the runs new[] instead, all or
  * nothing.  Blocks that stay plugged change memslot with every vCPU held.
  */
-#define VHOST_MEM_RESHAPE_MAX	2
-
 static int vhost_mem_reshape(struct vhost_mem *vm,
 			     const struct vhost_mem_memslot *old, unsigned int nr_old,
 			     const struct vhost_mem_run *new, unsigned int nr_new)
