@@ -236,7 +236,10 @@ class Guest:
             "-object", "memory-backend-ram,id=mem0,size=%d" % BOOT_MEM,
             "-numa", "node,nodeid=0,cpus=0,memdev=mem0",
             "-numa", "node,nodeid=1",
-            "-object", "memory-backend-ram,id=vmem0,size=%d,reserve=off" % REGION,
+            "-object", ("memory-backend-memfd,id=vmem0,size=%d"
+                        if getattr(a, "memfd", False) else
+                        "memory-backend-ram,id=vmem0,size=%d,reserve=off")
+                       % REGION,
             "-device", "virtio-mem-pci,id=%s,memdev=vmem0,node=1,"
                        "requested-size=%d,unplugged-inaccessible=on,%s"
                        % (DEV, requested, dev_opts),
@@ -630,6 +633,9 @@ def main():
     ap.add_argument("--initrd", required=True)
     ap.add_argument("--ctl", required=True, help="vhost-mem-ctl")
     ap.add_argument("--modes", default="vhost,stock")
+    ap.add_argument("--memfd", action="store_true",
+                    help="back the device with memory-backend-memfd (shared:"
+                    " the kernel punches holes) instead of private RAM")
     args = ap.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="vhost-mem-e2e.")

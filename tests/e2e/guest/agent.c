@@ -145,11 +145,12 @@ static void cmd_release(void)
 static void cmd_hold(const char *arg)
 {
 	unsigned long nodemask = 1UL << DEVICE_NODE, mib = strtoul(arg, NULL, 10);
-	long free_kb = meminfo_kb(NODE1, "MemFree:");
 	size_t i, words;
+	long free_kb;
 	void *p;
 
 	cmd_release();
+	free_kb = meminfo_kb(NODE1, "MemFree:");
 	if (!mib) {
 		reply("err hold needs a size in MiB");
 		return;
