@@ -10,14 +10,27 @@
 
 #include "device.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
+/* What a chain asked for and what it was answered, for the tracepoints. */
+struct vhost_mem_served {
+	u64 addr;
+	u16 type;
+	u16 nb_blocks;
+	u16 answer;
+};
+
 /*
  * Serves one chain: the request in its device-readable part, the response
  * in its device-writable part (any split into descriptors).  Returns the
- * bytes written, 0 when the chain cannot carry a response.
+ * bytes written, 0 when the chain cannot carry a response; *s says what
+ * the request was (type U16_MAX: unreadable) and its answer.
  */
 static u32 vhost_mem_serve_chain(struct vhost_mem *vm,
 				 struct vhost_virtqueue *vq,
-				 unsigned int out, unsigned int in)
+				 unsigned int out, unsigned int in,
+				 struct vhost_mem_served *s)
 {
 	size_t in_len = iov_length(&vq->iov[out], in);
 	struct virtio_mem_resp resp = {};
@@ -25,6 +38,10 @@ static u32 vhost_mem_serve_chain(struct vhost_mem *vm,
 	struct iov_iter it;
 	u16 answer, state = 0;
 
+	s->type = U16_MAX;
+	s->addr = 0;
+	s->nb_blocks = 0;
+	s->answer = VIRTIO_MEM_RESP_ERROR;
 	if (in_len < sizeof(resp)) {
 		vq_err(vq, "vhost-mem: response buffer of %zu bytes\n", in_len);
 		vm->dropped++;
@@ -37,12 +54,13 @@ static u32 vhost_mem_serve_chain(struct vhost_mem *vm,
 		/* Counted as an unknown request, answered ERROR. */
 		answer = vhost_mem_handle_request(vm, U16_MAX, 0, 0, &state);
 	} else {
-		answer = vhost_mem_handle_request(vm,
-				vhost16_to_cpu(vq, req.type),
-				vhost64_to_cpu(vq, req.u.plug.addr),
-				vhost16_to_cpu(vq, req.u.plug.nb_blocks),
-				&state);
+		s->type = vhost16_to_cpu(vq, req.type);
+		s->addr = vhost64_to_cpu(vq, req.u.plug.addr);
+		s->nb_blocks = vhost16_to_cpu(vq, req.u.plug.nb_blocks);
+		answer = vhost_mem_handle_request(vm, s->type, s->addr,
+						  s->nb_blocks, &state);
 	}
+	s->answer = answer;
 	resp.type = cpu_to_vhost16(vq, answer);
 	resp.u.state.state = cpu_to_vhost16(vq, state);
 
@@ -61,9 +79,11 @@ void vhost_mem_handle_kick(struct vhost_work *work)
 						  poll.work);
 	struct vhost_mem *vm = container_of(vq->dev, struct vhost_mem, dev);
 	struct vhost_mem_batch batch = {};
+	struct vhost_mem_served s;
 	unsigned int out, in;
 	bool answered = false;
 	int head, served = 0;
+	u32 len;
 
 	mutex_lock(&vq->mutex);
 	if (!vhost_vq_get_backend(vq))
@@ -84,9 +104,13 @@ void vhost_mem_handle_kick(struct vhost_work *work)
 			}
 			break;
 		}
+		trace_vhost_mem_req_pop(vm->id, head);
+		len = vhost_mem_serve_chain(vm, vq, out, in, &s);
 		/* Even an unanswerable chain goes back to the guest. */
-		if (vhost_add_used(vq, head, vhost_mem_serve_chain(vm, vq, out, in)))
+		if (vhost_add_used(vq, head, len))
 			break;
+		trace_vhost_mem_req_used(vm->id, head, s.type, s.addr,
+					 s.nb_blocks, s.answer, len);
 		answered = true;
 	} while (!vhost_exceeds_weight(vq, ++served, 0));
 
