@@ -180,13 +180,21 @@ list_series() {
 	done
 }
 
+# The tree's commits, as the patches they export to (blank lines aside:
+# --stdout separates the mails with one).
+exported() {	# SRC
+	git -C "$1" format-patch --zero-commit --no-signature --stdout \
+		debian-tree | grep -v '^$'
+}
+
 # Work on the series happens in this tree (commit, then git format-patch
 # into tools/qemu/patches): never throw away commits or changes that are
 # not in the patches yet.
 check_tree() {
 	local src=$1 applied
 	applied=$(cat "$cache/applied-head" 2>/dev/null) || return 0
-	if [ "$(git -C "$src" rev-parse HEAD)" != "$applied" ] ||
+	if { [ "$(git -C "$src" rev-parse HEAD)" != "$applied" ] &&
+	     ! cmp -s <(exported "$src") <(cat "${series[@]}" | grep -v '^$'); } ||
 	   [ -n "$(git -C "$src" status --porcelain --untracked-files=no)" ]; then
 		die "$src has commits or changes that are not in tools/qemu/patches: export them (see tools/qemu/README.md) or drop them (git -C $src reset --hard $applied)"
 	fi
