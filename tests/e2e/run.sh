@@ -24,11 +24,12 @@ series=${*:-6.1 6.12}
 readonly DEFAULT_VM=6.12
 # Per series: two guests, a boot and a restore each, and the resizes
 # (about 2.5 minutes under TCG on the development machine).
-readonly VM_TIMEOUT=${VHOST_MEM_E2E_TIMEOUT:-400}
+readonly VM_TIMEOUT=${VHOST_MEM_E2E_TIMEOUT:-300}
 # Now and then the test VM (TCG emulating nested SVM) stops for good, its
 # vCPU halted, no timer firing, in a nested boot or reboot, with either
-# device: a series whose VM timed out (run.sh's status 124) runs once more.
-readonly ATTEMPTS=2
+# device: a series whose VM timed out (run.sh's status 124) runs again, up
+# to three times in all.
+readonly ATTEMPTS=3
 
 n=0
 failed=0
@@ -78,7 +79,7 @@ run_series() {	# GUEST[@VM]
 		# What it got to, and the test VM's last words.
 		sed 's/^/# hung attempt: /' "$out"
 		[ "$try" = "$ATTEMPTS" ] ||
-			echo "# $s: the test VM hung (timed out after $VM_TIMEOUT s); once more"
+			echo "# $s: the test VM hung (timed out after $VM_TIMEOUT s); again"
 	done
 	while IFS= read -r line; do
 		case $line in

@@ -19,6 +19,11 @@
  *                         migrate it away and cannot unplug its blocks
  *   unpin                 undoes pin
  *   release               frees the held memory (unpins it first)
+ *   watch MIB MS          polls node 1's MemTotal every 10 ms until it is MIB
+ *                         MiB (ok reached T) or MS milliseconds have passed
+ *                         (ok waited T node1_total_kb=N); T in ms.  The
+ *                         benchmark times resizes with it, and polls alike
+ *                         in its idle baselines
  *   reboot | poweroff     no answer: the guest goes away
  *
  *   vmem-agent [TTY]      default /dev/ttyS1
@@ -36,6 +41,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MPOL_BIND	2
@@ -201,6 +207,40 @@ static void cmd_check(void)
 		reply("ok intact %zu MiB", held_bytes / MIB);
 }
 
+static unsigned long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 +
+	       (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void cmd_watch(const char *arg)
+{
+	struct timespec t0, tick = { .tv_nsec = 10 * 1000 * 1000 };
+	unsigned long mib, limit, ms;
+	char *end;
+	long kb;
+
+	mib = strtoul(arg, &end, 10);
+	limit = strtoul(end, NULL, 10);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		kb = meminfo_kb(NODE1, "MemTotal:");
+		ms = ms_since(&t0);
+		if (kb >= 0 && (unsigned long)kb == mib * 1024) {
+			reply("ok reached %lu", ms);
+			return;
+		}
+		if (ms >= limit) {
+			reply("ok waited %lu node1_total_kb=%ld", ms, kb);
+			return;
+		}
+		nanosleep(&tick, NULL);
+	}
+}
+
 static int open_tty(const char *path)
 {
 	struct termios t;
@@ -251,6 +291,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(line, "unpin")) {
 			cmd_unpin();
 			reply("ok unpinned");
+		} else if (!strncmp(line, "watch ", 6)) {
+			cmd_watch(line + 6);
 		} else if (!strcmp(line, "release")) {
 			cmd_release();
 			reply("ok released");
