@@ -7,6 +7,7 @@
 #   make KVER=6.12       ... for one series (or a full name, 6.1.0-56-amd64)
 #   make check           host unit tests, the VM tests on each series, e2e (6.12)
 #   make bench           the issue-3 benchmark in a VM on each series
+#   make bench-e2e       the issue-6 benchmark: QEMU's virtio-mem and vhost=on
 #   make demo            a guest resized through QEMU and the module, in a VM
 #   make qemu            Debian's QEMU with tools/qemu/patches, in .cache/qemu
 #   make e2e             QEMU (vhost=on and its own device) with real guests
@@ -19,7 +20,7 @@ top := $(CURDIR)
 BUILD := $(top)/build
 HARNESS_DIR = $(firstword $(wildcard $(top)/.cache/kernel/6.12/*/src/tools/testing/selftests))
 
-.PHONY: all setup modules unit tools selftests check demo checkpatch clean bench qemu e2e
+.PHONY: all setup modules unit tools selftests check demo checkpatch clean bench bench-e2e qemu e2e
 
 all: modules
 
@@ -46,6 +47,11 @@ check:
 # BENCH_OPTS: options of vhost_mem_bench (bench/README.md), e.g. "-t -r 10".
 bench:
 	@bench/run.sh $(series) $(if $(BENCH_OPTS),-- $(BENCH_OPTS))
+
+# Resizing a real guest with QEMU's own device and with vhost=on, in one
+# run (bench/README.md); 6.12 unless KVER says, about 5 minutes.
+bench-e2e:
+	@bench/e2e/run.sh $(if $(KVER),$(series))
 
 # QEMU with vhost=on for virtio-mem (tools/qemu/README.md); rebuilt only
 # when the patches or the uapi header change.
