@@ -49,7 +49,7 @@ bench:
 	@bench/run.sh $(series) $(if $(BENCH_OPTS),-- $(BENCH_OPTS))
 
 # Resizing a real guest with QEMU's own device and with vhost=on, in one
-# run (bench/README.md); 6.12 unless KVER says, about 5 minutes.
+# run (bench/README.md); 6.12 unless KVER says, about 9 minutes.
 bench-e2e:
 	@bench/e2e/run.sh $(if $(KVER),$(series))
 

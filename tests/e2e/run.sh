@@ -23,8 +23,8 @@ top=$(cd "$here/../.." && pwd)
 series=${*:-6.1 6.12}
 readonly DEFAULT_VM=6.12
 # Per series: two guests, a boot and a restore each, and the resizes
-# (about 2.5 minutes under TCG on the development machine).
-readonly VM_TIMEOUT=${VHOST_MEM_E2E_TIMEOUT:-300}
+# (about 4 minutes under TCG on the development machine, a reset included).
+readonly VM_TIMEOUT=${VHOST_MEM_E2E_TIMEOUT:-420}
 # Now and then the test VM (TCG emulating nested SVM) stops for good, its
 # vCPU halted, no timer firing, in a nested boot or reboot, with either
 # device: a series whose VM timed out (run.sh's status 124) runs again, up
