@@ -87,6 +87,16 @@ resolve_series() {
 	echo "$version ${hdr#linux-headers-}"
 }
 
+# The signed image is published some days after the unsigned one of the
+# same build (same vmlinuz and modules): take whichever has the version.
+image_package() {	# kver version
+	local p
+	for p in "linux-image-$1" "linux-image-$1-unsigned"; do
+		[ "$(pkg_field "$p" "$2" Version)" = "$2" ] && { echo "$p"; return; }
+	done
+	die "no linux-image-$1 (signed or unsigned) of version $2"
+}
+
 # Only what the build and the tests need, never the whole tree.
 extract_source() {
 	local series=$1 deb=$2 dst=$3 p=linux-source-$1
@@ -103,7 +113,7 @@ extract_source() {
 }
 
 setup_series() {
-	local series=$1 dir=$cache/kernel/$1 version kver kbuild common stamp
+	local series=$1 dir=$cache/kernel/$1 version kver kbuild common stamp image
 	read -r version kver < <(resolve_series "$series")
 	stamp=$dir/$kver.env
 	if [ -f "$stamp" ]; then
@@ -116,9 +126,10 @@ setup_series() {
 	kbuild=$(pkg_field "linux-headers-$kver" "$version" Depends |
 		tr ',' '\n' | grep -o 'linux-kbuild-[^ ]*' | head -n1)
 	[ -n "$common" ] && [ -n "$kbuild" ] || die "cannot find headers dependencies of $kver"
+	image=$(image_package "$kver" "$version")
 
 	rm -rf "$dir/$kver"
-	download "$dir/$kver/debs" "linux-image-$kver=$version" \
+	download "$dir/$kver/debs" "$image=$version" \
 		"linux-headers-$kver=$version" "$common=$version" \
 		"$kbuild=$version" "linux-source-$series=$version"
 	local d root=$dir/$kver/root
