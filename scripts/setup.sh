@@ -112,8 +112,18 @@ extract_source() {
 	mv "$dst.tmp" "$dst"
 }
 
+# The series is set up already for the version Debian offers now: one
+# apt-cache call instead of the headers search of resolve_series.
+series_is_current() {	# series dir
+	local version
+	version=$(candidate_version "linux-source-$1")
+	[ -n "$version" ] && [ -f "$2/env" ] &&
+		grep -qx "VERSION=$version" "$2/env"
+}
+
 setup_series() {
 	local series=$1 dir=$cache/kernel/$1 version kver kbuild common stamp image
+	series_is_current "$series" "$dir" && return
 	read -r version kver < <(resolve_series "$series")
 	stamp=$dir/$kver.env
 	if [ -f "$stamp" ]; then
