@@ -9,7 +9,7 @@
 #include <linux/idr.h>
 #include <linux/kvm_host.h>
 #include <linux/mutex.h>
-#include <linux/nodemask.h>
+#include <linux/numa.h>
 #include <linux/nsproxy.h>
 #include <linux/pid.h>
 #include <linux/sizes.h>
@@ -74,19 +74,15 @@ static void vhost_mem_stop_vq(struct vhost_mem *vm)
 	mutex_unlock(&vm->vq.mutex);
 }
 
-void vhost_mem_destroy(struct vhost_mem *vm)
+/*
+ * Everything set up since the open, released: the region (memslots,
+ * backing, blocks), the VM, the owner's eventfd.  The queue is stopped and
+ * flushed, and dev.mutex held or the device unreachable.
+ */
+static void vhost_mem_release_setup(struct vhost_mem *vm)
 {
-	mutex_lock(&vhost_mem_list_lock);
-	list_del(&vm->node);
-	mutex_unlock(&vhost_mem_list_lock);
-
-	vhost_mem_stop_vq(vm);
-	vhost_dev_flush(&vm->dev);
-	vhost_dev_stop(&vm->dev);
-	vhost_dev_cleanup(&vm->dev);
-
 	mutex_lock(&vhost_mem_regions_lock);
-	list_del(&vm->region_node);
+	list_del_init(&vm->region_node);
 	mutex_unlock(&vhost_mem_regions_lock);
 
 	/* The memory goes with the device: the VM may outlive us. */
@@ -98,9 +94,65 @@ void vhost_mem_destroy(struct vhost_mem *vm)
 	if (vm->config_ctx)
 		eventfd_ctx_put(vm->config_ctx);
 	put_pid(vm->owner);
+
+	mutex_lock(&vm->vq.mutex);
+	vm->vm_file = NULL;
+	vm->kvm = NULL;
+	vm->config_ctx = NULL;
+	vm->owner = NULL;
+	vm->has_region = false;
+	vm->paused = false;
+	vm->unplugged_inaccessible = true;
+	WRITE_ONCE(vm->ui_mode, VHOST_MEM_UI_AUTO);
+	WRITE_ONCE(vm->region_flags, 0);
+	WRITE_ONCE(vm->node_id, NUMA_NO_NODE);
+	memset(vm->requests, 0, sizeof(vm->requests));
+	vm->dropped = 0;
+	mutex_unlock(&vm->vq.mutex);
+}
+
+void vhost_mem_destroy(struct vhost_mem *vm)
+{
+	mutex_lock(&vhost_mem_list_lock);
+	list_del(&vm->node);
+	mutex_unlock(&vhost_mem_list_lock);
+
+	vhost_mem_stop_vq(vm);
+	vhost_dev_flush(&vm->dev);
+	vhost_dev_stop(&vm->dev);
+	vhost_dev_cleanup(&vm->dev);
+	vhost_mem_release_setup(vm);
 	put_net(vm->net);
 	ida_free(&vhost_mem_ida, vm->id);
 	kvfree(vm);
+}
+
+/*
+ * VHOST_RESET_OWNER, as vhost-net and vhost-vsock do it: the device is as
+ * just opened (no owner, VM, region nor ring), its memslots are deleted.
+ */
+int vhost_mem_reset_owner(struct vhost_mem *vm)
+{
+	struct vhost_iotlb *umem;
+	int ret;
+
+	mutex_lock(&vm->dev.mutex);
+	ret = vhost_dev_check_owner(&vm->dev);
+	if (ret)
+		goto out;
+	umem = vhost_dev_reset_owner_prepare();
+	if (!umem) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	vhost_mem_stop_vq(vm);
+	vhost_dev_stop(&vm->dev);
+	/* Before the core drops the owner's mm: the backing points into it. */
+	vhost_mem_release_setup(vm);
+	vhost_dev_reset_owner(&vm->dev, umem);
+out:
+	mutex_unlock(&vm->dev.mutex);
+	return ret;
 }
 
 /* The transport's features, and the device's that depend on its set-up. */
@@ -189,8 +241,9 @@ static int vhost_mem_check_region_arg(const struct vhost_mem_region *arg)
 	if (!(arg->flags & VHOST_MEM_REGION_F_BACKING_FD) &&
 	    arg->backing_offset)
 		return -EINVAL;
+	/* A guest proximity domain: 16 bits in the config space. */
 	if (arg->node_id != NUMA_NO_NODE &&
-	    (arg->node_id < 0 || arg->node_id >= MAX_NUMNODES))
+	    (arg->node_id < 0 || arg->node_id > U16_MAX))
 		return -EINVAL;
 	/* Hard protection maps runs of blocks, never whole chunks. */
 	if (arg->flags & VHOST_MEM_REGION_F_HARD_PROTECT &&
@@ -214,6 +267,36 @@ static u64 vhost_mem_block_size(const struct vhost_mem_region *arg,
 	if (arg->block_size)
 		return arg->block_size;
 	return max_t(u64, PMD_SIZE, backing->page_size);
+}
+
+/*
+ * KVM's limits, checked at set-up so that no PLUG can fail on them later:
+ * its largest memslot, and (as kvm_mmu_max_gfn() with two-dimensional
+ * paging) the host's physical address width, which bounds guest-physical
+ * addresses.  Shadow paging would allow more; we do not rely on it.
+ */
+static u64 vhost_mem_kvm_max_gpa(void)
+{
+	unsigned int bits = boot_cpu_data.x86_phys_bits;
+
+	if (boot_cpu_data.extended_cpuid_level >= 0x80000008)
+		bits = cpuid_eax(0x80000008) & 0xff;
+	return 1ULL << bits;
+}
+
+static int vhost_mem_check_kvm_limits(const struct vhost_mem_blocks *b,
+				      u32 flags)
+{
+	u64 memslot_max = (u64)KVM_MEM_MAX_NR_PAGES << PAGE_SHIFT;
+	/* A run of plugged blocks may span the whole region. */
+	u64 largest = flags & VHOST_MEM_REGION_F_HARD_PROTECT ?
+		      b->region_size : min(b->chunk_size, b->region_size);
+
+	if (largest > memslot_max)
+		return -EINVAL;
+	if (b->addr + b->region_size > vhost_mem_kvm_max_gpa())
+		return -ERANGE;
+	return 0;
 }
 
 static bool vhost_mem_ranges_overlap(u64 a, u64 a_len, u64 b, u64 b_len)
@@ -290,6 +373,9 @@ static int vhost_mem_setup_region(struct vhost_mem *vm,
 				    block_size : arg->chunk_size);
 	if (ret)
 		goto err_backing;
+	ret = vhost_mem_check_kvm_limits(&blocks, arg->flags);
+	if (ret)
+		goto err_blocks;
 	ret = -ENOSPC;
 	if (arg->slot_count < vhost_mem_memslots_max(&blocks, arg->flags))
 		goto err_blocks;
@@ -408,6 +494,7 @@ static int vhost_mem_apply_features(struct vhost_mem *vm)
 {
 	bool acked = vhost_has_feature(&vm->vq,
 				       VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE);
+	bool was_readable;
 	int ret;
 
 	/* Acked before SET_REGION took a feature away (ui "off"). */
@@ -417,8 +504,12 @@ static int vhost_mem_apply_features(struct vhost_mem *vm)
 	     vm->region_flags & VHOST_MEM_REGION_F_HARD_PROTECT) && !acked)
 		return -EINVAL;
 	mutex_lock(&vm->vq.mutex);
+	was_readable = !vm->unplugged_inaccessible;
 	vm->unplugged_inaccessible = acked;
 	ret = vhost_mem_sync_memslots(vm);
+	/* What the old driver wrote to unplugged memory goes with its mapping. */
+	if (!ret && was_readable && acked)
+		vhost_mem_discard_empty_chunks(vm);
 	mutex_unlock(&vm->vq.mutex);
 	return ret;
 }
@@ -544,7 +635,10 @@ static int vhost_mem_load_state(struct vhost_mem *vm, const u8 *blob, u64 len)
 	vm->blocks = loaded;
 	ret = vhost_mem_sync_memslots(vm) ?: vhost_mem_populate_plugged(vm);
 	if (ret) {
-		vhost_mem_discard_plugged(vm);
+		/*
+		 * Nothing is discarded: the VMM may have loaded the migrated
+		 * RAM into these blocks already, and a retry needs it.
+		 */
 		vm->blocks = old;
 		vhost_mem_sync_memslots(vm);
 		vhost_mem_blocks_free(&loaded);
@@ -554,30 +648,51 @@ static int vhost_mem_load_state(struct vhost_mem *vm, const u8 *blob, u64 len)
 	return 0;
 }
 
+/*
+ * Only the owner, into a device that has not started, and only a blob of
+ * exactly the state's size: checked before anything is allocated, and the
+ * copy is charged to the caller's memory cgroup.
+ */
+static u8 *vhost_mem_copy_state(struct vhost_mem *vm, const void __user *buf,
+				u64 len)
+{
+	u8 *blob;
+
+	if (vhost_vq_get_backend(&vm->vq))
+		return ERR_PTR(-EBUSY);
+	if (len != vhost_mem_blocks_state_size(&vm->blocks))
+		return ERR_PTR(-EINVAL);
+	blob = kvmalloc(len, GFP_KERNEL_ACCOUNT);
+	if (!blob)
+		return ERR_PTR(-ENOMEM);
+	if (copy_from_user(blob, buf, len)) {
+		kvfree(blob);
+		return ERR_PTR(-EFAULT);
+	}
+	return blob;
+}
+
 int vhost_mem_set_state(struct vhost_mem *vm, const void __user *buf, u64 len)
 {
 	struct vhost_mem_batch batch;
-	u8 *blob;
+	u8 *blob = NULL;
 	int ret;
 
-	if (len > SZ_1G)
-		return -EINVAL;
-	blob = vmemdup_user(buf, len);
-	if (IS_ERR(blob))
-		return PTR_ERR(blob);
 	ret = vhost_mem_lock_set_up(vm);
-	/* Only into a device that has not started. */
-	if (!ret && vhost_vq_get_backend(&vm->vq))
-		ret = -EBUSY;
+	if (!ret) {
+		blob = vhost_mem_copy_state(vm, buf, len);
+		if (IS_ERR(blob))
+			ret = PTR_ERR(blob);
+	}
 	if (!ret) {
 		mutex_lock(&vm->vq.mutex);
 		vhost_mem_batch_begin(vm, &batch);
 		ret = vhost_mem_load_state(vm, blob, len);
 		vhost_mem_batch_end(vm, &batch);
 		mutex_unlock(&vm->vq.mutex);
+		kvfree(blob);
 	}
 	mutex_unlock(&vm->dev.mutex);
-	kvfree(blob);
 	if (!ret)
 		vhost_mem_batch_send(vm, &batch);
 	return ret;

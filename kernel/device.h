@@ -71,6 +71,7 @@ int vhost_mem_set_paused(struct vhost_mem *vm, bool paused);
 int vhost_mem_get_state(struct vhost_mem *vm, void __user *buf, u64 *len);
 int vhost_mem_set_state(struct vhost_mem *vm, const void __user *buf, u64 len);
 int vhost_mem_reset(struct vhost_mem *vm);
+int vhost_mem_reset_owner(struct vhost_mem *vm);
 
 /* Called by the request handler with vq.mutex held. */
 u16 vhost_mem_handle_request(struct vhost_mem *vm, u16 type, u64 addr,

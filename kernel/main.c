@@ -29,17 +29,34 @@ static int vhost_mem_release(struct inode *inode, struct file *f)
 	return 0;
 }
 
-/* Our structs start with their size: accept older and newer callers. */
-static int vhost_mem_copy_arg(void *karg, size_t ksize, void __user *uarg)
+/*
+ * Our structs start with their size: accept older and newer callers, down
+ * to min_size (the first version's fields that the ioctl cannot do
+ * without) and up to a page, as openat2() and clone3() do.
+ */
+static int vhost_mem_get_arg_size(void __user *uarg, size_t min_size,
+				  u32 *usize)
+{
+	if (get_user(*usize, (u32 __user *)uarg))
+		return -EFAULT;
+	if (*usize < min_size)
+		return -EINVAL;
+	if (*usize > PAGE_SIZE)
+		return -E2BIG;
+	return 0;
+}
+
+static int vhost_mem_copy_arg(void *karg, size_t ksize, size_t min_size,
+			      void __user *uarg)
 {
 	u32 usize;
+	int ret = vhost_mem_get_arg_size(uarg, min_size, &usize);
 
-	if (get_user(usize, (u32 __user *)uarg))
-		return -EFAULT;
-	if (usize < sizeof(u32) * 2)
-		return -EINVAL;
-	return copy_struct_from_user(karg, ksize, uarg, usize);
+	return ret ?: copy_struct_from_user(karg, ksize, uarg, usize);
 }
+
+/* The size and flags words every extensible struct starts with. */
+#define VHOST_MEM_ARG_MIN_SIZE		(sizeof(u32) * 2)
 
 /* An int argument that must be 0 or 1. */
 static int vhost_mem_get_switch(void __user *argp, bool *on)
@@ -57,7 +74,8 @@ static int vhost_mem_get_switch(void __user *argp, bool *on)
 static long vhost_mem_ioctl_set_vm(struct vhost_mem *vm, void __user *argp)
 {
 	struct vhost_mem_vm arg;
-	int ret = vhost_mem_copy_arg(&arg, sizeof(arg), argp);
+	int ret = vhost_mem_copy_arg(&arg, sizeof(arg), VHOST_MEM_ARG_MIN_SIZE,
+				     argp);
 
 	return ret ?: vhost_mem_set_vm(vm, &arg);
 }
@@ -65,7 +83,8 @@ static long vhost_mem_ioctl_set_vm(struct vhost_mem *vm, void __user *argp)
 static long vhost_mem_ioctl_set_region(struct vhost_mem *vm, void __user *argp)
 {
 	struct vhost_mem_region arg;
-	int ret = vhost_mem_copy_arg(&arg, sizeof(arg), argp);
+	int ret = vhost_mem_copy_arg(&arg, sizeof(arg), VHOST_MEM_ARG_MIN_SIZE,
+				     argp);
 
 	return ret ?: vhost_mem_set_region(vm, &arg);
 }
@@ -76,10 +95,9 @@ static long vhost_mem_ioctl_get_status(struct vhost_mem *vm, void __user *argp)
 	u32 usize;
 	int ret;
 
-	if (get_user(usize, (u32 __user *)argp))
-		return -EFAULT;
-	if (usize < sizeof(u32) * 2)
-		return -EINVAL;
+	ret = vhost_mem_get_arg_size(argp, VHOST_MEM_ARG_MIN_SIZE, &usize);
+	if (ret)
+		return ret;
 	ret = vhost_mem_get_status(vm, &st);
 	if (ret)
 		return ret;
@@ -94,7 +112,10 @@ static long vhost_mem_ioctl_state(struct vhost_mem *vm, unsigned int ioctl,
 	void __user *buf;
 	int ret;
 
-	ret = vhost_mem_copy_arg(&arg, sizeof(arg), argp);
+	/* GET_STATE writes buf_len back: no struct may end before it. */
+	ret = vhost_mem_copy_arg(&arg, sizeof(arg),
+				 offsetofend(struct vhost_mem_state, buf_len),
+				 argp);
 	if (ret)
 		return ret;
 	if (arg.flags)
@@ -126,15 +147,67 @@ static long vhost_mem_core_ioctl(struct vhost_mem *vm, unsigned int ioctl,
 	return ret == -ENOIOCTLCMD ? -ENOTTY : ret;
 }
 
+/*
+ * Our own ioctls, matched without the size bits of their numbers
+ * (VHOST_MEM_IOC_KEY): the struct's size field tells its version, so a
+ * caller built against an older or newer header reaches the same handler.
+ */
+static long vhost_mem_own_ioctl(struct vhost_mem *vm, unsigned int key,
+				void __user *argp)
+{
+	u64 size;
+	bool on;
+	int fd;
+
+	switch (key) {
+	case VHOST_MEM_IOC_KEY(VHOST_MEM_SET_VM):
+		return vhost_mem_ioctl_set_vm(vm, argp);
+	case VHOST_MEM_IOC_KEY(VHOST_MEM_SET_REGION):
+		return vhost_mem_ioctl_set_region(vm, argp);
+	case VHOST_MEM_IOC_KEY(VHOST_MEM_SET_REQUESTED_SIZE):
+		if (copy_from_user(&size, argp, sizeof(size)))
+			return -EFAULT;
+		return vhost_mem_check_owner(vm) ?:
+		       vhost_mem_set_requested_size(vm, size,
+						    VHOST_MEM_ORIGIN_VMM);
+	case VHOST_MEM_IOC_KEY(VHOST_MEM_SET_RUNNING):
+		return vhost_mem_get_switch(argp, &on) ?:
+		       vhost_mem_set_running(vm, on);
+	case VHOST_MEM_IOC_KEY(VHOST_MEM_GET_STATUS):
+		return vhost_mem_ioctl_get_status(vm, argp);
+	case VHOST_MEM_IOC_KEY(VHOST_MEM_SET_PAUSED):
+		return vhost_mem_get_switch(argp, &on) ?:
+		       vhost_mem_set_paused(vm, on);
+	case VHOST_MEM_IOC_KEY(VHOST_MEM_GET_STATE):
+		return vhost_mem_ioctl_state(vm, VHOST_MEM_GET_STATE, argp);
+	case VHOST_MEM_IOC_KEY(VHOST_MEM_SET_STATE):
+		return vhost_mem_ioctl_state(vm, VHOST_MEM_SET_STATE, argp);
+	case VHOST_MEM_IOC_KEY(VHOST_MEM_RESET):
+		return vhost_mem_reset(vm);
+	case VHOST_MEM_IOC_KEY(VHOST_MEM_SET_CONFIG_CALL):
+		if (copy_from_user(&fd, argp, sizeof(fd)))
+			return -EFAULT;
+		return vhost_mem_set_config_call(vm, fd);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static bool vhost_mem_is_own_ioctl(unsigned int ioctl)
+{
+	return _IOC_TYPE(ioctl) == VHOST_VIRTIO &&
+	       _IOC_NR(ioctl) >= VHOST_MEM_IOC_NR_FIRST;
+}
+
 static long vhost_mem_ioctl(struct file *f, unsigned int ioctl,
 			    unsigned long arg)
 {
 	struct vhost_mem *vm = f->private_data;
 	void __user *argp = (void __user *)arg;
-	u64 features, size;
-	bool on;
-	int fd;
+	u64 features;
 
+	if (vhost_mem_is_own_ioctl(ioctl))
+		return vhost_mem_own_ioctl(vm, VHOST_MEM_IOC_KEY(ioctl), argp);
 	switch (ioctl) {
 	case VHOST_GET_FEATURES:
 		features = vhost_mem_get_features(vm);
@@ -144,33 +217,8 @@ static long vhost_mem_ioctl(struct file *f, unsigned int ioctl,
 		if (copy_from_user(&features, argp, sizeof(features)))
 			return -EFAULT;
 		return vhost_mem_set_features(vm, features);
-	case VHOST_MEM_SET_VM:
-		return vhost_mem_ioctl_set_vm(vm, argp);
-	case VHOST_MEM_SET_REGION:
-		return vhost_mem_ioctl_set_region(vm, argp);
-	case VHOST_MEM_SET_REQUESTED_SIZE:
-		if (copy_from_user(&size, argp, sizeof(size)))
-			return -EFAULT;
-		return vhost_mem_check_owner(vm) ?:
-		       vhost_mem_set_requested_size(vm, size,
-						    VHOST_MEM_ORIGIN_VMM);
-	case VHOST_MEM_SET_RUNNING:
-		return vhost_mem_get_switch(argp, &on) ?:
-		       vhost_mem_set_running(vm, on);
-	case VHOST_MEM_GET_STATUS:
-		return vhost_mem_ioctl_get_status(vm, argp);
-	case VHOST_MEM_SET_PAUSED:
-		return vhost_mem_get_switch(argp, &on) ?:
-		       vhost_mem_set_paused(vm, on);
-	case VHOST_MEM_GET_STATE:
-	case VHOST_MEM_SET_STATE:
-		return vhost_mem_ioctl_state(vm, ioctl, argp);
-	case VHOST_MEM_RESET:
-		return vhost_mem_reset(vm);
-	case VHOST_MEM_SET_CONFIG_CALL:
-		if (copy_from_user(&fd, argp, sizeof(fd)))
-			return -EFAULT;
-		return vhost_mem_set_config_call(vm, fd);
+	case VHOST_RESET_OWNER:
+		return vhost_mem_reset_owner(vm);
 	default:
 		return vhost_mem_core_ioctl(vm, ioctl, argp);
 	}

@@ -78,11 +78,27 @@ undo:
 }
 
 /*
- * Memslots of the chunks an UNPLUG empties, after their pages are gone;
- * then the whole chunk is discarded, in case the guest wrote to its
- * unplugged blocks while they were mapped.  The unplug stands even if KVM
- * refuses: a memslot over unplugged memory is harmless, and the next
- * resync (start, restore, reset) removes it.
+ * The memslot of a chunk with nothing plugged, then the whole chunk's
+ * memory: the guest may have written to its unplugged blocks while they
+ * were mapped (between PLUGs, or all along with an old driver).  So an
+ * unplugged block that no memslot maps never holds guest data.
+ */
+static int vhost_mem_unmap_empty_chunk(struct vhost_mem *vm, u64 c)
+{
+	const struct vhost_mem_blocks *b = &vm->blocks;
+	int ret = vhost_mem_unmap_index(vm, c);
+
+	if (!ret)
+		vhost_mem_backing_discard(&vm->backing,
+					  vhost_mem_blocks_chunk_offset(b, c),
+					  vhost_mem_blocks_chunk_size(b, c));
+	return ret;
+}
+
+/*
+ * Memslots of the chunks an UNPLUG empties, after their pages are gone.
+ * The unplug stands even if KVM refuses: a memslot over unplugged memory
+ * is harmless, and the next resync (start, restore, reset) removes it.
  */
 static void vhost_mem_unmap_chunks(struct vhost_mem *vm,
 				   const struct vhost_mem_plan *plan)
@@ -92,15 +108,10 @@ static void vhost_mem_unmap_chunks(struct vhost_mem *vm,
 
 	if (!vm->unplugged_inaccessible)
 		return;
-	for (c = plan->first_chunk; c < end; c++) {
-		if (!vhost_mem_memslot_is_live(&vm->slots, c) ||
-		    !vhost_mem_plan_empties_chunk(b, plan, c) ||
-		    vhost_mem_unmap_index(vm, c))
-			continue;
-		vhost_mem_backing_discard(&vm->backing,
-					  vhost_mem_blocks_chunk_offset(b, c),
-					  vhost_mem_blocks_chunk_size(b, c));
-	}
+	for (c = plan->first_chunk; c < end; c++)
+		if (vhost_mem_memslot_is_live(&vm->slots, c) &&
+		    vhost_mem_plan_empties_chunk(b, plan, c))
+			vhost_mem_unmap_empty_chunk(vm, c);
 }
 
 static int vhost_mem_discard_blocks(struct vhost_mem *vm, u64 first, u64 nr)
@@ -117,8 +128,8 @@ static int vhost_mem_discard_blocks(struct vhost_mem *vm, u64 first, u64 nr)
 	return ret;
 }
 
-/* Prealloc: populated before the ACK, discarded again if that fails. */
-static int vhost_mem_populate_blocks(struct vhost_mem *vm, u64 first, u64 nr)
+/* Prealloc: the blocks' memory allocated now; 0 without F_PREALLOC. */
+static int vhost_mem_prealloc_blocks(struct vhost_mem *vm, u64 first, u64 nr)
 {
 	const struct vhost_mem_blocks *b = &vm->blocks;
 	int ret;
@@ -128,11 +139,19 @@ static int vhost_mem_populate_blocks(struct vhost_mem *vm, u64 first, u64 nr)
 	ret = vhost_mem_backing_populate(&vm->backing,
 					 vhost_mem_blocks_offset(b, first),
 					 vhost_mem_blocks_bytes(b, nr));
-	if (ret) {
+	if (ret)
 		vhost_mem_warn(vm, "cannot preallocate blocks %llu-%llu: %d\n",
 			       first, first + nr - 1, ret);
+	return ret;
+}
+
+/* A PLUG's blocks: populated before the ACK, discarded again if that fails. */
+static int vhost_mem_populate_blocks(struct vhost_mem *vm, u64 first, u64 nr)
+{
+	int ret = vhost_mem_prealloc_blocks(vm, first, nr);
+
+	if (ret)
 		vhost_mem_discard_blocks(vm, first, nr);
-	}
 	return ret;
 }
 
@@ -183,6 +202,13 @@ static int vhost_mem_unplug_plan(struct vhost_mem *vm,
 {
 	int ret;
 
+	/*
+	 * Nothing plugged and nothing mapped: no block can hold guest data,
+	 * so a guest looping on UNPLUG_ALL costs no discard (as QEMU).
+	 */
+	if (plan->type == VIRTIO_MEM_REQ_UNPLUG_ALL &&
+	    !vm->blocks.plugged_size && !vm->slots.live)
+		return 0;
 	ret = vhost_mem_discard_blocks(vm, plan->first_block, plan->nr_blocks);
 	if (ret)
 		return ret;
@@ -242,6 +268,26 @@ int vhost_mem_sync_memslots(struct vhost_mem *vm)
 	return err;
 }
 
+/*
+ * A driver that accepts VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE starts after
+ * one that did not (a kexec): every chunk was mapped, so every chunk
+ * without a plugged block may hold what the old driver wrote.  After the
+ * resync unmapped them.
+ */
+void vhost_mem_discard_empty_chunks(struct vhost_mem *vm)
+{
+	const struct vhost_mem_blocks *b = &vm->blocks;
+	u64 c;
+
+	for (c = 0; c < b->nr_chunks; c++)
+		if (vhost_mem_blocks_chunk_is_empty(b, c) &&
+		    !vhost_mem_memslot_is_live(&vm->slots, c))
+			vhost_mem_backing_discard(&vm->backing,
+						  vhost_mem_blocks_chunk_offset(b, c),
+						  vhost_mem_blocks_chunk_size(b, c));
+}
+
+/* Restore: what a failure leaves allocated may hold migrated RAM, kept. */
 int vhost_mem_populate_plugged(struct vhost_mem *vm)
 {
 	u64 start, end;
@@ -249,18 +295,9 @@ int vhost_mem_populate_plugged(struct vhost_mem *vm)
 
 	vhost_mem_blocks_for_each_plugged(&vm->blocks, start, end, 0,
 					  vm->blocks.nr_blocks) {
-		ret = vhost_mem_populate_blocks(vm, start, end - start);
+		ret = vhost_mem_prealloc_blocks(vm, start, end - start);
 		if (ret)
 			return ret;
 	}
 	return 0;
-}
-
-void vhost_mem_discard_plugged(struct vhost_mem *vm)
-{
-	u64 start, end;
-
-	vhost_mem_blocks_for_each_plugged(&vm->blocks, start, end, 0,
-					  vm->blocks.nr_blocks)
-		vhost_mem_discard_blocks(vm, start, end - start);
 }

@@ -10,7 +10,7 @@ struct vhost_mem;
 int vhost_mem_execute(struct vhost_mem *vm, const struct vhost_mem_plan *plan);
 int vhost_mem_sync_memslots(struct vhost_mem *vm);
 int vhost_mem_populate_plugged(struct vhost_mem *vm);
-void vhost_mem_discard_plugged(struct vhost_mem *vm);
+void vhost_mem_discard_empty_chunks(struct vhost_mem *vm);
 
 /* For runs.c: one memslot by index. */
 int vhost_mem_map_blocks(struct vhost_mem *vm, u32 index, u64 first, u64 nr);

@@ -14,7 +14,14 @@
  *   mapping's kind, holes, wrapping ranges, NUMA node, mixed page sizes);
  * - the size field of the extensible structs: too small, larger with a
  *   non-zero or a zero tail, and GET_STATUS filling only what was asked;
+ * - the ioctl numbers: built from a smaller or a larger struct, they reach
+ *   the same ioctl (the kernel ignores their size bits);
+ * - KVM's limits at set-up: a chunk or hard-protection run larger than
+ *   KVM's largest memslot, a region beyond the guest-physical address
+ *   width; node_id as a 16-bit proximity domain;
  * - VHOST_MEM_SET_REQUESTED_SIZE and VHOST_MEM_SET_RUNNING: order, values;
+ * - VHOST_RESET_OWNER: the owner only; the device as just opened, its
+ *   memslots gone, and set up again on the same fd;
  * - a VMM that deletes the device's memslot behind its back: no kernel
  *   warning when the device is closed.
  */
@@ -31,6 +38,7 @@
 
 #include "vmt.h"
 #include "req_util.h"
+#include "feature_util.h"
 #include "kselftest_harness.h"
 
 #define BLK		VMT_RQ_BLOCK
@@ -657,6 +665,9 @@ TEST_F(ioctl, region_page_sizes)
 /* The size field                                                     */
 /* ------------------------------------------------------------------ */
 
+/* The largest size field the kernel takes (a page, as openat2). */
+#define ARG_SIZE_MAX	4096U
+
 /* A struct of size bytes: the known part, then a tail. */
 struct big_arg {
 	union {
@@ -694,10 +705,19 @@ TEST_F(ioctl, struct_size)
 		     "SET_VM with size %zu and a non-zero tail",
 		     sizeof(a.vm) + 8);
 	((u8 *)&a)[sizeof(a.vm) + 3] = 0;
+	/* beyond a page: E2BIG, even with a zero tail (nothing is scanned) */
 	a.vm.size = sizeof(a);
+	EXPECT_ERRNO(e->dev.fd, &self->before, -E2BIG,
+		     raw_ioctl(e->dev.fd, VHOST_MEM_SET_VM, &a),
+		     "SET_VM with size %zu", sizeof(a));
+	a.vm.size = UINT32_MAX;
+	EXPECT_ERRNO(e->dev.fd, &self->before, -E2BIG,
+		     raw_ioctl(e->dev.fd, VHOST_MEM_SET_VM, &a),
+		     "SET_VM with size 4 GiB - 1");
+	a.vm.size = ARG_SIZE_MAX;
 	r = raw_ioctl(e->dev.fd, VHOST_MEM_SET_VM, &a);
-	ASSERT_EQ(0, r) TH_LOG("SET_VM with size %zu and a zero tail: %s",
-			       sizeof(a), errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("SET_VM with size %u and a zero tail: %s",
+			       ARG_SIZE_MAX, errstr(r));
 
 	/* SET_REGION */
 	status(_metadata, e->dev.fd, &self->before);
@@ -723,10 +743,14 @@ TEST_F(ioctl, struct_size)
 		     "SET_REGION with size %u and a non-zero tail",
 		     a.region.size);
 	((u8 *)&a)[sizeof(a.region) + 15] = 0;
-	a.region.size = sizeof(a);
+	a.region.size = ARG_SIZE_MAX + 1;
+	EXPECT_ERRNO(e->dev.fd, &self->before, -E2BIG,
+		     raw_ioctl(e->dev.fd, VHOST_MEM_SET_REGION, &a),
+		     "SET_REGION with size %u", a.region.size);
+	a.region.size = ARG_SIZE_MAX;
 	r = raw_ioctl(e->dev.fd, VHOST_MEM_SET_REGION, &a);
-	ASSERT_EQ(0, r) TH_LOG("SET_REGION with size %zu and a zero tail: %s",
-			       sizeof(a), errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("SET_REGION with size %u and a zero tail: %s",
+			       ARG_SIZE_MAX, errstr(r));
 	ASSERT_EQ(0, vmt_mem_set_requested_size(e->dev.fd, REGION_SIZE));
 	ASSERT_EQ(0, vmt_mem_set_running(e->dev.fd, 1));
 	vmt_rq_env_adopt(e, REGION_SIZE);
@@ -774,11 +798,11 @@ TEST_F(ioctl, get_status_size)
 	}
 	/* a larger (newer) struct gets what the kernel knows */
 	memset(&a, 0xa5, sizeof(a));
-	a.st.size = sizeof(a);
+	a.st.size = ARG_SIZE_MAX;
 	ASSERT_EQ(0, raw_ioctl(e->dev.fd, VHOST_MEM_GET_STATUS, &a));
 	EXPECT_EQ(sizeof(full), a.st.size)
-		TH_LOG("GET_STATUS with size %zu: size %u comes back, expected the kernel's %zu",
-		       sizeof(a), a.st.size, sizeof(full));
+		TH_LOG("GET_STATUS with size %u: size %u comes back, expected the kernel's %zu",
+		       ARG_SIZE_MAX, a.st.size, sizeof(full));
 	EXPECT_EQ(0, memcmp(&a.st, &full, sizeof(full)));
 	for (j = sizeof(full); j < sizeof(a); j++)
 		if (((u8 *)&a)[j] != 0xa5)
@@ -885,6 +909,169 @@ TEST_F(ioctl, vmm_deleted_device_memslot)
 	EXPECT_EQ(e->klog_problems, problems)
 		TH_LOG("closing a device whose memslot the VMM had deleted: %d new kernel warnings (above)",
 		       problems - e->klog_problems);
+}
+
+/* ------------------------------------------------------------------ */
+/* Ioctl numbers, KVM's limits, VHOST_RESET_OWNER                     */
+/* ------------------------------------------------------------------ */
+
+/* nr as a binary built with a struct of size bytes would have it. */
+static unsigned long resized(unsigned long nr, unsigned int size)
+{
+	return _IOC(_IOC_DIR(nr), _IOC_TYPE(nr), _IOC_NR(nr), size);
+}
+
+TEST_F(ioctl, numbers_built_from_other_struct_sizes)
+{
+	struct vmt_rq_env *e = &self->e;
+	static struct big_arg a;
+	struct vhost_mem_status st;
+	u64 size = REGION_SIZE;
+	int on = 1, r;
+
+	memset(&a, 0, sizeof(a));
+	a.vm.size = sizeof(a.vm);
+	a.vm.vm_fd = e->vm->vm_fd;
+	r = raw_ioctl(e->dev.fd, resized(VHOST_MEM_SET_VM, 4), &a);
+	ASSERT_EQ(0, r) TH_LOG("SET_VM numbered for a 4-byte struct: %s",
+			       errstr(r));
+	memset(&a, 0, sizeof(a));
+	a.region = e->region;
+	a.region.size = sizeof(a.region) + 32;
+	r = raw_ioctl(e->dev.fd, resized(VHOST_MEM_SET_REGION,
+					 sizeof(a.region) + 32), &a);
+	ASSERT_EQ(0, r) TH_LOG("SET_REGION numbered for a %zu-byte struct: %s",
+			       sizeof(a.region) + 32, errstr(r));
+	r = raw_ioctl(e->dev.fd, resized(VHOST_MEM_SET_REQUESTED_SIZE, 16),
+		      &size);
+	ASSERT_EQ(0, r) TH_LOG("SET_REQUESTED_SIZE numbered for 16 bytes: %s",
+			       errstr(r));
+	r = raw_ioctl(e->dev.fd, resized(VHOST_MEM_SET_RUNNING, 1), &on);
+	ASSERT_EQ(0, r) TH_LOG("SET_RUNNING numbered for 1 byte: %s",
+			       errstr(r));
+	memset(&st, 0, sizeof(st));
+	st.size = 16;
+	r = raw_ioctl(e->dev.fd, resized(VHOST_MEM_GET_STATUS, 16), &st);
+	ASSERT_EQ(0, r) TH_LOG("GET_STATUS numbered for 16 bytes: %s",
+			       errstr(r));
+	EXPECT_EQ(16, st.size);
+	EXPECT_EQ(VHOST_MEM_STATUS_F_VM | VHOST_MEM_STATUS_F_REGION |
+		  VHOST_MEM_STATUS_F_RUNNING, st.flags);
+	vmt_rq_env_adopt(e, REGION_SIZE);
+	ASSERT_EQ(VIRTIO_MEM_RESP_ACK,
+		  vmt_rq_send(e, VIRTIO_MEM_REQ_PLUG, GPA, 2, NULL));
+	vmt_ft_expect_read(e->vm, GPA + 8, 0, "plugged through the resized ioctls");
+	vmt_rq_check_all(e);
+	/* a number of ours that does not exist */
+	r = raw_ioctl(e->dev.fd, _IOW(VHOST_VIRTIO, 0xEF, struct vhost_mem_vm), &a);
+	EXPECT_EQ(-ENOTTY, r) TH_LOG("unknown ioctl 0xEF: expected ENOTTY, got %s",
+				     errstr(r));
+}
+
+/* The guest-physical address width of this (test) machine's CPU. */
+static unsigned int phys_bits(void)
+{
+	unsigned int bits = 0, virt;
+	char line[256];
+	FILE *f = fopen("/proc/cpuinfo", "re");
+
+	while (f && !bits && fgets(line, sizeof(line), f))
+		if (sscanf(line, "address sizes : %u bits physical, %u",
+			   &bits, &virt) != 2)
+			bits = 0;
+	if (f)
+		fclose(f);
+	return bits;
+}
+
+#define KVM_MEMSLOT_MAX	((((1ULL << 31) - 1)) << 12)
+
+TEST_F(ioctl, region_within_kvm_limits)
+{
+	const u64 huge = 8ULL << 40;	/* > KVM's largest memslot */
+	struct vmt_backing big = { .fd = -1 };
+	unsigned int bits = phys_bits();
+	u64 top;
+
+	ASSERT_LT(KVM_MEMSLOT_MAX, huge);
+	ASSERT_LT(30, bits) TH_LOG("no address sizes in /proc/cpuinfo");
+	top = 1ULL << bits;
+	vmt_rq_backing_anon_aligned(&big, huge, BLK);
+	region_ready(_metadata, self);
+
+	BAD_REGION(-EINVAL,
+		   (r.region_size = huge, r.userspace_addr = (uintptr_t)big.hva,
+		    r.chunk_size = huge, r.slot_count = 1),
+		   "with a chunk of 8 TiB (KVM's memslots end below)");
+	BAD_REGION(-EINVAL,
+		   (r.region_size = huge, r.userspace_addr = (uintptr_t)big.hva,
+		    r.flags |= VHOST_MEM_REGION_F_HARD_PROTECT, r.chunk_size = 0,
+		    r.slot_count = 4096),
+		   "of 8 TiB with hard protection (a run can exceed a memslot)");
+	BAD_REGION(-ERANGE, r.guest_phys_addr = top,
+		   "at 2^%u, the end of the guest-physical address space", bits);
+	BAD_REGION(-ERANGE, r.guest_phys_addr = top - REGION_SIZE / 2,
+		   "across 2^%u", bits);
+	BAD_REGION(-EINVAL, r.node_id = 65536,
+		   "with node_id 65536 (a 16-bit proximity domain)");
+	vmt_backing_free(&big);
+
+	/* the last region that fits, with the largest proximity domain */
+	self->e.region.guest_phys_addr = top - REGION_SIZE;
+	self->e.region.node_id = 65535;
+	ASSERT_EQ(0, vmt_mem_set_region(self->e.dev.fd, &self->e.region));
+	ASSERT_EQ(0, vmt_mem_set_requested_size(self->e.dev.fd, REGION_SIZE));
+	ASSERT_EQ(0, vmt_mem_set_running(self->e.dev.fd, 1));
+	vmt_rq_env_adopt(&self->e, REGION_SIZE);
+	ASSERT_EQ(VIRTIO_MEM_RESP_ACK,
+		  vmt_rq_send(&self->e, VIRTIO_MEM_REQ_PLUG, top - BLK, 1, NULL))
+		TH_LOG("PLUG of the block below 2^%u: KVM refused its memslot",
+		       bits);
+	vmt_rq_check_status(&self->e);
+}
+
+TEST_F(ioctl, reset_owner)
+{
+	struct vmt_rq_env *e = &self->e;
+	struct vhost_mem_status st;
+	int r, wstatus;
+	pid_t child;
+
+	vmt_rq_env_start(e, REGION_SIZE);
+	ASSERT_EQ(VIRTIO_MEM_RESP_ACK,
+		  vmt_rq_send(e, VIRTIO_MEM_REQ_PLUG, GPA, 2, NULL));
+	vmt_ft_expect_write(e->vm, GPA + 8, 7, "plugged");
+
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child)
+		_exit(raw_ioctl(e->dev.fd, VHOST_RESET_OWNER, NULL) == -EPERM ?
+		      0 : 1);
+	ASSERT_EQ(child, waitpid(child, &wstatus, 0));
+	EXPECT_TRUE(WIFEXITED(wstatus) && !WEXITSTATUS(wstatus))
+		TH_LOG("VHOST_RESET_OWNER from a forked child: expected EPERM");
+	vmt_ft_expect_read(e->vm, GPA + 8, 7, "after the child's refused reset");
+
+	r = raw_ioctl(e->dev.fd, VHOST_RESET_OWNER, NULL);
+	ASSERT_EQ(0, r) TH_LOG("VHOST_RESET_OWNER: %s", errstr(r));
+	status(_metadata, e->dev.fd, &st);
+	EXPECT_EQ(0, st.flags) TH_LOG("flags 0x%x after the reset", st.flags);
+	EXPECT_EQ(0, st.memslots);
+	EXPECT_EQ(0, st.plugged_size);
+	vmt_ft_expect_mmio(e->vm, GPA, "the device's memslot after VHOST_RESET_OWNER");
+	r = vmt_mem_set_requested_size(e->dev.fd, REGION_SIZE);
+	EXPECT_EQ(-EPERM, r) TH_LOG("SET_REQUESTED_SIZE without an owner: expected EPERM, got %s",
+				    errstr(r));
+
+	/* the same fd, set up again */
+	vmt_model_free(&e->model);
+	e->started = false;
+	vmt_dev_ready(&e->dev, e->want_features);
+	vmt_rq_env_start(e, REGION_SIZE);
+	ASSERT_EQ(VIRTIO_MEM_RESP_ACK,
+		  vmt_rq_send(e, VIRTIO_MEM_REQ_PLUG, GPA + BLK, 1, NULL));
+	vmt_ft_expect_read(e->vm, GPA + BLK + 8, 0, "plugged after the new set-up");
+	vmt_rq_check_all(e);
 }
 
 TEST_HARNESS_MAIN

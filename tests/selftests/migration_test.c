@@ -16,7 +16,11 @@
  * - with VHOST_MEM_REGION_F_PREALLOC on the destination, the restored
  *   plugged blocks hold memory right after SET_STATE, the others do not;
  *   on hugetlbfs with a pool too small for them, SET_STATE fails with
- *   ENOSPC, the pages go back and one line is logged.
+ *   ENOSPC and one line is logged; what it allocated stays (it may hold
+ *   migrated RAM), and a retry with a larger pool loads.
+ * - a failed SET_STATE keeps the RAM the VMM loaded before it;
+ * - a non-owner's SET_STATE, or one of the wrong length, fails before the
+ *   kernel allocates or reads anything (a userfaultfd probe).
  * Rejected, each with its errno and nothing changed (status, memslots,
  * backing): a truncated or longer blob, wrong magic or version, another
  * geometry (block size, base, region size), an inconsistent plugged map or
@@ -24,10 +28,16 @@
  * with plugged blocks (EBUSY), and a restore whose memslot cannot be made
  * (KVM's errno, everything rolled back).
  */
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <linux/userfaultfd.h>
 
 #include "vmt.h"
 #include "feature_util.h"
@@ -235,8 +245,8 @@ static unsigned int sweep_fill(struct vmt_rq_env *e, struct vmt_mem_req *reqs)
 	return n;
 }
 
-/* Nothing of the blob took effect on the destination. */
-static void expect_dst_untouched(struct __test_metadata *_metadata,
+/* Nothing of the blob took effect in the device nor in KVM. */
+static void expect_dst_unchanged(struct __test_metadata *_metadata,
 				 struct mig_fixture *self,
 				 const struct vhost_mem_status *before,
 				 const char *what)
@@ -263,11 +273,22 @@ static void expect_dst_untouched(struct __test_metadata *_metadata,
 	EXPECT_EQ(before->flags, st.flags)
 		TH_LOG("%s: flags expected 0x%x, got 0x%x", what,
 		       before->flags, st.flags);
+	vmt_ft_expect_mmio(dst->vm, vmt_rq_gpa(dst, 2), what);
+	vmt_ft_expect_mmio(dst->vm, vmt_rq_gpa(dst, 150), what);
+}
+
+/* ... and nothing was allocated in the (fresh) backing either. */
+static void expect_dst_untouched(struct __test_metadata *_metadata,
+				 struct mig_fixture *self,
+				 const struct vhost_mem_status *before,
+				 const char *what)
+{
+	struct vmt_rq_env *dst = &self->dst;
+
+	expect_dst_unchanged(_metadata, self, before, what);
 	EXPECT_EQ(0, vmt_ft_allocated(&dst->backing))
 		TH_LOG("%s: the destination's backing has %llu KiB", what,
 		       (unsigned long long)vmt_ft_allocated(&dst->backing) / 1024);
-	vmt_ft_expect_mmio(dst->vm, vmt_rq_gpa(dst, 2), what);
-	vmt_ft_expect_mmio(dst->vm, vmt_rq_gpa(dst, 150), what);
 }
 
 TEST_F(mig, round_trip)
@@ -691,8 +712,8 @@ TEST_F(mig, restore_rolls_back)
 
 /*
  * Prealloc at restore on hugetlbfs: a pool smaller than the plugged
- * memory fails SET_STATE with the allocation's errno, leaves nothing
- * allocated nor mapped, logs once; with a pool that fits, it loads.
+ * memory fails SET_STATE with the allocation's errno, maps nothing, logs
+ * once and keeps what it allocated; with a pool that fits, it loads.
  */
 TEST_F(mig, prealloc_restore_pool_too_small)
 {
@@ -700,6 +721,7 @@ TEST_F(mig, prealloc_restore_pool_too_small)
 	struct vhost_mem_status before, st;
 	const char *why;
 	int klog, lines, r;
+	u64 kept;
 
 	save_source(_metadata, self);
 	vmt_rq_env_free(dst);
@@ -725,11 +747,14 @@ TEST_F(mig, prealloc_restore_pool_too_small)
 	EXPECT_EQ(-ENOSPC, r)
 		TH_LOG("SET_STATE of %u plugged blocks with %u huge pages free: expected ENOSPC, got %s",
 		       PLUGGED_BLOCKS, PLUGGED_BLOCKS / 2, errstr(r));
-	expect_dst_untouched(_metadata, self, &before,
+	/* What was allocated stays: it may hold migrated RAM already. */
+	expect_dst_unchanged(_metadata, self, &before,
 			     "restore that could not preallocate");
-	EXPECT_EQ(PLUGGED_BLOCKS / 2, vmt_ft_hugetlb_free())
-		TH_LOG("HugePages_Free after the failed restore: expected %u, got %lld",
-		       PLUGGED_BLOCKS / 2, vmt_ft_hugetlb_free());
+	EXPECT_EQ(0, vmt_ft_hugetlb_free())
+		TH_LOG("HugePages_Free after the failed restore: expected 0 (the pool was used and kept), got %lld",
+		       vmt_ft_hugetlb_free());
+	kept = vmt_ft_allocated(&dst->backing) / BLK;
+	EXPECT_EQ(PLUGGED_BLOCKS / 2, kept);
 	lines = vmt_ft_klog_count(klog, "cannot preallocate", true);
 	EXPECT_EQ(1, lines) TH_LOG("kernel log lines: expected 1, got %d",
 				   lines);
@@ -739,12 +764,194 @@ TEST_F(mig, prealloc_restore_pool_too_small)
 	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	ASSERT_EQ(0, r) TH_LOG("SET_STATE with a pool that fits: %s",
 			       errstr(r));
-	EXPECT_EQ(1, vmt_ft_hugetlb_free());
+	/* the retry allocated what was missing, of PLUGGED_BLOCKS + 1 free */
+	EXPECT_EQ(1 + kept, vmt_ft_hugetlb_free());
 	EXPECT_EQ(PLUGGED_BLOCKS * BLK, vmt_ft_allocated(&dst->backing));
 	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &st));
 	EXPECT_EQ(LIVE_CHUNKS, st.memslots);
 	vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, 151) + 8, 0,
 			   "restored and preallocated huge page");
+}
+
+/*
+ * The VMM loaded the migrated RAM into the plugged blocks before the
+ * device state, as QEMU does: a SET_STATE that fails must leave it there,
+ * so that a retry (once the conflict is gone) brings the guest its data.
+ */
+TEST_F(mig, failed_restore_keeps_the_loaded_ram)
+{
+	struct vmt_rq_env *dst = &self->dst;
+	unsigned int i;
+	void *page;
+	u64 b;
+	int r;
+
+	save_source(_metadata, self);
+	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
+	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++)
+		for (b = runs[i].first; b < runs[i].first + runs[i].n; b++)
+			*(u64 *)((u8 *)vmt_rq_hva(dst, b) + 8) = tag(b, 8);
+	page = mmap(NULL, BLK, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	r = vmt_vm_set_memslot(dst->vm, 50, vmt_rq_gpa(dst, 100), BLK, page, 0);
+	ASSERT_EQ(0, r) TH_LOG("VMM memslot in chunk 6: %s", errstr(r));
+	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	ASSERT_EQ(-EEXIST, r)
+		TH_LOG("SET_STATE with chunk 6 taken by the VMM: expected EEXIST, got %s",
+		       errstr(r));
+	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++)
+		for (b = runs[i].first; b < runs[i].first + runs[i].n; b++)
+			EXPECT_EQ(tag(b, 8),
+				  *(u64 *)((u8 *)vmt_rq_hva(dst, b) + 8))
+				TH_LOG("block %llu: the failed SET_STATE destroyed the migrated RAM",
+				       (unsigned long long)b);
+
+	ASSERT_EQ(0, vmt_vm_set_memslot(dst->vm, 50, 0, 0, NULL, 0));
+	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	ASSERT_EQ(0, r) TH_LOG("SET_STATE once chunk 6 is free: %s", errstr(r));
+	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++)
+		for (b = runs[i].first; b < runs[i].first + runs[i].n; b++)
+			vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, b) + 8,
+					   tag(b, 8),
+					   "migrated RAM after the retry");
+	munmap(page, BLK);
+}
+
+/*
+ * A probe of whether the kernel reads a buffer: its first page is missing
+ * and registered with userfaultfd, so a read (by the kernel too: no
+ * UFFD_USER_MODE_ONLY) waits until the thread here counts it and lets it
+ * go, reading VmallocUsed meanwhile.
+ */
+struct uffd_probe {
+	int uffd;
+	u8 *buf;
+	u64 len;
+	pthread_t thread;
+	int faults;
+	long long vmalloc_kib_at_fault;
+};
+
+static long long vmalloc_used_kib(void)
+{
+	char line[128];
+	long long kib = -1;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmallocUsed: %lld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static void *uffd_probe_thread(void *arg)
+{
+	struct uffd_probe *p = arg;
+	struct pollfd pfd = { .fd = p->uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	if (poll(&pfd, 1, 10000) == 1 &&
+	    read(p->uffd, &msg, sizeof(msg)) == sizeof(msg) &&
+	    msg.event == UFFD_EVENT_PAGEFAULT) {
+		p->vmalloc_kib_at_fault = vmalloc_used_kib();
+		__atomic_store_n(&p->faults, 1, __ATOMIC_RELEASE);
+		fprintf(stderr, "# probe: the %llu MiB buffer is read; VmallocUsed %lld KiB then\n",
+			(unsigned long long)p->len >> 20,
+			p->vmalloc_kib_at_fault);
+	}
+	/* Unregisters the range: the waiting read goes on with zero pages. */
+	close(p->uffd);
+	return NULL;
+}
+
+/* NULL if it is armed, else why not. */
+static const char *uffd_probe_arm(struct uffd_probe *p, u64 len)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+
+	memset(p, 0, sizeof(*p));
+	p->len = len;
+	p->buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p->buf == MAP_FAILED)
+		return "no memory for the buffer";
+	p->uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	if (p->uffd < 0)
+		return "no userfaultfd";
+	reg.range.start = (uintptr_t)p->buf;
+	reg.range.len = len;
+	if (ioctl(p->uffd, UFFDIO_API, &api) ||
+	    ioctl(p->uffd, UFFDIO_REGISTER, &reg))
+		return "userfaultfd registration failed";
+	if (pthread_create(&p->thread, NULL, uffd_probe_thread, p))
+		return "no thread";
+	return NULL;
+}
+
+/* SET_STATE of len bytes from a probe; the kernel must not touch them. */
+static int set_state_probed(int fd, u64 len, long long *vmalloc_growth_kib,
+			    int *faults)
+{
+	struct uffd_probe p;
+	long long before = vmalloc_used_kib();
+	const char *why = uffd_probe_arm(&p, len);
+	int r;
+
+	if (why) {
+		fprintf(stderr, "# probe: %s\n", why);
+		return -EOPNOTSUPP;
+	}
+	r = vmt_ft_set_state(fd, p.buf, len);
+	/* A read by the kernel was counted before the ioctl could return. */
+	*faults = __atomic_load_n(&p.faults, __ATOMIC_ACQUIRE);
+	*vmalloc_growth_kib = *faults ? p.vmalloc_kib_at_fault - before : 0;
+	/* Nothing read: wake the thread up with a read of our own. */
+	if (!*faults)
+		(void)*(volatile u8 *)p.buf;
+	pthread_join(p.thread, NULL);
+	munmap(p.buf, len);
+	return r;
+}
+
+/*
+ * SET_STATE from a process that holds the fd but is not the owner (a
+ * forked child): EPERM before the kernel allocates or reads anything; the
+ * owner with a length that is not the state's: EINVAL, likewise.
+ */
+TEST_F(mig, set_state_checks_before_it_allocates)
+{
+	const u64 len = 256ULL << 20;
+	long long growth;
+	int faults, r, status;
+	pid_t child;
+
+	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		r = set_state_probed(self->dst.dev.fd, len, &growth, &faults);
+		fprintf(stderr, "# non-owner SET_STATE of 256 MiB: %s, the kernel read the buffer %d time(s), VmallocUsed +%lld KiB meanwhile\n",
+			errstr(r), faults, growth);
+		_exit(r == -EOPNOTSUPP ? 4 : r == -EPERM && !faults ? 0 : 1);
+	}
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 4)
+		SKIP(return, "no userfaultfd probe");
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("a non-owner's SET_STATE made the kernel allocate or read (see above)");
+
+	r = set_state_probed(self->dst.dev.fd, len, &growth, &faults);
+	EXPECT_EQ(-EINVAL, r) TH_LOG("owner, 256 MiB: expected EINVAL, got %s",
+				     errstr(r));
+	EXPECT_EQ(0, faults)
+		TH_LOG("owner, 256 MiB: the kernel read the buffer (VmallocUsed +%lld KiB)",
+		       growth);
 }
 
 /* An empty device migrates too, and the copy stays empty. */

@@ -68,4 +68,20 @@ TEST(ioctl_numbers_distinct)
 			EXPECT_NE(_IOC_NR(nr[i]), _IOC_NR(nr[j]));
 }
 
+/* The key of a number is the same whatever struct size it was built with. */
+TEST(ioctl_key_ignores_the_size)
+{
+	unsigned long small = _IOW(VHOST_VIRTIO, 0xC1, __u32);
+	unsigned long big = _IOC(_IOC_WRITE, VHOST_VIRTIO, 0xC1, 4096);
+
+	EXPECT_EQ(VHOST_MEM_IOC_KEY(VHOST_MEM_SET_REGION), VHOST_MEM_IOC_KEY(small));
+	EXPECT_EQ(VHOST_MEM_IOC_KEY(VHOST_MEM_SET_REGION), VHOST_MEM_IOC_KEY(big));
+	/* the direction and the number still count */
+	EXPECT_NE(VHOST_MEM_IOC_KEY(VHOST_MEM_GET_STATE),
+		  VHOST_MEM_IOC_KEY(VHOST_MEM_SET_STATE));
+	EXPECT_NE(VHOST_MEM_IOC_KEY(_IOR(VHOST_VIRTIO, 0xC1, __u32)),
+		  VHOST_MEM_IOC_KEY(small));
+	EXPECT_EQ(VHOST_MEM_IOC_NR_FIRST, _IOC_NR(VHOST_MEM_SET_VM));
+}
+
 TEST_HARNESS_MAIN

@@ -10,7 +10,14 @@
  * Extensible structs start with a __u32 size that the caller sets to
  * sizeof() of the struct it was built with: the kernel accepts older
  * (smaller) structs, and newer (larger) ones as long as the bytes it does not
- * know are zero.  Output structs are filled up to min(size, kernel's size).
+ * know are zero, up to 4096 bytes (E2BIG beyond).  Output structs are
+ * filled up to min(size, kernel's size).
+ *
+ * The ioctl numbers below encode the size of the struct they were built
+ * with, but the kernel matches them without their size bits
+ * (VHOST_MEM_IOC_KEY()): only the size field inside the struct counts, so
+ * a binary built against an older or newer copy of this header reaches the
+ * same ioctl.
  */
 #ifndef _UAPI_LINUX_VHOST_MEM_H
 #define _UAPI_LINUX_VHOST_MEM_H
@@ -111,6 +118,11 @@ struct vhost_mem_status {
 	__u64 dropped;		/* malformed chains dropped without answer */
 	__u64 requests[VHOST_MEM_NR_REQ_TYPES][VHOST_MEM_NR_RESP_TYPES];
 };
+
+/* Our ioctl numbers (VHOST_VIRTIO type) start here; the vhost core's are lower. */
+#define VHOST_MEM_IOC_NR_FIRST		0xC0
+/* What the kernel matches of one of our ioctl numbers: all but its size. */
+#define VHOST_MEM_IOC_KEY(nr)		((nr) & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT))
 
 #define VHOST_MEM_SET_VM		_IOW(VHOST_VIRTIO, 0xC0, struct vhost_mem_vm)
 #define VHOST_MEM_SET_REGION		_IOW(VHOST_VIRTIO, 0xC1, struct vhost_mem_region)

@@ -261,13 +261,19 @@ void vmt_mem_status_print(FILE *f, const struct vhost_mem_status *st)
 void vmt_dev_open_ready(struct vmt_dev *d, struct vmt_vm *vm,
 			struct vmt_vq *vq, u64 want_features)
 {
-	u64 offered;
-	int r;
-
 	memset(d, 0, sizeof(*d));
 	d->vm = vm;
 	d->vq = vq;
 	d->fd = vmt_mem_open();
+	vmt_dev_ready(d, want_features);
+}
+
+void vmt_dev_ready(struct vmt_dev *d, u64 want_features)
+{
+	struct vmt_vm *vm = d->vm;
+	struct vmt_vq *vq = d->vq;
+	u64 offered;
+	int r;
 
 	r = vmt_vhost_set_owner(d->fd);
 	TEST_ASSERT(!r, "VHOST_SET_OWNER on a new device: expected success, got %s",

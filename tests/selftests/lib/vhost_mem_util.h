@@ -101,6 +101,8 @@ struct vmt_dev {
 
 void vmt_dev_open_ready(struct vmt_dev *d, struct vmt_vm *vm,
 			struct vmt_vq *vq, u64 want_features);
+/* The same for an open device without an owner (d->fd, d->vm, d->vq set). */
+void vmt_dev_ready(struct vmt_dev *d, u64 want_features);
 /* Region parameters with QEMU-like defaults for a backing. */
 void vmt_region_init(struct vhost_mem_region *r, const struct vmt_backing *b,
 		     u64 gpa, u64 block_size, u32 slot_base);
