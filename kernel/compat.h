@@ -27,9 +27,10 @@ static inline bool vhost_mem_queue_work(struct vhost_virtqueue *vq,
 }
 
 /*
- * 6.8 switched kvm_set_memory_region() to the region2 struct.  It takes
- * kvm->slots_lock itself.  (It is gone after 6.14; a port to newer kernels
- * would issue KVM_SET_USER_MEMORY_REGION on the VM file from the worker.)
+ * 6.8 switched __kvm_set_memory_region() to the region2 struct.  The
+ * caller holds kvm->slots_lock, so that it can look at a memslot and change
+ * it in one go.  (It is gone after 6.14; a port to newer kernels would
+ * issue KVM_SET_USER_MEMORY_REGION on the VM file from the worker.)
  */
 static inline int vhost_mem_kvm_set_memslot(struct kvm *kvm, u32 slot,
 					    u64 gpa, u64 size, u64 hva)
@@ -45,7 +46,8 @@ static inline int vhost_mem_kvm_set_memslot(struct kvm *kvm, u32 slot,
 		.userspace_addr = hva,
 	};
 
-	return kvm_set_memory_region(kvm, &r);
+	lockdep_assert_held(&kvm->slots_lock);
+	return __kvm_set_memory_region(kvm, &r);
 }
 
 /* Address spaces that hold memslots (x86: the second one is SMM). */

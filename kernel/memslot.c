@@ -2,6 +2,13 @@
 /*
  * KVM memslots for the device region: created and deleted through KVM's
  * in-kernel API, from the ids the VMM reserved for this device.
+ *
+ * The VMM shares those ids with us in KVM: it can move one of our memslots
+ * (same id, another address), delete it, or put its own there.  So each
+ * live id has a record of what we created, every look at KVM's memslot
+ * compares it with the record under kvm->slots_lock, and a memslot that
+ * differs is dropped: never used, never deleted (it may be the VMM's now),
+ * and said so once.  Nothing is ever computed from KVM's copy.
  */
 #include <linux/kvm_host.h>
 #include <linux/bitmap.h>
@@ -10,6 +17,7 @@
 #include <linux/slab.h>
 
 #include "compat.h"
+#include "device.h"
 #include "memslot.h"
 
 /* Our ids must be free and the region must not overlap any memslot. */
@@ -54,8 +62,14 @@ int vhost_mem_memslots_init(struct vhost_mem_memslots *s, struct kvm *kvm,
 	if (ret)
 		return ret;
 	s->mapped = bitmap_zalloc(count, GFP_KERNEL_ACCOUNT);
-	if (!s->mapped)
+	s->records = kvcalloc(count, sizeof(*s->records), GFP_KERNEL_ACCOUNT);
+	if (!s->mapped || !s->records) {
+		bitmap_free(s->mapped);
+		kvfree(s->records);
+		s->mapped = NULL;
+		s->records = NULL;
 		return -ENOMEM;
+	}
 	s->kvm = kvm;
 	s->gpa = gpa;
 	s->size = size;
@@ -72,33 +86,139 @@ bool vhost_mem_memslot_is_live(const struct vhost_mem_memslots *s, u32 index)
 	return index < s->count && test_bit(index, s->mapped);
 }
 
-/* Our live memslot with KVM's slot, if it is one; slots_lock held. */
-static bool vhost_mem_memslot_of(struct vhost_mem_memslots *s,
-				 const struct kvm_memory_slot *ks,
-				 struct vhost_mem_memslot *slot)
+/* Only for the device's warnings: the memslots are always a device's. */
+static struct vhost_mem *vhost_mem_of_slots(struct vhost_mem_memslots *s)
 {
-	u32 index;
+	return container_of(s, struct vhost_mem, slots);
+}
 
-	if (!ks || (u16)ks->id < s->base)
-		return false;
-	index = (u16)ks->id - s->base;
-	if (!vhost_mem_memslot_is_live(s, index))
-		return false;
-	slot->index = index;
-	slot->gpa = (u64)ks->base_gfn << PAGE_SHIFT;
-	slot->size = (u64)ks->npages << PAGE_SHIFT;
+static int vhost_mem_memslot_nr_as(const struct vhost_mem_memslots *s)
+{
+	return s->smm ? 2 : 1;
+}
+
+static struct kvm_memory_slot *vhost_mem_kvm_slot(struct vhost_mem_memslots *s,
+						  u32 index, int as)
+{
+	return id_to_memslot(__kvm_memslots(s->kvm, as), s->base + index);
+}
+
+/*
+ * Is KVM's memslot the one we created?  Dirty logging is the VMM's to
+ * switch (KVM_MEM_LOG_DIRTY_PAGES, while migrating); nothing else may
+ * differ.  slots_lock held.
+ */
+static bool vhost_mem_kvm_slot_matches(const struct kvm_memory_slot *ks,
+				       const struct vhost_mem_memslot_record *rec)
+{
+	return ks && ks->base_gfn == rec->gpa >> PAGE_SHIFT &&
+	       ks->npages == rec->size >> PAGE_SHIFT &&
+	       ks->userspace_addr == rec->hva &&
+	       !(ks->flags & ~KVM_MEM_LOG_DIRTY_PAGES);
+}
+
+static bool vhost_mem_memslot_intact(struct vhost_mem_memslots *s, u32 index)
+{
+	int as;
+
+	for (as = 0; as < vhost_mem_memslot_nr_as(s); as++)
+		if (!vhost_mem_kvm_slot_matches(vhost_mem_kvm_slot(s, index, as),
+						&s->records[index]))
+			return false;
 	return true;
 }
 
-/* Which of our memslots maps gpa: KVM's own lookup. */
+/* KVM's slot number: the address space in the upper 16 bits. */
+static u32 vhost_mem_slot_id(const struct vhost_mem_memslots *s, u32 index,
+			     int as)
+{
+	return (as << 16) | (s->base + index);
+}
+
+/*
+ * Deletes what is still ours of the memslot, the SMM twin first so that
+ * the memslot stays whole until the end; true if some of it was not ours
+ * any more.  slots_lock held, so the VMM cannot change it meanwhile.
+ */
+static int vhost_mem_kvm_delete_ours(struct vhost_mem_memslots *s, u32 index,
+				     bool *tampered)
+{
+	int as, ret;
+
+	*tampered = false;
+	for (as = vhost_mem_memslot_nr_as(s) - 1; as >= 0; as--) {
+		if (!vhost_mem_kvm_slot_matches(vhost_mem_kvm_slot(s, index, as),
+						&s->records[index])) {
+			*tampered = true;
+			continue;
+		}
+		/* A size of 0 deletes the memslot. */
+		ret = vhost_mem_kvm_set_memslot(s->kvm,
+						vhost_mem_slot_id(s, index, as),
+						0, 0, 0);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void vhost_mem_memslot_forget(struct vhost_mem_memslots *s, u32 index)
+{
+	__clear_bit(index, s->mapped);
+	s->records[index] = (struct vhost_mem_memslot_record){};
+	s->live--;
+}
+
+static void vhost_mem_memslot_warn_tampered(struct vhost_mem_memslots *s,
+					    u32 index)
+{
+	const struct vhost_mem_memslot_record *rec = &s->records[index];
+
+	vhost_mem_warn(vhost_mem_of_slots(s),
+		       "memslot %u (gpa 0x%llx size 0x%llx) was moved, replaced or deleted by the VMM: dropped, left to the VMM\n",
+		       s->base + index, rec->gpa, rec->size);
+}
+
+/* The VMM changed it: what is still ours goes, the rest is left.  slots_lock held. */
+static void vhost_mem_memslot_drop(struct vhost_mem_memslots *s, u32 index)
+{
+	bool tampered;
+
+	vhost_mem_memslot_warn_tampered(s, index);
+	if (vhost_mem_kvm_delete_ours(s, index, &tampered))
+		vhost_mem_warn(vhost_mem_of_slots(s),
+			       "cannot delete the rest of memslot %u\n",
+			       s->base + index);
+	vhost_mem_memslot_forget(s, index);
+}
+
+/* Our live, intact memslot at KVM's slot, if it is one; slots_lock held. */
+static bool vhost_mem_memslot_of(struct vhost_mem_memslots *s, u32 index,
+				 struct vhost_mem_memslot *slot)
+{
+	if (!vhost_mem_memslot_is_live(s, index))
+		return false;
+	if (!vhost_mem_memslot_intact(s, index)) {
+		vhost_mem_memslot_drop(s, index);
+		return false;
+	}
+	slot->index = index;
+	slot->gpa = s->records[index].gpa;
+	slot->size = s->records[index].size;
+	return true;
+}
+
+/* Which of our memslots maps gpa: KVM's own lookup finds the id. */
 bool vhost_mem_memslot_at(struct vhost_mem_memslots *s, u64 gpa,
 			  struct vhost_mem_memslot *slot)
 {
-	bool found;
+	struct kvm_memory_slot *ks;
+	bool found = false;
 
 	mutex_lock(&s->kvm->slots_lock);
-	found = vhost_mem_memslot_of(s, __gfn_to_memslot(__kvm_memslots(s->kvm, 0),
-							 gpa >> PAGE_SHIFT), slot);
+	ks = __gfn_to_memslot(__kvm_memslots(s->kvm, 0), gpa >> PAGE_SHIFT);
+	if (ks && (u16)ks->id >= s->base)
+		found = vhost_mem_memslot_of(s, (u16)ks->id - s->base, slot);
 	mutex_unlock(&s->kvm->slots_lock);
 	return found;
 }
@@ -111,24 +231,37 @@ bool vhost_mem_memslot_get(struct vhost_mem_memslots *s, u32 index,
 	if (index >= s->count)
 		return false;
 	mutex_lock(&s->kvm->slots_lock);
-	found = vhost_mem_memslot_of(s, id_to_memslot(__kvm_memslots(s->kvm, 0),
-						      s->base + index), slot);
+	found = vhost_mem_memslot_of(s, index, slot);
 	mutex_unlock(&s->kvm->slots_lock);
 	return found;
 }
 
-int vhost_mem_memslot_free_index(const struct vhost_mem_memslots *s)
+/* Does KVM have a memslot at the id, ours or the VMM's?  slots_lock held. */
+static bool vhost_mem_kvm_id_taken(struct vhost_mem_memslots *s, u32 index)
 {
-	unsigned long index = find_first_zero_bit(s->mapped, s->count);
+	int as;
 
-	return index < s->count ? index : -ENOSPC;
+	for (as = 0; as < vhost_mem_memslot_nr_as(s); as++)
+		if (vhost_mem_kvm_slot(s, index, as))
+			return true;
+	return false;
 }
 
-/* KVM's slot number: the address space in the upper 16 bits. */
-static u32 vhost_mem_slot_id(const struct vhost_mem_memslots *s, u32 index,
-			     int as)
+/* An id neither we nor the VMM use. */
+int vhost_mem_memslot_free_index(struct vhost_mem_memslots *s)
 {
-	return (as << 16) | (s->base + index);
+	unsigned long index;
+	int ret = -ENOSPC;
+
+	mutex_lock(&s->kvm->slots_lock);
+	for_each_clear_bit(index, s->mapped, s->count) {
+		if (!vhost_mem_kvm_id_taken(s, index)) {
+			ret = index;
+			break;
+		}
+	}
+	mutex_unlock(&s->kvm->slots_lock);
+	return ret;
 }
 
 /*
@@ -136,66 +269,88 @@ static u32 vhost_mem_slot_id(const struct vhost_mem_memslots *s, u32 index,
  * a 6.1 vhost worker is a kernel thread, so name the VMM's explicitly.
  */
 static int vhost_mem_kvm_add(struct vhost_mem_memslots *s, u32 index, int as,
-			     u64 gpa, u64 size, u64 hva)
+			     const struct vhost_mem_memslot_record *rec)
 {
 	struct mem_cgroup *old = set_active_memcg(s->memcg);
 	int ret;
 
 	ret = vhost_mem_kvm_set_memslot(s->kvm, vhost_mem_slot_id(s, index, as),
-					gpa, size, hva);
+					rec->gpa, rec->size, rec->hva);
 	set_active_memcg(old);
 	return ret;
+}
+
+/* Both address spaces or none; slots_lock held. */
+static int vhost_mem_kvm_add_all(struct vhost_mem_memslots *s, u32 index,
+				 const struct vhost_mem_memslot_record *rec)
+{
+	int ret;
+
+	/* An id the VMM took is not ours to reuse (or to move). */
+	if (vhost_mem_kvm_id_taken(s, index)) {
+		vhost_mem_warn(vhost_mem_of_slots(s),
+			       "memslot id %u is in use by the VMM\n",
+			       s->base + index);
+		return -EBUSY;
+	}
+	ret = vhost_mem_kvm_add(s, index, 0, rec);
+	if (ret || !s->smm)
+		return ret;
+	ret = vhost_mem_kvm_add(s, index, 1, rec);
+	if (ret)
+		vhost_mem_kvm_set_memslot(s->kvm, vhost_mem_slot_id(s, index, 0),
+					  0, 0, 0);
+	return ret;
+}
+
+/* Within the region: every block index from a record is in range. */
+static bool vhost_mem_memslot_in_region(const struct vhost_mem_memslots *s,
+					u64 gpa, u64 size)
+{
+	return size && gpa >= s->gpa && size <= s->size &&
+	       gpa - s->gpa <= s->size - size;
 }
 
 int vhost_mem_memslot_add(struct vhost_mem_memslots *s, u32 index,
 			  u64 gpa, u64 size, u64 hva)
 {
+	struct vhost_mem_memslot_record rec = { gpa, size, hva };
 	int ret;
 
-	if (WARN_ON_ONCE(index >= s->count || test_bit(index, s->mapped)))
+	if (WARN_ON_ONCE(index >= s->count || test_bit(index, s->mapped) ||
+			 !vhost_mem_memslot_in_region(s, gpa, size)))
 		return -EINVAL;
-	ret = vhost_mem_kvm_add(s, index, 0, gpa, size, hva);
+	mutex_lock(&s->kvm->slots_lock);
+	ret = vhost_mem_kvm_add_all(s, index, &rec);
+	mutex_unlock(&s->kvm->slots_lock);
 	if (ret)
 		return ret;
-	if (s->smm) {
-		ret = vhost_mem_kvm_add(s, index, 1, gpa, size, hva);
-		if (ret) {
-			vhost_mem_kvm_set_memslot(s->kvm,
-						  vhost_mem_slot_id(s, index, 0),
-						  0, 0, 0);
-			return ret;
-		}
-	}
+	s->records[index] = rec;
 	__set_bit(index, s->mapped);
 	s->live++;
 	return 0;
 }
 
-/* The SMM twin goes first: the memslot stays whole until the end. */
+/*
+ * Deletes our memslot, only as far as KVM's still is the one we created:
+ * one the VMM moved or replaced is left to it.  Checked and deleted under
+ * one hold of slots_lock, so the VMM cannot swap it in between.
+ */
 int vhost_mem_memslot_remove(struct vhost_mem_memslots *s, u32 index)
 {
+	bool tampered;
 	int ret;
 
 	if (WARN_ON_ONCE(!vhost_mem_memslot_is_live(s, index)))
 		return -EINVAL;
-	/* A size of 0 deletes the memslot. */
-	if (s->smm) {
-		ret = vhost_mem_kvm_set_memslot(s->kvm,
-						vhost_mem_slot_id(s, index, 1),
-						0, 0, 0);
-		if (ret && ret != -EINVAL)
-			return ret;
-	}
-	ret = vhost_mem_kvm_set_memslot(s->kvm, vhost_mem_slot_id(s, index, 0),
-					0, 0, 0);
-	/* KVM says EINVAL for a memslot that no longer exists. */
-	if (ret == -EINVAL)
-		pr_warn_ratelimited("vhost-mem: memslot %u was deleted by someone else\n",
-				    s->base + index);
-	else if (ret)
+	mutex_lock(&s->kvm->slots_lock);
+	ret = vhost_mem_kvm_delete_ours(s, index, &tampered);
+	mutex_unlock(&s->kvm->slots_lock);
+	if (ret)
 		return ret;
-	__clear_bit(index, s->mapped);
-	s->live--;
+	if (tampered)
+		vhost_mem_memslot_warn_tampered(s, index);
+	vhost_mem_memslot_forget(s, index);
 	return 0;
 }
 
@@ -209,6 +364,8 @@ void vhost_mem_memslots_destroy(struct vhost_mem_memslots *s)
 		vhost_mem_memslot_remove(s, i);
 	bitmap_free(s->mapped);
 	s->mapped = NULL;
+	kvfree(s->records);
+	s->records = NULL;
 	mem_cgroup_put(s->memcg);
 	s->memcg = NULL;
 }

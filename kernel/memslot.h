@@ -8,9 +8,18 @@ struct kvm;
 struct mm_struct;
 struct mem_cgroup;
 
+/* What the module created at one id: size 0 while the id is not live. */
+struct vhost_mem_memslot_record {
+	u64 gpa, size, hva;
+};
+
 /*
  * The KVM memslots of one device, from ids base to base + count - 1: which
  * id maps what is plug.c's choice (a chunk, or a run of plugged blocks).
+ *
+ * The records, not KVM, say where a live memslot lies: the VMM can move,
+ * replace or delete a memslot behind our back, so KVM's copy is only ever
+ * compared with the record, and one that differs is no longer ours.
  */
 struct vhost_mem_memslots {
 	struct kvm *kvm;
@@ -21,6 +30,7 @@ struct vhost_mem_memslots {
 	bool smm;		/* each also in KVM's SMM address space */
 	struct mem_cgroup *memcg;	/* the VMM's: KVM's metadata is charged there */
 	unsigned long *mapped;	/* bit i: id base + i is live */
+	struct vhost_mem_memslot_record *records;	/* count of them */
 };
 
 int vhost_mem_memslots_init(struct vhost_mem_memslots *s, struct kvm *kvm,
@@ -32,7 +42,7 @@ int vhost_mem_memslot_add(struct vhost_mem_memslots *s, u32 index,
 int vhost_mem_memslot_remove(struct vhost_mem_memslots *s, u32 index);
 bool vhost_mem_memslot_is_live(const struct vhost_mem_memslots *s, u32 index);
 
-/* One of our live memslots, as KVM has it. */
+/* One of our live memslots, from its record, checked against KVM's. */
 struct vhost_mem_memslot {
 	u32 index;
 	u64 gpa, size;
@@ -42,6 +52,6 @@ bool vhost_mem_memslot_at(struct vhost_mem_memslots *s, u64 gpa,
 			  struct vhost_mem_memslot *slot);
 bool vhost_mem_memslot_get(struct vhost_mem_memslots *s, u32 index,
 			   struct vhost_mem_memslot *slot);
-int vhost_mem_memslot_free_index(const struct vhost_mem_memslots *s);
+int vhost_mem_memslot_free_index(struct vhost_mem_memslots *s);
 
 #endif /* VHOST_MEM_MEMSLOT_H */

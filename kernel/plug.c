@@ -47,6 +47,14 @@ int vhost_mem_unmap_index(struct vhost_mem *vm, u32 index)
 	return ret;
 }
 
+/* Chunk c's memslot is live and still the one we created (memslot.c). */
+static bool vhost_mem_chunk_mapped(struct vhost_mem *vm, u64 c)
+{
+	struct vhost_mem_memslot slot;
+
+	return vhost_mem_memslot_get(&vm->slots, c, &slot);
+}
+
 static int vhost_mem_map_chunk(struct vhost_mem *vm, u64 c)
 {
 	const struct vhost_mem_blocks *b = &vm->blocks;
@@ -63,7 +71,7 @@ static int vhost_mem_map_chunks(struct vhost_mem *vm,
 	int ret;
 
 	for (c = plan->first_chunk; c < end; c++) {
-		if (vhost_mem_memslot_is_live(&vm->slots, c))
+		if (vhost_mem_chunk_mapped(vm, c))
 			continue;
 		ret = vhost_mem_map_chunk(vm, c);
 		if (ret)
@@ -255,7 +263,7 @@ int vhost_mem_sync_memslots(struct vhost_mem *vm)
 	if (vhost_mem_hard_protect(vm))
 		return vhost_mem_runs_sync(vm);
 	for (c = 0; c < vm->blocks.nr_chunks; c++) {
-		live = vhost_mem_memslot_is_live(&vm->slots, c);
+		live = vhost_mem_chunk_mapped(vm, c);
 		wanted = vhost_mem_chunk_wants_memslot(vm, c);
 		ret = 0;
 		if (wanted && !live)

@@ -8,10 +8,13 @@
  * either only by deleting the memslot and creating the new ones, so every
  * vCPU is held out of guest mode meanwhile (vcpus.c): no vCPU ever finds a
  * plugged block unmapped.  A PLUG with no plugged neighbour and an UNPLUG
- * of a whole run create or delete one memslot and hold no vCPU.
+ * of a whole run create or delete one memslot and hold no vCPU.  Each
+ * request holds them at most once, however torn the layout.
  *
- * Which memslot maps what is asked from KVM itself (memslot.c), so there
- * is no second copy of the layout to keep in step.
+ * KVM's lookup says which id maps a block, but where that memslot lies is
+ * memslot.c's record of what it created: the VMM can move or replace our
+ * memslots, so KVM's copy is only compared with it, never used.  Records
+ * lie within the region, so no block index below can leave it.
  */
 #include "device.h"
 #include "plug.h"
@@ -123,35 +126,61 @@ int vhost_mem_runs_plug(struct vhost_mem *vm, u64 first, u64 nr)
 }
 
 /*
+ * The memslots that an UNPLUG of [first, end) cuts, the one over first
+ * and the one over end - 1 (maybe the same), and what they keep outside.
+ */
+static unsigned int vhost_mem_runs_cut(struct vhost_mem *vm, u64 first, u64 end,
+				       struct vhost_mem_memslot *cut,
+				       struct vhost_mem_run *rest, unsigned int *nr_rest)
+{
+	const struct vhost_mem_blocks *b = &vm->blocks;
+	unsigned int n = 0;
+
+	*nr_rest = 0;
+	if (vhost_mem_memslot_at(&vm->slots, vhost_mem_blocks_gpa(b, first), &cut[n]) &&
+	    vhost_mem_slot_first(vm, &cut[n]) < first)
+		rest[(*nr_rest)++] = (struct vhost_mem_run){
+			vhost_mem_slot_first(vm, &cut[n++]), first };
+	if (vhost_mem_memslot_at(&vm->slots, vhost_mem_blocks_gpa(b, end - 1), &cut[n]) &&
+	    vhost_mem_slot_end(vm, &cut[n]) > end) {
+		rest[(*nr_rest)++] = (struct vhost_mem_run){
+			end, vhost_mem_slot_end(vm, &cut[n]) };
+		if (!n || cut[0].index != cut[n].index)
+			n++;
+	}
+	return n;
+}
+
+/*
  * Before an UNPLUG of [first, end) is committed: what the memslots over it
  * keep on either side is mapped again.  One memslot covers all of it,
- * unless an earlier failure left the layout torn; then each is cut.
+ * unless an earlier failure (or the VMM) left the layout torn: then the
+ * two at the ends are cut in one reshape, one vCPU hold for the request,
+ * and those wholly inside are deleted, which holds none.  Should one of
+ * those fail, the request is BUSY with blocks of it already unmapped: the
+ * guest is giving them up, and its retry finishes the job.
  */
 int vhost_mem_runs_unplug(struct vhost_mem *vm, u64 first, u64 end)
 {
+	struct vhost_mem_memslot cut[VHOST_MEM_RESHAPE_MAX], slot;
 	struct vhost_mem_run rest[VHOST_MEM_RESHAPE_MAX];
-	struct vhost_mem_memslot slot;
+	unsigned int nr_cut, nr_rest;
 	u64 block = first;
-	unsigned int n;
 	int ret;
 
-	while (block < end) {
+	nr_cut = vhost_mem_runs_cut(vm, first, end, cut, rest, &nr_rest);
+	ret = vhost_mem_reshape(vm, cut, nr_cut, rest, nr_rest);
+	while (!ret && block < end) {
 		if (!vhost_mem_memslot_at(&vm->slots,
 					  vhost_mem_blocks_gpa(&vm->blocks, block), &slot)) {
 			block++;
 			continue;
 		}
-		n = 0;
-		if (vhost_mem_slot_first(vm, &slot) < first)
-			rest[n++] = (struct vhost_mem_run){ vhost_mem_slot_first(vm, &slot), first };
-		if (vhost_mem_slot_end(vm, &slot) > end)
-			rest[n++] = (struct vhost_mem_run){ end, vhost_mem_slot_end(vm, &slot) };
-		ret = vhost_mem_reshape(vm, &slot, 1, rest, n);
-		if (ret)
-			return ret;
+		/* Wholly inside: the cut took those over first and end - 1. */
+		ret = vhost_mem_unmap_index(vm, slot.index);
 		block = vhost_mem_slot_end(vm, &slot);
 	}
-	return 0;
+	return ret;
 }
 
 /* UNPLUG_ALL: nothing stays plugged, so no vCPU needs holding. */

@@ -17,7 +17,11 @@
  *   are exactly slot_base + chunk;
  * - UNPLUG_ALL removes them all; a block plugged again reads 0;
  * - closing the device deletes its memslots while the VM lives on, and
- *   frees the ids for the VMM; a device may hold the VM's last reference.
+ *   frees the ids for the VMM; a device may hold the VM's last reference;
+ * - the VMM deletes one of the device's memslots and puts its own at that
+ *   id: neither an UNPLUG nor the close deletes the VMM's, a restart does
+ *   not adopt it (EBUSY, counted nowhere), and once the VMM gives the id
+ *   back the device maps its chunk again.
  */
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -527,6 +531,123 @@ TEST_F(gib, default_chunk)
 		    "chunk 2, emptied");
 	EXPECT_EQ(1, status_memslots(_metadata, e));
 	vmt_rq_check_all(e);
+}
+
+/* ------------------------------------------------------------------ */
+/* A VMM memslot at one of the device's ids                           */
+/* ------------------------------------------------------------------ */
+
+#define VMM_VALUE	0x7777000000000077ULL
+
+/*
+ * The VMM deletes the memslot of block's chunk and maps its own memory at
+ * the same id and GPA, size bytes of it; returns that memory.
+ */
+static void *vmm_takes_chunk_id(struct __test_metadata *_metadata,
+				struct vmt_rq_env *e, u64 block, u64 per_chunk,
+				u64 size)
+{
+	u64 first = block / per_chunk * per_chunk;
+	u32 id = SLOT_BASE + block / per_chunk;
+	void *mem;
+	int r;
+
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	TEST_ASSERT(mem != MAP_FAILED, "mmap");
+	*(u64 *)mem = VMM_VALUE;
+	r = vmt_vm_set_memslot(e->vm, id, 0, 0, NULL, 0);
+	TEST_ASSERT(!r, "the VMM deletes memslot %u: %s", id, vmt_errname(-r));
+	r = vmt_vm_set_memslot(e->vm, id, vmt_rq_gpa(e, first), size, mem, 0);
+	TEST_ASSERT(!r, "the VMM maps its own memory at memslot %u: %s", id,
+		    vmt_errname(-r));
+	expect_value(_metadata, e->vm, vmt_rq_gpa(e, first), VMM_VALUE);
+	return mem;
+}
+
+/* Does the VMM's memslot still exist?  KVM refuses to move it onto boot RAM. */
+static void expect_vmm_memslot(struct __test_metadata *_metadata,
+			       struct vmt_rq_env *e, u64 block, u64 per_chunk,
+			       const char *after)
+{
+	u64 gpa = vmt_rq_gpa(e, block / per_chunk * per_chunk);
+	u64 val = 0;
+	int r = vmt_guest_read_u64(e->vm, gpa, &val);
+
+	ASSERT_EQ(VMT_ACCESS_OK, r)
+		TH_LOG("%s: the VMM's memslot %llu was deleted by the device (guest read at 0x%llx: %s)",
+		       after, (unsigned long long)(SLOT_BASE + block / per_chunk),
+		       (unsigned long long)gpa, vmt_access_name(r));
+	ASSERT_EQ(VMM_VALUE, val)
+		TH_LOG("%s: guest read at 0x%llx: expected the VMM's 0x%llx, got 0x%llx",
+		       after, (unsigned long long)gpa,
+		       (unsigned long long)VMM_VALUE, (unsigned long long)val);
+}
+
+TEST_F(slots, unplug_leaves_the_vmm_memslot)
+{
+	struct vmt_rq_env *e = &self->e;
+	void *mem;
+
+	vmt_rq_env_start(e, REGION_SIZE);
+	RQ_ACK(e, PLUG, 1, 1);
+	RQ_ACK(e, PLUG, 13, 1);
+	mem = vmm_takes_chunk_id(_metadata, e, 1, self->per_chunk, BLK);
+	/* the unplug stands: the memslot is no longer the device's to delete */
+	RQ_ACK(e, UNPLUG, 1, 1);
+	expect_vmm_memslot(_metadata, e, 1, self->per_chunk, "UNPLUG");
+	vmt_rq_env_close(e);
+	expect_vmm_memslot(_metadata, e, 1, self->per_chunk, "close");
+	vmt_vm_delete_memslot(e->vm, SLOT_BASE + 1 / self->per_chunk);
+	munmap(mem, BLK);
+}
+
+TEST_F(slots, close_leaves_the_vmm_memslot)
+{
+	struct vmt_rq_env *e = &self->e;
+	void *mem;
+
+	vmt_rq_env_start(e, REGION_SIZE);
+	RQ_ACK(e, PLUG, 1, 1);
+	RQ_ACK(e, PLUG, 13, 1);
+	mem = vmm_takes_chunk_id(_metadata, e, 1, self->per_chunk, BLK);
+	vmt_rq_env_close(e);
+	expect_vmm_memslot(_metadata, e, 1, self->per_chunk, "close");
+	/* the device's other memslot went */
+	expect_mmio(_metadata, e->vm, vmt_rq_gpa(e, 13), "the device was closed");
+	vmt_vm_delete_memslot(e->vm, SLOT_BASE + 1 / self->per_chunk);
+	munmap(mem, BLK);
+}
+
+/* A VMM memslot of the chunk's very size at its id is not the device's. */
+TEST_F(slots, restart_does_not_adopt_a_vmm_memslot)
+{
+	struct vmt_rq_env *e = &self->e;
+	u64 chunk = self->per_chunk * BLK;
+	void *mem;
+	int r;
+
+	vmt_rq_env_start(e, REGION_SIZE);
+	put(e, 1, 0, tag(1, 0));
+	RQ_ACK(e, PLUG, 1, 1);
+	mem = vmm_takes_chunk_id(_metadata, e, 1, self->per_chunk, chunk);
+	vmt_rq_set_running(e, false);
+	ASSERT_EQ(0, vmt_vq_attach(&e->vq, e->dev.fd, VHOST_MEM_REQUESTQ,
+				   e->dev.features));
+	r = vmt_mem_set_running(e->dev.fd, 1);
+	EXPECT_EQ(-EBUSY, r)
+		TH_LOG("restart with the VMM's memslot at the chunk's id: expected EBUSY, got %s",
+		       r ? vmt_errname(-r) : "success (adopted)");
+	EXPECT_EQ(0, status_memslots(_metadata, e))
+		TH_LOG("the VMM's memslot is counted as the device's");
+	expect_vmm_memslot(_metadata, e, 1, self->per_chunk, "restart");
+
+	/* the VMM gives the id back: the chunk is the device's again */
+	vmt_vm_delete_memslot(e->vm, SLOT_BASE + 1 / self->per_chunk);
+	vmt_rq_set_running(e, true);
+	expect_value(_metadata, e->vm, vmt_rq_gpa(e, 1), tag(1, 0));
+	vmt_rq_check_all(e);
+	munmap(mem, chunk);
 }
 
 TEST_HARNESS_MAIN

@@ -19,11 +19,23 @@
  * - set-up: chunk_size set, unplugged-inaccessible "off" (EINVAL), too few
  *   memslot ids (ENOSPC), memslots_max; a driver without
  *   VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE cannot start the device;
- * - a restored state maps one memslot per run; a system reset none.
+ * - a restored state maps one memslot per run; a system reset none;
+ * - the VMM moves one of the device's memslots elsewhere (same id, another
+ *   GPA) and the device restarts: no oops, the run is mapped again from
+ *   another id, the VMM's moved memslot is left alone, and the module's
+ *   refcount is 0 once the device is closed;
+ * - a torn layout (four memslots over one run, as the VMM can make by
+ *   deleting a memslot and putting it back after a PLUG next to it): an
+ *   UNPLUG cutting both ends holds the vCPUs once, counted with a kprobe.
  */
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "vmt.h"
 #include "req_util.h"
@@ -396,6 +408,169 @@ TEST_F(hard, restore_maps_runs_reset_unmaps_all)
 	vmt_ft_model_system_reset(&e->model);
 	EXPECT_EQ(0, status_memslots(e));
 	expect_layout(e, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* The VMM changes the device's memslots behind its back              */
+/* ------------------------------------------------------------------ */
+
+#define SLOT_BASE	VMT_RQ_SLOT_BASE
+/* below the region: a block index from it wraps */
+#define FAR_GPA		(2ULL << 30)
+
+/* SET_RUNNING 0, a fresh ring, SET_RUNNING 1: its answer. */
+static int restart(struct vmt_rq_env *e)
+{
+	vmt_rq_set_running(e, false);
+	TEST_ASSERT(!vmt_vq_attach(&e->vq, e->dev.fd, VHOST_MEM_REQUESTQ,
+				   e->dev.features), "re-attaching the requestq");
+	return vmt_mem_set_running(e->dev.fd, 1);
+}
+
+TEST_F(hard, vmm_moves_a_memslot_then_restart)
+{
+	struct vmt_rq_env *e = &self->e;
+	u64 val = 0;
+	int r, refs;
+
+	RQ_ACK(e, PLUG, 2, 2);
+	ASSERT_EQ(1, status_memslots(e));
+	/* KVM takes it as a move: same id, size and memory, another GPA */
+	r = vmt_vm_set_memslot(e->vm, SLOT_BASE, FAR_GPA, 2 * BLK,
+			       vmt_rq_hva(e, 2), 0);
+	ASSERT_EQ(0, r) TH_LOG("the VMM moves memslot %u: %s", SLOT_BASE,
+			       vmt_errname(-r));
+	r = restart(e);
+	ASSERT_EQ(0, r) TH_LOG("restart after the VMM moved memslot %u: %s",
+			       SLOT_BASE, vmt_errname(-r));
+	e->running = true;
+	/* the run is mapped again, from another id; the VMM's one is left */
+	expect_layout(e, NULL);
+	EXPECT_EQ(VMT_ACCESS_OK, vmt_guest_read_u64(e->vm, FAR_GPA + TAG_OFF, &val));
+	EXPECT_EQ(tag(2), val) TH_LOG("the VMM's moved memslot was touched");
+	RQ_ACK(e, PLUG, 4, 1);
+	RQ_ACK(e, UNPLUG, 3, 1);
+	expect_layout(e, NULL);
+	vmt_rq_check_all(e);
+
+	vmt_rq_env_close(e);
+	EXPECT_EQ(VMT_ACCESS_OK, vmt_guest_read_u64(e->vm, FAR_GPA + TAG_OFF, &val));
+	vmt_vm_delete_memslot(e->vm, SLOT_BASE);
+	refs = vmt_module_refcnt(VMT_MODULE_NAME);
+	if (refs != -ENOENT)
+		EXPECT_EQ(0, refs) TH_LOG("vhost_mem's refcount after the close: %d",
+					  refs);
+}
+
+/* kprobe hits on the module's vCPU hold; -1 where kprobes are not to be had. */
+#define TRACEFS		"/sys/kernel/tracing/"
+#define HOLD_PROBE	"vmt_vcpus_stop"
+
+static int tracefs_write(const char *file, const char *text, bool append)
+{
+	char path[128];
+	int fd, r;
+
+	snprintf(path, sizeof(path), TRACEFS "%s", file);
+	fd = open(path, O_WRONLY | (append ? O_APPEND : O_TRUNC));
+	if (fd < 0)
+		return -1;
+	r = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -1;
+	close(fd);
+	return r;
+}
+
+static int hold_probe_add(void)
+{
+	if (tracefs_write("kprobe_events",
+			  "p:" HOLD_PROBE " " VMT_MODULE_NAME ":vhost_mem_vcpus_stop\n",
+			  true))
+		return -1;
+	return tracefs_write("events/kprobes/" HOLD_PROBE "/enable", "1", false);
+}
+
+static void hold_probe_del(void)
+{
+	tracefs_write("events/kprobes/" HOLD_PROBE "/enable", "0", false);
+	tracefs_write("kprobe_events", "-:" HOLD_PROBE "\n", true);
+}
+
+static long hold_probe_hits(void)
+{
+	FILE *f = fopen(TRACEFS "kprobe_profile", "r");
+	char name[64];
+	long hits = -1, h, missed;
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld %ld", name, &h, &missed) == 3)
+		if (!strcmp(name, HOLD_PROBE))
+			hits = h;
+	fclose(f);
+	return hits;
+}
+
+/*
+ * The VMM deletes memslot id, the guest plugs [first, first + nr) next to
+ * its blocks (the device finds no memslot there: a new one), and the VMM
+ * creates the memslot again as the device had it.
+ */
+static void tear(struct vmt_rq_env *e, u32 id, u64 id_first, u64 id_nr,
+		 u64 first, u64 nr)
+{
+	int r;
+
+	vmt_vm_delete_memslot(e->vm, id);
+	TEST_ASSERT(vmt_rq_send(e, PLUG, vmt_rq_gpa(e, first), nr, NULL) == ACK,
+		    "PLUG of blocks %llu-%llu", (unsigned long long)first,
+		    (unsigned long long)(first + nr - 1));
+	r = vmt_vm_set_memslot(e->vm, id, vmt_rq_gpa(e, id_first), id_nr * BLK,
+			       vmt_rq_hva(e, id_first), 0);
+	TEST_ASSERT(!r, "the VMM puts memslot %u back: %s", id, vmt_errname(-r));
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+TEST_F(hard, torn_layout_unplug_holds_vcpus_once)
+{
+	struct vmt_rq_env *e = &self->e;
+	long before, holds;
+	double t;
+
+	/* four memslots over the run of blocks 0-15, ids 0-3 */
+	RQ_ACK(e, PLUG, 0, 4);
+	tear(e, SLOT_BASE, 0, 4, 4, 4);
+	tear(e, SLOT_BASE + 1, 4, 4, 8, 4);
+	tear(e, SLOT_BASE + 2, 8, 4, 12, 4);
+	/* (more memslots than runs: no status check against the model yet) */
+	ASSERT_EQ(4, status_memslots(e));
+
+	if (hold_probe_add()) {
+		hold_probe_del();
+		SKIP(return, "no kprobe on vhost_mem_vcpus_stop (tracefs: %s)",
+		     strerror(errno));
+	}
+	before = hold_probe_hits();
+	t = now_ms();
+	/* cuts ids 0 and 3, deletes 1 and 2 */
+	RQ_ACK(e, UNPLUG, 2, 12);
+	t = now_ms() - t;
+	holds = hold_probe_hits() - before;
+	hold_probe_del();
+	TH_LOG("UNPLUG over 4 memslots: %ld vCPU holds, %.1f ms", holds, t);
+	EXPECT_EQ(1, holds)
+		TH_LOG("one UNPLUG held the vCPUs %ld times", holds);
+	EXPECT_EQ(2, status_memslots(e));
+	expect_layout(e, NULL);
+	RQ_ACK(e, PLUG, 2, 12);
+	EXPECT_EQ(1, status_memslots(e));
+	vmt_rq_check_all(e);
 }
 
 TEST_HARNESS_MAIN
