@@ -379,7 +379,7 @@ static int vhost_mem_setup_region(struct vhost_mem *vm,
 	ret = -ENOSPC;
 	if (arg->slot_count < vhost_mem_memslots_max(&blocks, arg->flags))
 		goto err_blocks;
-	ret = vhost_mem_memslots_init(&vm->slots, vm->kvm, vm->dev.mm,
+	ret = vhost_mem_memslots_init(&vm->slots, vm->id, vm->kvm, vm->dev.mm,
 				      arg->slot_base, arg->slot_count,
 				      arg->guest_phys_addr,
 				      arg->region_size,

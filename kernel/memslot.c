@@ -17,8 +17,11 @@
 #include <linux/slab.h>
 
 #include "compat.h"
-#include "device.h"
 #include "memslot.h"
+
+/* As vhost_mem_warn(), for the device whose memslots these are. */
+#define vhost_mem_slots_warn(s, fmt, ...) \
+	pr_warn_ratelimited("vhost-mem%d: " fmt, (s)->dev_id, ##__VA_ARGS__)
 
 /* Our ids must be free and the region must not overlap any memslot. */
 static int vhost_mem_memslots_check(struct kvm *kvm, u32 base, u32 count,
@@ -45,9 +48,9 @@ static int vhost_mem_memslots_check(struct kvm *kvm, u32 base, u32 count,
 	return ret;
 }
 
-int vhost_mem_memslots_init(struct vhost_mem_memslots *s, struct kvm *kvm,
-			    struct mm_struct *owner, u32 base, u32 count,
-			    u64 gpa, u64 size, bool smm)
+int vhost_mem_memslots_init(struct vhost_mem_memslots *s, int dev_id,
+			    struct kvm *kvm, struct mm_struct *owner, u32 base,
+			    u32 count, u64 gpa, u64 size, bool smm)
 {
 	int ret;
 
@@ -84,12 +87,6 @@ int vhost_mem_memslots_init(struct vhost_mem_memslots *s, struct kvm *kvm,
 bool vhost_mem_memslot_is_live(const struct vhost_mem_memslots *s, u32 index)
 {
 	return index < s->count && test_bit(index, s->mapped);
-}
-
-/* Only for the device's warnings: the memslots are always a device's. */
-static struct vhost_mem *vhost_mem_of_slots(struct vhost_mem_memslots *s)
-{
-	return container_of(s, struct vhost_mem, slots);
 }
 
 static int vhost_mem_memslot_nr_as(const struct vhost_mem_memslots *s)
@@ -174,7 +171,7 @@ static void vhost_mem_memslot_warn_tampered(struct vhost_mem_memslots *s,
 {
 	const struct vhost_mem_memslot_record *rec = &s->records[index];
 
-	vhost_mem_warn(vhost_mem_of_slots(s),
+	vhost_mem_slots_warn(s,
 		       "memslot %u (gpa 0x%llx size 0x%llx) was moved, replaced or deleted by the VMM: dropped, left to the VMM\n",
 		       s->base + index, rec->gpa, rec->size);
 }
@@ -186,7 +183,7 @@ static void vhost_mem_memslot_drop(struct vhost_mem_memslots *s, u32 index)
 
 	vhost_mem_memslot_warn_tampered(s, index);
 	if (vhost_mem_kvm_delete_ours(s, index, &tampered))
-		vhost_mem_warn(vhost_mem_of_slots(s),
+		vhost_mem_slots_warn(s,
 			       "cannot delete the rest of memslot %u\n",
 			       s->base + index);
 	vhost_mem_memslot_forget(s, index);
@@ -288,7 +285,7 @@ static int vhost_mem_kvm_add_all(struct vhost_mem_memslots *s, u32 index,
 
 	/* An id the VMM took is not ours to reuse (or to move). */
 	if (vhost_mem_kvm_id_taken(s, index)) {
-		vhost_mem_warn(vhost_mem_of_slots(s),
+		vhost_mem_slots_warn(s,
 			       "memslot id %u is in use by the VMM\n",
 			       s->base + index);
 		return -EBUSY;

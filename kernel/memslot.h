@@ -22,6 +22,7 @@ struct vhost_mem_memslot_record {
  * compared with the record, and one that differs is no longer ours.
  */
 struct vhost_mem_memslots {
+	int dev_id;		/* the device's, for its messages */
 	struct kvm *kvm;
 	u64 gpa, size;		/* the device region */
 	u32 base;		/* first memslot id the VMM reserved for us */
@@ -33,9 +34,9 @@ struct vhost_mem_memslots {
 	struct vhost_mem_memslot_record *records;	/* count of them */
 };
 
-int vhost_mem_memslots_init(struct vhost_mem_memslots *s, struct kvm *kvm,
-			    struct mm_struct *owner, u32 base, u32 count,
-			    u64 gpa, u64 size, bool smm);
+int vhost_mem_memslots_init(struct vhost_mem_memslots *s, int dev_id,
+			    struct kvm *kvm, struct mm_struct *owner, u32 base,
+			    u32 count, u64 gpa, u64 size, bool smm);
 void vhost_mem_memslots_destroy(struct vhost_mem_memslots *s);
 int vhost_mem_memslot_add(struct vhost_mem_memslots *s, u32 index,
 			  u64 gpa, u64 size, u64 hva);
