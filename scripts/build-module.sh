@@ -86,10 +86,20 @@ build_module() {
 	! grep -q 'warning:' "$out/build.log" || die "warnings in the $KVER build"
 }
 
-# The test VM loads modules with modprobe -d $KROOT.
+# The test VM loads modules with modprobe -d $out/modroot: the kernel's
+# modules (hard links into the download cache, which stays untouched, so
+# that trees built side by side never load each other's module) and ours.
 stage_module() {
-	install -D -m 644 "$out/vhost_mem.ko" "$KROOT/lib/modules/$KVER/updates/vhost_mem.ko"
-	depmod -b "$KROOT" "$KVER"
+	local root=$out/modroot dir=$out/modroot/lib/modules/$KVER
+	if [ ! -d "$dir/kernel" ]; then
+		rm -rf "$root"
+		mkdir -p "$root/lib/modules"
+		cp -al "$KROOT/lib/modules/$KVER" "$root/lib/modules/"
+		rm -rf "$dir/updates"
+	fi
+	rm -f "$dir/updates/vhost_mem.ko"
+	install -D -m 644 "$out/vhost_mem.ko" "$dir/updates/vhost_mem.ko"
+	depmod -b "$root" "$KVER"
 }
 
 prepare_tree
