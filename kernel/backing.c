@@ -23,41 +23,126 @@ static bool vhost_mem_vma_maps_file(struct vm_area_struct *vma,
 }
 
 /*
- * The whole range must be mapped, with one page size, by VMAs that we can
- * discard: no PFN/IO maps, no shared mapping that we could not punch.
+ * How the VMA over [start, end) differs from what set-up accepted, or NULL.
+ * The checks are madvise(MADV_DONTNEED)'s and fallocate()'s: what they
+ * refuse, the zap or the punch would get wrong (a hugetlb zap of part of a
+ * huge page is a BUG_ON, a punch of part of one rounds inward to nothing).
  */
-static int vhost_mem_backing_check(struct vhost_mem_backing *b)
+static const char *vhost_mem_vma_changed(const struct vhost_mem_backing *b,
+					 struct vm_area_struct *vma,
+					 unsigned long start, unsigned long end)
 {
-	unsigned long addr = b->hva, end = b->hva + b->size;
+	unsigned long page_size = vma_kernel_pagesize(vma);
+
+	if (vma->vm_flags & (VM_PFNMAP | VM_IO | VM_MIXEDMAP))
+		return "is a PFN or I/O mapping";
+	/* Locked memory cannot be discarded (QEMU refuses it too). */
+	if (vma->vm_flags & VM_LOCKED)
+		return "is locked (mlock)";
+	if (page_size != b->page_size)
+		return "has another page size";
+	if (!IS_ALIGNED(start | end, page_size))
+		return "does not cover whole huge pages";
+	if (b->file)
+		return vhost_mem_vma_maps_file(vma, start, b->file,
+					       b->file_offset + (start - b->hva)) ?
+		       NULL : "does not map the backing file at its offset";
+	/* A zap drops only the page tables of a shared mapping. */
+	if (vma->vm_flags & VM_MAYSHARE)
+		return "is a shared mapping without backing_fd";
+	/*
+	 * A private file mapping keeps the page cache its faults filled.  A
+	 * private hugetlb mapping never fills it: its pages are anonymous.
+	 */
+	if (!vma_is_anonymous(vma) && !is_vm_hugetlb_page(vma))
+		return "is a private file mapping";
+	return NULL;
+}
+
+/*
+ * Every VMA over [start, end) must still be what set-up accepted.  With
+ * holes_ok, unmapped parts pass: a file is punched without its mapping,
+ * and the guest cannot reach memory that is not mapped.  Returns 0,
+ * -EFAULT (unmapped) or -EINVAL (changed), with *why.  mmap_lock held.
+ */
+static int vhost_mem_backing_check(const struct vhost_mem_backing *b,
+				   unsigned long start, unsigned long end,
+				   bool holes_ok, const char **why)
+{
 	struct vm_area_struct *vma;
-	int ret = 0;
+	unsigned long addr;
+
+	*why = "is not mapped";
+	for (addr = start; addr < end; addr = vma->vm_end) {
+		vma = find_vma(b->mm, addr);
+		if (!vma || vma->vm_start >= end)
+			return holes_ok ? 0 : -EFAULT;
+		if (vma->vm_start > addr) {
+			if (!holes_ok)
+				return -EFAULT;
+			addr = vma->vm_start;
+		}
+		*why = vhost_mem_vma_changed(b, vma, addr,
+					     min(end, vma->vm_end));
+		if (*why)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Before (and after) a discard or populate: the VMM may have changed its
+ * mapping since set-up (munmap, mmap MAP_FIXED, mlock).  A change is
+ * -EBUSY, never acted on; the caller answers BUSY.  mmap_lock held.
+ */
+static int vhost_mem_backing_recheck(const struct vhost_mem_backing *b,
+				     unsigned long start, unsigned long end,
+				     bool holes_ok)
+{
+	const char *why;
+	int ret;
+
+	ret = vhost_mem_backing_check(b, start, end, holes_ok, &why);
+	if (!ret)
+		return 0;
+	pr_warn_ratelimited("vhost-mem: backing 0x%lx-0x%lx changed since set-up: it %s\n",
+			    start, end - 1, why);
+	return ret == -EINVAL ? -EBUSY : ret;
+}
+
+static int vhost_mem_backing_recheck_file(const struct vhost_mem_backing *b,
+					  unsigned long start,
+					  unsigned long end, bool holes_ok)
+{
+	int ret;
 
 	mmap_read_lock(b->mm);
-	for (; addr < end; addr = vma->vm_end) {
-		vma = vma_lookup(b->mm, addr);
-		if (!vma) {
-			ret = -EFAULT;
-			break;
-		}
-		/* Locked memory cannot be discarded (QEMU refuses it too). */
-		if (vma->vm_flags & (VM_PFNMAP | VM_IO | VM_MIXEDMAP | VM_LOCKED)) {
-			ret = -EINVAL;
-			break;
-		}
-		if (b->page_size && b->page_size != vma_kernel_pagesize(vma)) {
-			ret = -EINVAL;
-			break;
-		}
-		b->page_size = vma_kernel_pagesize(vma);
-		if (b->file ? !vhost_mem_vma_maps_file(vma, addr, b->file,
-					b->file_offset + (addr - b->hva)) :
-			      !!(vma->vm_flags & VM_SHARED)) {
-			ret = -EINVAL;
-			break;
-		}
-	}
+	ret = vhost_mem_backing_recheck(b, start, end, holes_ok);
 	mmap_read_unlock(b->mm);
 	return ret;
+}
+
+/* Set-up: whole pages of one size, of one kind that can be discarded. */
+static int vhost_mem_backing_accept(struct vhost_mem_backing *b)
+{
+	struct vm_area_struct *vma;
+	const char *why;
+	int ret = -EFAULT;
+
+	mmap_read_lock(b->mm);
+	vma = vma_lookup(b->mm, b->hva);
+	if (vma) {
+		b->page_size = vma_kernel_pagesize(vma);
+		ret = vhost_mem_backing_check(b, b->hva, b->hva + b->size,
+					      false, &why);
+	}
+	mmap_read_unlock(b->mm);
+	if (ret)
+		return ret;
+	/* hugetlbfs: the punch must not round inward either. */
+	if (!IS_ALIGNED(b->hva | b->size | b->file_offset, b->page_size))
+		return -EINVAL;
+	return 0;
 }
 
 int vhost_mem_backing_init(struct vhost_mem_backing *b, struct mm_struct *mm,
@@ -81,7 +166,7 @@ int vhost_mem_backing_init(struct vhost_mem_backing *b, struct mm_struct *mm,
 			goto err;
 		}
 	}
-	ret = vhost_mem_backing_check(b);
+	ret = vhost_mem_backing_accept(b);
 	if (ret)
 		goto err;
 	return 0;
@@ -97,42 +182,60 @@ void vhost_mem_backing_release(struct vhost_mem_backing *b)
 	b->file = NULL;
 }
 
+/* As MADV_DONTNEED, after checking what madvise() would refuse. */
 static int vhost_mem_backing_zap(struct vhost_mem_backing *b,
 				 unsigned long start, unsigned long end)
 {
 	struct vm_area_struct *vma;
 	unsigned long addr;
-	int ret = 0;
+	int ret;
 
 	mmap_read_lock(b->mm);
-	for (addr = start; addr < end; addr = vma->vm_end) {
+	ret = vhost_mem_backing_recheck(b, start, end, false);
+	for (addr = start; !ret && addr < end; addr = vma->vm_end) {
 		vma = vma_lookup(b->mm, addr);
-		/* The VMM unmapped or locked its backing under our feet. */
-		if (!vma || (vma->vm_flags & (VM_LOCKED | VM_PFNMAP))) {
-			ret = -EFAULT;
-			break;
-		}
 		vhost_mem_zap_range(vma, addr, min(end, vma->vm_end) - addr);
 	}
 	mmap_read_unlock(b->mm);
 	return ret;
 }
 
+/*
+ * fallocate() on the backing file.  Checked again afterwards, since the
+ * filesystem runs without mmap_lock: a mapping swapped in meanwhile holds
+ * memory the guest sees and the file operation did not touch.
+ */
+static int vhost_mem_backing_fallocate(struct vhost_mem_backing *b, int mode,
+				       u64 offset, u64 len, bool holes_ok)
+{
+	unsigned long start = b->hva + offset, end = start + len;
+	int ret;
+
+	ret = vhost_mem_backing_recheck_file(b, start, end, holes_ok);
+	if (ret)
+		return ret;
+	ret = vfs_fallocate(b->file, mode, b->file_offset + offset, len);
+	if (ret)
+		return ret;
+	return vhost_mem_backing_recheck_file(b, start, end, holes_ok);
+}
+
 int vhost_mem_backing_discard(struct vhost_mem_backing *b, u64 offset, u64 len)
 {
 	if (WARN_ON_ONCE(offset > b->size || len > b->size - offset))
 		return -EINVAL;
-	/* The filesystem takes its own locks: no mmap_lock here. */
 	if (b->file)
-		return vfs_fallocate(b->file,
-				     FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				     b->file_offset + offset, len);
+		return vhost_mem_backing_fallocate(b, FALLOC_FL_PUNCH_HOLE |
+						   FALLOC_FL_KEEP_SIZE,
+						   offset, len, true);
 	return vhost_mem_backing_zap(b, b->hva + offset, b->hva + offset + len);
 }
 
 /*
  * Faults the pages in writable, as MADV_POPULATE_WRITE does, keeping no
- * reference: they belong to the VMM's mapping from now on.
+ * reference: they belong to the VMM's mapping from now on.  Checked each
+ * time the lock is taken: GUP may drop it, and must not fill memory that
+ * the device does not discard.
  */
 static int vhost_mem_backing_fault_in(struct vhost_mem_backing *b,
 				      unsigned long start, unsigned long end)
@@ -147,6 +250,9 @@ static int vhost_mem_backing_fault_in(struct vhost_mem_backing *b,
 			mmap_read_lock(b->mm);
 			locked = 1;
 		}
+		n = vhost_mem_backing_recheck(b, addr, end, false);
+		if (n)
+			break;
 		n = vhost_mem_gup_remote(b->mm, addr, (end - addr) >> PAGE_SHIFT,
 					 &locked);
 		if (n <= 0)
@@ -169,15 +275,17 @@ static int vhost_mem_backing_fault_in(struct vhost_mem_backing *b,
  * Allocates the backing of [offset, offset + len) now, so that a PLUG is
  * only acknowledged when the memory exists (a hugetlb pool that is too
  * small fails here instead of with SIGBUS later).  Shared files are
- * allocated in the page cache, private mappings faulted in.
+ * allocated in the page cache, private mappings faulted in.  The guest's
+ * memory is its mapping: a file that is not mapped there any more is not
+ * allocated (-EFAULT).
  */
 int vhost_mem_backing_populate(struct vhost_mem_backing *b, u64 offset, u64 len)
 {
 	if (WARN_ON_ONCE(offset > b->size || len > b->size - offset))
 		return -EINVAL;
 	if (b->file)
-		return vfs_fallocate(b->file, FALLOC_FL_KEEP_SIZE,
-				     b->file_offset + offset, len);
+		return vhost_mem_backing_fallocate(b, FALLOC_FL_KEEP_SIZE,
+						   offset, len, false);
 	return vhost_mem_backing_fault_in(b, b->hva + offset,
 					  b->hva + offset + len);
 }

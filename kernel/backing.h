@@ -9,9 +9,12 @@ struct file;
 
 /*
  * The memory behind the device region, in the owner's (the VMM's) address
- * space.  Private mappings are discarded by zapping their pages, as
- * MADV_DONTNEED does; shared file mappings (memfd, shmem, hugetlbfs) by
- * punching a hole in the file, as FALLOC_FL_PUNCH_HOLE does.
+ * space.  Private mappings (anonymous memory, private hugetlb) are
+ * discarded by zapping their pages, as MADV_DONTNEED does; shared file
+ * mappings (memfd, shmem, hugetlbfs) by punching a hole in the file, as
+ * FALLOC_FL_PUNCH_HOLE does.  Set-up accepts only whole pages of one size
+ * that can be discarded so; discard and populate check the mapping again
+ * and fail -EBUSY (or -EFAULT: unmapped) if the VMM changed it since.
  */
 struct vhost_mem_backing {
 	struct mm_struct *mm;	/* the owner's; pinned by the vhost core */
