@@ -39,6 +39,9 @@ static const char *vhost_mem_vma_changed(const struct vhost_mem_backing *b,
 	/* Locked memory cannot be discarded (QEMU refuses it too). */
 	if (vma->vm_flags & VM_LOCKED)
 		return "is locked (mlock)";
+	/* KVM would map it read-only: every guest write an exit. */
+	if (!(vma->vm_flags & VM_WRITE))
+		return "is not writable";
 	if (page_size != b->page_size)
 		return "has another page size";
 	if (!IS_ALIGNED(start | end, page_size))

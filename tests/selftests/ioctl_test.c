@@ -11,7 +11,7 @@
  * - VHOST_MEM_SET_REGION: before SET_VM, twice, every field (alignment,
  *   block and chunk sizes, slot ids in use or out of range, too few ids,
  *   overlaps with the VM's memslots, flags, backing_fd and offset, the
- *   mapping's kind, holes, wrapping ranges, NUMA node, mixed page sizes);
+ *   mapping's kind (read-only too), holes, wrapping ranges, NUMA node, mixed page sizes);
  * - the size field of the extensible structs: too small, larger with a
  *   non-zero or a zero tail, and GET_STATUS filling only what was asked;
  * - the ioctl numbers: built from a smaller or a larger struct, they reach
@@ -523,6 +523,11 @@ TEST_F(ioctl, region_backing_mapping)
 		   "a MAP_PRIVATE mapping given with its memfd");
 	munmap(priv_file, REGION_SIZE);
 	close(memfd);
+
+	/* read-only: KVM would map it so, and every guest write would exit */
+	ASSERT_EQ(0, mprotect(e->backing.hva, BLK, PROT_READ));
+	BAD_REGION(-EINVAL, , "a backing whose first block is read-only");
+	ASSERT_EQ(0, mprotect(e->backing.hva, BLK, PROT_READ | PROT_WRITE));
 	region_works(_metadata, e);
 	vmt_rq_check_all(e);
 }
