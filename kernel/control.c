@@ -4,6 +4,7 @@
  * (without waiting for a busy one, if it asks so), the owner, the
  * config-change eventfd, and the events of resizes and requests.
  */
+#include <linux/delay.h>
 #include <linux/eventfd.h>
 #include <linux/pid.h>
 #include <linux/pid_namespace.h>
@@ -44,12 +45,26 @@ int vhost_mem_set_config_call(struct vhost_mem *vm, int fd)
 	return ret;
 }
 
-/* Waited for (killable), or for a dump only tried. */
+/* How long a dump waits for a device's lock before calling it busy. */
+#define VHOST_MEM_CTL_TRY_US	20000
+#define VHOST_MEM_CTL_STEP_US	1000
+
+/*
+ * Waited for (killable), or for a dump only tried for a moment: a request
+ * or an ioctl in progress is not "busy", a long prealloc is.
+ */
 static int vhost_mem_ctl_lock(struct mutex *lock, bool wait)
 {
+	unsigned int waited;
+
 	if (wait)
 		return mutex_lock_killable(lock);
-	return mutex_trylock(lock) ? 0 : -EBUSY;
+	for (waited = 0; !mutex_trylock(lock); waited += VHOST_MEM_CTL_STEP_US) {
+		if (waited >= VHOST_MEM_CTL_TRY_US || fatal_signal_pending(current))
+			return -EBUSY;
+		usleep_range(VHOST_MEM_CTL_STEP_US, 2 * VHOST_MEM_CTL_STEP_US);
+	}
+	return 0;
 }
 
 /*

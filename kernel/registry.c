@@ -36,15 +36,21 @@ int vhost_mem_register(struct vhost_mem *vm)
 	refcount_set(&vm->refs, 1);
 	vm->cookie = atomic64_inc_return(&vhost_mem_last_cookie);
 	vm->user_ns = get_user_ns(current_user_ns());
-	/* The last step: a lookup may find the device from here on. */
-	ret = xa_alloc_cyclic(&vhost_mem_devices, &id, vm,
-			      XA_LIMIT(0, INT_MAX), &vhost_mem_next_id,
-			      GFP_KERNEL);
+	/*
+	 * The last step: a lookup may find the device from here on, once
+	 * we drop the lock, with its id set.
+	 */
+	xa_lock(&vhost_mem_devices);
+	ret = __xa_alloc_cyclic(&vhost_mem_devices, &id, vm,
+				XA_LIMIT(0, INT_MAX), &vhost_mem_next_id,
+				GFP_KERNEL);
+	if (ret >= 0)
+		vm->id = id;
+	xa_unlock(&vhost_mem_devices);
 	if (ret < 0) {
 		put_user_ns(vm->user_ns);
 		return ret == -EBUSY ? -ENOSPC : ret;
 	}
-	vm->id = id;
 	return 0;
 }
 
