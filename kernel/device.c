@@ -6,7 +6,6 @@
  * device.h; none of them decides anything of the protocol itself.
  */
 #include <linux/file.h>
-#include <linux/idr.h>
 #include <linux/kvm_host.h>
 #include <linux/mutex.h>
 #include <linux/numa.h>
@@ -24,6 +23,7 @@
 #include "compat.h"
 #include "device.h"
 #include "plug.h"
+#include "registry.h"
 
 /* Requests handled before the worker yields to other vhost work. */
 #define VHOST_MEM_WEIGHT	256
@@ -32,9 +32,6 @@
 				 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
 				 (1ULL << VIRTIO_RING_F_EVENT_IDX))
 
-static DEFINE_IDA(vhost_mem_ida);
-static DEFINE_MUTEX(vhost_mem_list_lock);
-static LIST_HEAD(vhost_mem_list);
 /* Devices with a region, to keep regions and memslot ids of a VM apart. */
 static DEFINE_MUTEX(vhost_mem_regions_lock);
 static LIST_HEAD(vhost_mem_regions);
@@ -42,15 +39,11 @@ static LIST_HEAD(vhost_mem_regions);
 struct vhost_mem *vhost_mem_create(void)
 {
 	struct vhost_mem *vm;
+	int ret;
 
 	vm = kvzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
 	if (!vm)
 		return ERR_PTR(-ENOMEM);
-	vm->id = ida_alloc(&vhost_mem_ida, GFP_KERNEL);
-	if (vm->id < 0) {
-		kvfree(vm);
-		return ERR_PTR(-ENOMEM);
-	}
 	vm->vqs[VHOST_MEM_REQUESTQ] = &vm->vq;
 	vm->vq.handle_kick = vhost_mem_handle_kick;
 	vhost_dev_init(&vm->dev, vm->vqs, VHOST_MEM_NUM_VQS, UIO_MAXIOV,
@@ -61,9 +54,14 @@ struct vhost_mem *vhost_mem_create(void)
 	/* Until the guest acks features, only plugged chunks are mapped. */
 	vm->unplugged_inaccessible = true;
 
-	mutex_lock(&vhost_mem_list_lock);
-	list_add_tail(&vm->node, &vhost_mem_list);
-	mutex_unlock(&vhost_mem_list_lock);
+	/* Last: from here on the control plane may find the device. */
+	ret = vhost_mem_register(vm);
+	if (ret) {
+		vhost_dev_cleanup(&vm->dev);
+		put_net(vm->net);
+		kvfree(vm);
+		return ERR_PTR(ret);
+	}
 	return vm;
 }
 
@@ -113,18 +111,15 @@ static void vhost_mem_release_setup(struct vhost_mem *vm)
 
 void vhost_mem_destroy(struct vhost_mem *vm)
 {
-	mutex_lock(&vhost_mem_list_lock);
-	list_del(&vm->node);
-	mutex_unlock(&vhost_mem_list_lock);
+	vhost_mem_unregister(vm);
 
 	vhost_mem_stop_vq(vm);
 	vhost_dev_flush(&vm->dev);
 	vhost_dev_stop(&vm->dev);
 	vhost_dev_cleanup(&vm->dev);
 	vhost_mem_release_setup(vm);
-	put_net(vm->net);
-	ida_free(&vhost_mem_ida, vm->id);
-	kvfree(vm);
+	/* The struct stays while the control plane holds a reference. */
+	vhost_mem_put(vm);
 }
 
 /*
@@ -424,7 +419,7 @@ int vhost_mem_set_region(struct vhost_mem *vm,
 }
 
 /* For the events (netlink.c), with vq.mutex held. */
-static void vhost_mem_ntf_sizes(struct vhost_mem *vm, struct vhost_mem_ntf *ntf)
+void vhost_mem_ntf_sizes(struct vhost_mem *vm, struct vhost_mem_ntf *ntf)
 {
 	ntf->requested = vm->blocks.requested_size;
 	ntf->plugged = vm->blocks.plugged_size;
@@ -532,12 +527,12 @@ int vhost_mem_set_running(struct vhost_mem *vm, bool running)
 	return ret;
 }
 
-int vhost_mem_get_status(struct vhost_mem *vm, struct vhost_mem_status *st)
+void vhost_mem_read_status(struct vhost_mem *vm, struct vhost_mem_status *st)
 {
 	const struct vhost_mem_blocks *b = &vm->blocks;
 
-	mutex_lock(&vm->dev.mutex);
-	mutex_lock(&vm->vq.mutex);
+	lockdep_assert_held(&vm->dev.mutex);
+	lockdep_assert_held(&vm->vq.mutex);
 	st->flags = (vm->paused ? VHOST_MEM_STATUS_F_PAUSED : 0) |
 		    (vm->kvm ? VHOST_MEM_STATUS_F_VM : 0) |
 		    (vm->has_region ? VHOST_MEM_STATUS_F_REGION : 0) |
@@ -556,6 +551,13 @@ int vhost_mem_get_status(struct vhost_mem *vm, struct vhost_mem_status *st)
 	}
 	st->dropped = vm->dropped;
 	memcpy(st->requests, vm->requests, sizeof(st->requests));
+}
+
+int vhost_mem_get_status(struct vhost_mem *vm, struct vhost_mem_status *st)
+{
+	mutex_lock(&vm->dev.mutex);
+	mutex_lock(&vm->vq.mutex);
+	vhost_mem_read_status(vm, st);
 	mutex_unlock(&vm->vq.mutex);
 	mutex_unlock(&vm->dev.mutex);
 	return 0;
@@ -746,122 +748,4 @@ u16 vhost_mem_handle_request(struct vhost_mem *vm, u16 type, u64 addr,
 	*state = plan.state;
 	vm->requests[min_t(u16, type, VHOST_MEM_REQ_UNKNOWN)][answer]++;
 	return answer;
-}
-
-/*
- * Control plane hooks (netlink.c): the device list, the owner, the
- * config-change eventfd, and the events of resizes and requests.
- */
-
-void vhost_mem_devices_lock(void)
-{
-	mutex_lock(&vhost_mem_list_lock);
-}
-
-void vhost_mem_devices_unlock(void)
-{
-	mutex_unlock(&vhost_mem_list_lock);
-}
-
-/* Ids are reused, the list is in creation order: scan it whole. */
-struct vhost_mem *vhost_mem_next_device(int id)
-{
-	struct vhost_mem *vm, *next = NULL;
-
-	lockdep_assert_held(&vhost_mem_list_lock);
-	list_for_each_entry(vm, &vhost_mem_list, node)
-		if (vm->id >= id && (!next || vm->id < next->id))
-			next = vm;
-	return next;
-}
-
-/* The owner cannot change: the vhost core has no way to drop it. */
-void vhost_mem_record_owner(struct vhost_mem *vm)
-{
-	lockdep_assert_held(&vm->dev.mutex);
-	put_pid(vm->owner);
-	vm->owner = get_pid(task_tgid(current));
-}
-
-int vhost_mem_set_config_call(struct vhost_mem *vm, int fd)
-{
-	struct eventfd_ctx *ctx = NULL;
-	int ret;
-
-	if (fd != -1) {
-		ctx = eventfd_ctx_fdget(fd);
-		if (IS_ERR(ctx))
-			return PTR_ERR(ctx);
-	}
-	mutex_lock(&vm->dev.mutex);
-	ret = vhost_dev_check_owner(&vm->dev);
-	if (!ret)
-		swap(ctx, vm->config_ctx);
-	mutex_unlock(&vm->dev.mutex);
-	/* The new one if we failed, else the old one. */
-	if (ctx)
-		eventfd_ctx_put(ctx);
-	return ret;
-}
-
-void vhost_mem_get_info(struct vhost_mem *vm, struct vhost_mem_info *info)
-{
-	memset(info, 0, sizeof(*info));
-	vhost_mem_get_status(vm, &info->st);
-	mutex_lock(&vm->dev.mutex);
-	/* In the caller's pid namespace: 0 if the owner is not visible. */
-	if (vm->owner)
-		info->owner_pid = pid_vnr(vm->owner);
-	if (vm->kvm)
-		strscpy(info->vm_id, vm->kvm->stats_id, sizeof(info->vm_id));
-	info->node_id = vm->has_region ? vm->node_id : NUMA_NO_NODE;
-	info->region_flags = vm->region_flags;
-	info->config_call = vm->config_ctx;
-	mutex_lock(&vm->vq.mutex);
-	info->features = vm->vq.acked_features;
-	mutex_unlock(&vm->vq.mutex);
-	mutex_unlock(&vm->dev.mutex);
-}
-
-/* A request the host could not carry out (answered BUSY), vq.mutex held. */
-void vhost_mem_record_failure(struct vhost_mem *vm, u16 type, u64 addr,
-			      u16 nb_blocks, int error)
-{
-	struct vhost_mem_ntf *f = &vm->failure;
-
-	if (!f->nr_errors++) {
-		f->error = error;
-		f->req_type = type;
-		f->req_addr = addr;
-		f->req_size = vhost_mem_blocks_bytes(&vm->blocks, nb_blocks);
-	}
-}
-
-void vhost_mem_batch_begin(struct vhost_mem *vm, struct vhost_mem_batch *batch)
-{
-	batch->plugged_before = vm->blocks.plugged_size;
-	vm->failure.nr_errors = 0;
-}
-
-void vhost_mem_batch_end(struct vhost_mem *vm, struct vhost_mem_batch *batch)
-{
-	vhost_mem_ntf_sizes(vm, &batch->sizes);
-	batch->failure = vm->failure;
-	vhost_mem_ntf_sizes(vm, &batch->failure);
-	vm->failure.nr_errors = 0;
-}
-
-/* Cheap when nobody listens: vhost_mem_nl_notify() checks first. */
-void vhost_mem_batch_send(struct vhost_mem *vm,
-			  const struct vhost_mem_batch *batch)
-{
-	const struct vhost_mem_ntf *sizes = &batch->sizes;
-
-	if (batch->failure.nr_errors)
-		vhost_mem_nl_notify(vm, VHOST_MEM_CMD_ERROR_NTF, &batch->failure);
-	if (sizes->plugged == batch->plugged_before)
-		return;
-	vhost_mem_nl_notify(vm, VHOST_MEM_CMD_PLUGGED_SIZE_NTF, sizes);
-	if (sizes->plugged == sizes->requested)
-		vhost_mem_nl_notify(vm, VHOST_MEM_CMD_SIZE_REACHED_NTF, sizes);
 }

@@ -3,6 +3,7 @@
 #define VHOST_MEM_DEVICE_H
 
 #include <linux/list.h>
+#include <linux/refcount.h>
 #include <linux/vhost_mem.h>
 #include <linux/vhost_mem_netlink.h>
 
@@ -24,12 +25,11 @@ struct vhost_mem {
 	struct vhost_virtqueue vq;
 	struct vhost_virtqueue *vqs[VHOST_MEM_NUM_VQS];
 	int id;
-	struct list_head node;
 
-	/* Set once under dev.mutex, then read-only. */
+	/* Set once under dev.mutex, then read-only (but see "dead"). */
 	struct file *vm_file;
 	struct kvm *kvm;
-	bool has_region;
+	bool has_region;		/* false again once dead */
 	struct list_head region_node;	/* vhost_mem_regions, its lock */
 	u32 ui_mode;			/* VHOST_MEM_UI_* */
 	struct vhost_mem_memslots slots;
@@ -42,7 +42,11 @@ struct vhost_mem {
 	u64 requests[VHOST_MEM_NR_REQ_TYPES][VHOST_MEM_NR_RESP_TYPES];
 	u64 dropped;
 
-	/* Control plane: see "Control plane hooks" in device.c. */
+	/* Control plane: see control.c and registry.c. */
+	refcount_t refs;		/* the file's and lookups' (registry.c) */
+	u64 cookie;			/* unique, fixed */
+	bool dead;			/* dev.mutex: closed, being torn down */
+	struct user_namespace *user_ns;	/* the opener's, fixed: who may resize */
 	struct net *net;		/* the opener's network namespace, fixed */
 	struct pid *owner;		/* VHOST_SET_OWNER's process, dev.mutex */
 	struct eventfd_ctx *config_ctx;	/* VHOST_MEM_SET_CONFIG_CALL, dev.mutex */
@@ -67,6 +71,8 @@ int vhost_mem_set_requested_size(struct vhost_mem *vm, u64 size,
 				 enum vhost_mem_origin origin);
 int vhost_mem_set_running(struct vhost_mem *vm, bool running);
 int vhost_mem_get_status(struct vhost_mem *vm, struct vhost_mem_status *st);
+/* The same, with dev.mutex and vq.mutex held. */
+void vhost_mem_read_status(struct vhost_mem *vm, struct vhost_mem_status *st);
 int vhost_mem_set_paused(struct vhost_mem *vm, bool paused);
 int vhost_mem_get_state(struct vhost_mem *vm, void __user *buf, u64 *len);
 int vhost_mem_set_state(struct vhost_mem *vm, const void __user *buf, u64 len);
@@ -81,8 +87,9 @@ u16 vhost_mem_handle_request(struct vhost_mem *vm, u16 type, u64 addr,
 void vhost_mem_handle_kick(struct vhost_work *work);
 
 /*
- * Control plane hooks: the device list for netlink.c, the owner, the
- * config-change eventfd and the events of the request path.
+ * Control plane hooks: what netlink.c reads of a device, the owner, the
+ * config-change eventfd and the events of the request path.  The device
+ * registry is registry.h.
  */
 #define VHOST_MEM_VM_ID_LEN	48
 
@@ -96,16 +103,17 @@ struct vhost_mem_info {
 	bool config_call;
 };
 
-/* The device list: lock order list -> dev.mutex -> vq.mutex. */
-void vhost_mem_devices_lock(void);
-void vhost_mem_devices_unlock(void);
-/* The device with the smallest id >= id, or NULL; needs the list lock. */
-struct vhost_mem *vhost_mem_next_device(int id);
-
 /* After a successful VHOST_SET_OWNER, with dev.mutex held. */
 void vhost_mem_record_owner(struct vhost_mem *vm);
 int vhost_mem_set_config_call(struct vhost_mem *vm, int fd);
-void vhost_mem_get_info(struct vhost_mem *vm, struct vhost_mem_info *info);
+/*
+ * A reference held: 0, -ENODEV (dead), -EINTR (killed while waiting for
+ * the device's locks) or, if !wait, -EBUSY (they are taken).
+ */
+int vhost_mem_get_info(struct vhost_mem *vm, struct vhost_mem_info *info,
+		       bool wait);
+/* The sizes an event reports, vq.mutex held. */
+void vhost_mem_ntf_sizes(struct vhost_mem *vm, struct vhost_mem_ntf *ntf);
 /* A request answered BUSY because the host failed; vq.mutex held. */
 void vhost_mem_record_failure(struct vhost_mem *vm, u16 type, u64 addr,
 			      u16 nb_blocks, int error);

@@ -6,13 +6,17 @@
  * A device belongs to the network namespace of the process that opened
  * /dev/vhost-mem: a socket lists, reads, resizes and hears only the devices
  * of its own namespace.  Reading needs no privilege; DEV_SET needs
- * CAP_NET_ADMIN over the namespace (GENL_UNS_ADMIN_PERM).
+ * CAP_SYS_RESOURCE over the user namespace of the device's opener, in the
+ * caller and in the socket's opener (Documentation/vhost-mem.rst tells
+ * why).
  *
  * Nothing here decides anything about a device: DEV_SET is
- * vhost_mem_set_requested_size(), exactly as the VMM's ioctl.  The device
- * list lock, held across each operation, keeps a device from being
- * released under us; lock order: list -> dev.mutex -> vq.mutex.
+ * vhost_mem_set_requested_size(), exactly as the VMM's ioctl.  Devices are
+ * looked up by reference (registry.h), no global lock is held while we
+ * wait for a device, and a dump does not wait at all: a device whose locks
+ * are taken is reported with VHOST_MEM_A_BUSY only.
  */
+#include <linux/capability.h>
 #include <linux/limits.h>
 #include <linux/virtio_mem.h>
 #include <net/genetlink.h>
@@ -21,6 +25,7 @@
 
 #include "device.h"
 #include "netlink.h"
+#include "registry.h"
 
 /* Multicast groups, in the order of vhost_mem_nl_mcgrps[]. */
 enum {
@@ -31,6 +36,7 @@ enum {
 static const struct nla_policy vhost_mem_nl_policy[VHOST_MEM_A_MAX + 1] = {
 	[VHOST_MEM_A_ID] = { .type = NLA_U32 },
 	[VHOST_MEM_A_REQUESTED_SIZE] = { .type = NLA_U64 },
+	[VHOST_MEM_A_COOKIE] = { .type = NLA_U64 },
 };
 
 static struct genl_family vhost_mem_nl_family;
@@ -98,35 +104,51 @@ static int vhost_mem_nl_put_region(struct sk_buff *skb,
 	return 0;
 }
 
-/* A DEV_GET message for one device; -EMSGSIZE leaves skb as it was. */
+static int vhost_mem_nl_put_info(struct sk_buff *skb,
+				 const struct vhost_mem_info *info)
+{
+	if (nla_put_u32(skb, VHOST_MEM_A_STATUS_FLAGS, info->st.flags) ||
+	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_FEATURES, info->features) ||
+	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_DROPPED, info->st.dropped))
+		return -EMSGSIZE;
+	if (info->owner_pid &&
+	    nla_put_u32(skb, VHOST_MEM_A_OWNER_PID, info->owner_pid))
+		return -EMSGSIZE;
+	if (info->vm_id[0] &&
+	    nla_put_string(skb, VHOST_MEM_A_VM_ID, info->vm_id))
+		return -EMSGSIZE;
+	if (info->config_call && nla_put_flag(skb, VHOST_MEM_A_CONFIG_CALL))
+		return -EMSGSIZE;
+	if ((info->st.flags & VHOST_MEM_STATUS_F_REGION) &&
+	    vhost_mem_nl_put_region(skb, info))
+		return -EMSGSIZE;
+	return vhost_mem_nl_put_req_stats(skb, &info->st);
+}
+
+/*
+ * A DEV_GET message for one device; -EMSGSIZE leaves skb as it was.
+ * Without wait, a device whose locks are taken gets the busy flag instead
+ * of its state.  -ENODEV: it is being closed.
+ */
 static int vhost_mem_nl_fill_dev(struct sk_buff *skb, struct vhost_mem *vm,
-				 u32 portid, u32 seq, int flags)
+				 u32 portid, u32 seq, int flags, bool wait)
 {
 	struct vhost_mem_info info;
 	void *hdr;
+	int ret;
 
+	ret = vhost_mem_get_info(vm, &info, wait);
+	if (ret && ret != -EBUSY)
+		return ret;
 	hdr = genlmsg_put(skb, portid, seq, &vhost_mem_nl_family, flags,
 			  VHOST_MEM_CMD_DEV_GET);
 	if (!hdr)
 		return -EMSGSIZE;
-	vhost_mem_get_info(vm, &info);
 	if (nla_put_u32(skb, VHOST_MEM_A_ID, vm->id) ||
-	    nla_put_u32(skb, VHOST_MEM_A_STATUS_FLAGS, info.st.flags) ||
-	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_FEATURES, info.features) ||
-	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_DROPPED, info.st.dropped))
+	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_COOKIE, vm->cookie))
 		goto cancel;
-	if (info.owner_pid &&
-	    nla_put_u32(skb, VHOST_MEM_A_OWNER_PID, info.owner_pid))
-		goto cancel;
-	if (info.vm_id[0] &&
-	    nla_put_string(skb, VHOST_MEM_A_VM_ID, info.vm_id))
-		goto cancel;
-	if (info.config_call && nla_put_flag(skb, VHOST_MEM_A_CONFIG_CALL))
-		goto cancel;
-	if ((info.st.flags & VHOST_MEM_STATUS_F_REGION) &&
-	    vhost_mem_nl_put_region(skb, &info))
-		goto cancel;
-	if (vhost_mem_nl_put_req_stats(skb, &info.st))
+	if (ret == -EBUSY ? nla_put_flag(skb, VHOST_MEM_A_BUSY) :
+	    vhost_mem_nl_put_info(skb, &info))
 		goto cancel;
 	genlmsg_end(skb, hdr);
 	return 0;
@@ -135,27 +157,44 @@ cancel:
 	return -EMSGSIZE;
 }
 
-/* The device VHOST_MEM_A_ID names in the caller's namespace; list lock held. */
+static void vhost_mem_nl_no_device(struct genl_info *info)
+{
+	NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[VHOST_MEM_A_ID],
+			    "No such vhost-mem device");
+}
+
+/* The device VHOST_MEM_A_ID names in the caller's namespace, referenced. */
 static struct vhost_mem *vhost_mem_nl_find(struct genl_info *info)
 {
-	struct nlattr *attr = info->attrs[VHOST_MEM_A_ID];
 	struct vhost_mem *vm;
-	u32 id;
 
 	if (GENL_REQ_ATTR_CHECK(info, VHOST_MEM_A_ID)) {
 		NL_SET_ERR_MSG(info->extack, "The device id is missing");
 		return ERR_PTR(-EINVAL);
 	}
-	id = nla_get_u32(attr);
-	vm = id <= INT_MAX ? vhost_mem_next_device(id) : NULL;
-	if (!vm || vm->id != id || !net_eq(vm->net, genl_info_net(info))) {
-		NL_SET_ERR_MSG_ATTR(info->extack, attr,
-				    "No such vhost-mem device");
+	vm = vhost_mem_get(nla_get_u32(info->attrs[VHOST_MEM_A_ID]),
+			   genl_info_net(info));
+	if (!vm) {
+		vhost_mem_nl_no_device(info);
 		return ERR_PTR(-ENODEV);
 	}
 	return vm;
 }
 
+/* An id read earlier may name a newer device now: the cookie tells. */
+static int vhost_mem_nl_check_cookie(struct genl_info *info,
+				     const struct vhost_mem *vm)
+{
+	struct nlattr *attr = info->attrs[VHOST_MEM_A_COOKIE];
+
+	if (!attr || nla_get_u64(attr) == vm->cookie)
+		return 0;
+	NL_SET_ERR_MSG_ATTR(info->extack, attr,
+			    "The id names another device now (the cookie differs)");
+	return -ESTALE;
+}
+
+/* Waits for the device if it is busy, killably. */
 static int vhost_mem_nl_dev_get_doit(struct sk_buff *skb,
 				     struct genl_info *info)
 {
@@ -163,45 +202,51 @@ static int vhost_mem_nl_dev_get_doit(struct sk_buff *skb,
 	struct sk_buff *msg;
 	int ret;
 
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg)
-		return -ENOMEM;
-	vhost_mem_devices_lock();
 	vm = vhost_mem_nl_find(info);
 	if (IS_ERR(vm))
-		ret = PTR_ERR(vm);
-	else
-		ret = vhost_mem_nl_fill_dev(msg, vm, info->snd_portid,
-					    info->snd_seq, 0);
-	vhost_mem_devices_unlock();
+		return PTR_ERR(vm);
+	ret = vhost_mem_nl_check_cookie(info, vm);
+	if (ret)
+		goto put;
+	ret = -ENOMEM;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		goto put;
+	ret = vhost_mem_nl_fill_dev(msg, vm, info->snd_portid, info->snd_seq,
+				    0, true);
 	if (ret) {
 		nlmsg_free(msg);
-		return ret;
+		if (ret == -ENODEV)
+			vhost_mem_nl_no_device(info);
+		goto put;
 	}
-	return genlmsg_reply(msg, info);
+	ret = genlmsg_reply(msg, info);
+put:
+	vhost_mem_put(vm);
+	return ret;
 }
 
-/* Resumes after the last device sent: ids in increasing order. */
+/* Resumes at cb->args[0], the next id to look at: ids in increasing order. */
 static int vhost_mem_nl_dev_get_dumpit(struct sk_buff *skb,
 				       struct netlink_callback *cb)
 {
 	struct net *net = sock_net(skb->sk);
+	unsigned long id = cb->args[0];
 	struct vhost_mem *vm;
 	int ret = 0;
 
-	vhost_mem_devices_lock();
-	for (vm = vhost_mem_next_device(cb->args[0]); vm;
-	     vm = vhost_mem_next_device(vm->id + 1)) {
-		if (!net_eq(vm->net, net))
-			continue;
+	while ((vm = vhost_mem_get_next(&id, net))) {
 		ret = vhost_mem_nl_fill_dev(skb, vm,
 					    NETLINK_CB(cb->skb).portid,
-					    cb->nlh->nlmsg_seq, NLM_F_MULTI);
-		if (ret)
+					    cb->nlh->nlmsg_seq, NLM_F_MULTI,
+					    false);
+		vhost_mem_put(vm);
+		/* One being closed is gone already. */
+		if (ret && ret != -ENODEV)
 			break;
-		cb->args[0] = vm->id + 1;
+		ret = 0;
+		cb->args[0] = ++id;
 	}
-	vhost_mem_devices_unlock();
 	/* A full message ends this round; the next one resumes. */
 	if (ret == -EMSGSIZE && skb->len)
 		return skb->len;
@@ -229,6 +274,23 @@ static void vhost_mem_nl_set_error(struct genl_info *info, int ret)
 	}
 }
 
+/*
+ * Memory is a resource, not networking: CAP_SYS_RESOURCE over the user
+ * namespace of the process that opened the device, so that a container's
+ * root manages the VMs started in it and the host's root all of them.
+ * As GENL_UNS_ADMIN_PERM, the socket's opener needs it too.
+ */
+static int vhost_mem_nl_may_resize(struct sk_buff *skb,
+				   struct genl_info *info,
+				   const struct vhost_mem *vm)
+{
+	if (netlink_ns_capable(skb, vm->user_ns, CAP_SYS_RESOURCE))
+		return 0;
+	NL_SET_ERR_MSG(info->extack,
+		       "Resizing needs CAP_SYS_RESOURCE over the user namespace of the device's opener");
+	return -EPERM;
+}
+
 static int vhost_mem_nl_dev_set_doit(struct sk_buff *skb,
 				     struct genl_info *info)
 {
@@ -242,16 +304,23 @@ static int vhost_mem_nl_dev_set_doit(struct sk_buff *skb,
 	}
 	size = nla_get_u64(info->attrs[VHOST_MEM_A_REQUESTED_SIZE]);
 
-	vhost_mem_devices_lock();
 	vm = vhost_mem_nl_find(info);
-	if (IS_ERR(vm)) {
-		ret = PTR_ERR(vm);
-	} else {
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	ret = vhost_mem_nl_may_resize(skb, info, vm) ?:
+	      vhost_mem_nl_check_cookie(info, vm);
+	if (!ret) {
+		/* Waits for the device if it is busy: it is the one we want. */
 		ret = vhost_mem_set_requested_size(vm, size,
 						   VHOST_MEM_ORIGIN_NETLINK);
+		/* Closed meanwhile: its region is gone (registry.c). */
+		if (ret == -EBADFD && READ_ONCE(vm->dead)) {
+			ret = -ENODEV;
+			vhost_mem_nl_no_device(info);
+		}
 		vhost_mem_nl_set_error(info, ret);
 	}
-	vhost_mem_devices_unlock();
+	vhost_mem_put(vm);
 	return ret;
 }
 
@@ -271,6 +340,7 @@ void vhost_mem_nl_notify(struct vhost_mem *vm, u8 cmd,
 	if (!hdr)
 		goto free;
 	if (nla_put_u32(skb, VHOST_MEM_A_ID, vm->id) ||
+	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_COOKIE, vm->cookie) ||
 	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_REQUESTED_SIZE,
 				 ntf->requested) ||
 	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_PLUGGED_SIZE, ntf->plugged) ||
@@ -304,7 +374,6 @@ static const struct genl_small_ops vhost_mem_nl_ops[] = {
 	{
 		.cmd = VHOST_MEM_CMD_DEV_SET,
 		.doit = vhost_mem_nl_dev_set_doit,
-		.flags = GENL_UNS_ADMIN_PERM,
 	},
 };
 
@@ -314,8 +383,8 @@ static const struct genl_multicast_group vhost_mem_nl_mcgrps[] = {
 
 /*
  * resv_start_op 0: every command validates strictly (unknown attributes,
- * trailing data and reserved header bits are errors).  parallel_ops: the
- * device list lock serialises us, not genl_mutex.
+ * trailing data and reserved header bits are errors).  parallel_ops: each
+ * operation holds a reference to its device, nothing global.
  */
 static struct genl_family vhost_mem_nl_family __ro_after_init = {
 	.name = VHOST_MEM_GENL_NAME,

@@ -33,7 +33,7 @@ void vhost_mem_nl_exit(void);
 /*
  * Sends event cmd (VHOST_MEM_CMD_*_NTF) to the device's network namespace,
  * if anyone listens there.  Process context; may sleep; the caller holds a
- * reference to the device (its file or the device list lock).
+ * reference to the device (its file or a registry reference).
  */
 void vhost_mem_nl_notify(struct vhost_mem *vm, u8 cmd,
 			 const struct vhost_mem_ntf *ntf);

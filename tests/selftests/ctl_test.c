@@ -11,7 +11,8 @@
  *   own exit code when it does not;
  * - every error has its exit code and message: module not loaded, no such
  *   device, misaligned size, size beyond the region, permission denied
- *   (an unprivileged user, and root without CAP_NET_ADMIN), no region,
+ *   (an unprivileged user, root without CAP_SYS_RESOURCE, only
+ *   CAP_NET_ADMIN), no region,
  *   usage.
  *
  * The tool is build/tools/vhost-mem-ctl/vhost-mem-ctl next to this
@@ -480,6 +481,7 @@ TEST_F(ctl, device_without_region)
 	r = CTL("-j", "status", id);
 	EXPECT_RUN(r, CTL_OK);
 	EXPECT_STREQ("new", PY(r->out, "d['state']"));
+	EXPECT_STREQ("True", PY(r->out, "d['cookie'] > 0"));
 	EXPECT_STREQ("False", PY(r->out, "'region_size' in d"));
 	EXPECT_STREQ("False", PY(r->out, "'owner_pid' in d"));
 	free(r);
@@ -510,13 +512,27 @@ TEST_F(ctl, unprivileged_cannot_resize)
 	EXPECT_RUN(r, CTL_OK);
 	free(r);
 
-	/* root without CAP_NET_ADMIN */
+	/* root without CAP_SYS_RESOURCE */
 	r = run_argv((const char *const []){ "/usr/bin/setpriv",
-		"--inh-caps=-net_admin", "--bounding-set=-net_admin", "--",
+		"--inh-caps=-sys_resource", "--bounding-set=-sys_resource", "--",
+		ctl_path, "resize", self->id_str, "8M", NULL });
+	EXPECT_RUN(r, CTL_PERM);
+	EXPECT_NE(NULL, strstr(r->err, "CAP_SYS_RESOURCE")) TH_LOG("%s", r->err);
+	free(r);
+	/* a networking capability decides nothing about memory */
+	r = run_argv((const char *const []){ "/usr/bin/setpriv",
+		"--inh-caps=-all", "--bounding-set=-all,+net_admin", "--",
 		ctl_path, "resize", self->id_str, "8M", NULL });
 	EXPECT_RUN(r, CTL_PERM);
 	free(r);
 	EXPECT_EQ(0, requested_size(self->dev.fd));
+	/* CAP_SYS_RESOURCE alone is enough */
+	r = run_argv((const char *const []){ "/usr/bin/setpriv",
+		"--inh-caps=-all", "--bounding-set=-all,+sys_resource", "--",
+		ctl_path, "resize", self->id_str, "4M", NULL });
+	EXPECT_RUN(r, CTL_OK);
+	free(r);
+	EXPECT_EQ(4ULL << 20, requested_size(self->dev.fd));
 
 	/* and root with it */
 	r = CTL("resize", self->id_str, "8M");

@@ -7,8 +7,14 @@
  * - every error: unknown or missing id (ENODEV, EINVAL), sizes (EINVAL,
  *   ERANGE, as the ioctl), unknown attributes, a device without region,
  *   each with an extended ack message;
- * - DEV_SET needs CAP_NET_ADMIN, reads do not; another network namespace
- *   sees none of our devices;
+ * - DEV_SET needs CAP_SYS_RESOURCE over the opener's user namespace (in
+ *   the caller and the socket's opener), CAP_NET_ADMIN is not enough, reads
+ *   need nothing; another network namespace sees none of our devices;
+ * - a DEV_SET with the cookie of a closed device never resizes a newer one
+ *   that has its id; ids are not reused right away;
+ * - the VM id names the VM's creator in the reader's pid namespace;
+ * - a device busy for long under its own locks delays neither the open
+ *   and close of other devices nor dumps (which mark it busy);
  * - a netlink resize signals VHOST_MEM_SET_CONFIG_CALL's eventfd, the
  *   VMM's own resize does not, and the next PLUG succeeds up to the size;
  * - events: requested size (with who changed it), plugged size, reached;
@@ -17,6 +23,7 @@
  */
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -28,6 +35,7 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/netlink.h>
+#include <linux/userfaultfd.h>
 
 #include <netlink/netlink.h>
 #include <netlink/genl/ctrl.h>
@@ -36,12 +44,14 @@
 #include <linux/vhost_mem_netlink.h>
 
 #include "vmt.h"
+#include "feature_util.h"
 #include "kselftest_harness.h"
 
 #define TEST_REGION_GPA		(4ULL << 30)
 #define TEST_REGION_SIZE	(256ULL << 20)
 #define TEST_BLOCK_SIZE		(2ULL << 20)
 #define TEST_SLOT_BASE		200
+#define MIB			(1ULL << 20)
 
 /* ------------------------------------------------------------------ */
 /* A small libnl client                                               */
@@ -63,6 +73,8 @@ struct nlt_dev {
 	char vm_id[64];
 	u64 features, dropped, addr, region_size, block_size, chunk_size;
 	u64 usable, requested, plugged;
+	bool has_cookie, busy;
+	u64 cookie;
 	unsigned int nr_req_stats;
 	u64 req[VHOST_MEM_NR_REQ_TYPES][VHOST_MEM_NR_RESP_TYPES];
 };
@@ -262,6 +274,9 @@ static void nlt_parse_dev(struct nl_msg *msg, struct nlt_dev *d)
 	d->plugged = nlt_u64(tb, VHOST_MEM_A_PLUGGED_SIZE);
 	d->memslots = nlt_u32(tb, VHOST_MEM_A_MEMSLOTS);
 	d->memslots_max = nlt_u32(tb, VHOST_MEM_A_MEMSLOTS_MAX);
+	d->has_cookie = tb[VHOST_MEM_A_COOKIE];
+	d->cookie = nlt_u64(tb, VHOST_MEM_A_COOKIE);
+	d->busy = tb[VHOST_MEM_A_BUSY];
 	nla_for_each_attr(a, genlmsg_attrdata(nlmsg_data(nlh), 0),
 			  genlmsg_attrlen(nlmsg_data(nlh), 0), rem)
 		if (nla_type(a) == VHOST_MEM_A_REQ_STATS)
@@ -278,7 +293,8 @@ static int nlt_on_dev(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-static int nlt_get(struct nlt *n, u32 id, struct nlt_dev *d)
+/* DEV_GET of id; with a cookie unless it is 0. */
+static int nlt_get_cookie(struct nlt *n, u32 id, u64 cookie, struct nlt_dev *d)
 {
 	struct nl_msg *msg = nlt_msg(n, VHOST_MEM_CMD_DEV_GET, 0);
 	struct nlt_dump *dump = calloc(1, sizeof(*dump));
@@ -286,6 +302,8 @@ static int nlt_get(struct nlt *n, u32 id, struct nlt_dev *d)
 
 	TEST_ASSERT(dump, "out of memory");
 	nla_put_u32(msg, VHOST_MEM_A_ID, id);
+	if (cookie)
+		nla_put_u64(msg, VHOST_MEM_A_COOKIE, cookie);
 	ret = nlt_transact(n, msg, nlt_on_dev, dump);
 	if (!ret) {
 		TEST_ASSERT_EQ(dump->n, 1);
@@ -296,13 +314,26 @@ static int nlt_get(struct nlt *n, u32 id, struct nlt_dev *d)
 	return ret;
 }
 
-static int nlt_set(struct nlt *n, u32 id, u64 size)
+static int nlt_get(struct nlt *n, u32 id, struct nlt_dev *d)
+{
+	return nlt_get_cookie(n, id, 0, d);
+}
+
+/* DEV_SET of id; with a cookie unless it is 0. */
+static int nlt_set_cookie(struct nlt *n, u32 id, u64 cookie, u64 size)
 {
 	struct nl_msg *msg = nlt_msg(n, VHOST_MEM_CMD_DEV_SET, 0);
 
 	nla_put_u32(msg, VHOST_MEM_A_ID, id);
+	if (cookie)
+		nla_put_u64(msg, VHOST_MEM_A_COOKIE, cookie);
 	nla_put_u64(msg, VHOST_MEM_A_REQUESTED_SIZE, size);
 	return nlt_transact(n, msg, NULL, NULL);
+}
+
+static int nlt_set(struct nlt *n, u32 id, u64 size)
+{
+	return nlt_set_cookie(n, id, 0, size);
 }
 
 static int nlt_dump(struct nlt *n, struct nlt_dump *dump)
@@ -435,20 +466,36 @@ static u32 vmt_dev_id(int fd)
 	return (u32)strtoul(p + strlen("vhost-mem-id:"), NULL, 10);
 }
 
-/* Drops CAP_NET_ADMIN from every set of this process (stays root). */
-static void drop_net_admin(void)
+#define CAP_BIT(cap)	(1ULL << (cap))
+
+/* Sets every capability set of this process to caps (stays root). */
+static void set_caps(u64 caps)
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3,
 	};
 	struct __user_cap_data_struct data[2];
-	u32 bit = 1U << (CAP_NET_ADMIN % 32);
+	int i;
 
 	TEST_ASSERT(!syscall(SYS_capget, &hdr, data), "capget");
-	data[CAP_NET_ADMIN / 32].effective &= ~bit;
-	data[CAP_NET_ADMIN / 32].permitted &= ~bit;
-	data[CAP_NET_ADMIN / 32].inheritable &= ~bit;
+	for (i = 0; i < 2; i++) {
+		data[i].effective = (u32)(caps >> (32 * i));
+		data[i].permitted = data[i].effective;
+		data[i].inheritable = data[i].effective;
+	}
 	TEST_ASSERT(!syscall(SYS_capset, &hdr, data), "capset");
+}
+
+/* Every capability this process has, as a mask. */
+static u64 get_caps(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	TEST_ASSERT(!syscall(SYS_capget, &hdr, data), "capget");
+	return data[0].effective | (u64)data[1].effective << 32;
 }
 
 /* ------------------------------------------------------------------ */
@@ -945,54 +992,218 @@ TEST_F(nl, error_event)
 	munmap(mem, stolen_size);
 }
 
-/* Reads are open to everyone, changes need CAP_NET_ADMIN. */
-TEST_F(nl, set_needs_net_admin)
+/*
+ * Runs fn in a child and returns its exit status: 0 if it did what the
+ * test wants.  The child may change its credentials freely.
+ */
+static int in_child(void (*fn)(u32 id), u32 id)
 {
-	struct nlt_dev d;
+	int status;
 	pid_t pid;
-	int status, r;
 
+	fflush(stderr);
 	pid = fork();
-	ASSERT_LE(0, pid);
+	TEST_ASSERT(pid >= 0, "fork");
 	if (!pid) {
-		struct nlt_dump *dump = calloc(1, sizeof(*dump));
-		struct nlt n, n2;
-
-		/* a socket opened with the capability, used without it */
-		TEST_ASSERT(!nlt_open(&n), "family lookup");
-		drop_net_admin();
-		r = nlt_set(&n, self->id, 8ULL << 20);
-		TEST_ASSERT(r == -EPERM,
-			    "DEV_SET without CAP_NET_ADMIN (old socket): expected EPERM, got %s",
-			    vmt_errname(-r));
-		/* and a socket opened without it */
-		TEST_ASSERT(!nlt_open(&n2), "family lookup without CAP_NET_ADMIN");
-		r = nlt_set(&n2, self->id, 8ULL << 20);
-		TEST_ASSERT(r == -EPERM,
-			    "DEV_SET without CAP_NET_ADMIN: expected EPERM, got %s",
-			    vmt_errname(-r));
-		r = nlt_get(&n2, self->id, NULL);
-		TEST_ASSERT(!r, "DEV_GET without CAP_NET_ADMIN: %s",
-			    vmt_errname(-r));
-		TEST_ASSERT(dump && !nlt_dump(&n2, dump) &&
-			    nlt_dump_find(dump, self->id),
-			    "the dump without CAP_NET_ADMIN lacks our device");
-		/* an unprivileged user */
-		nlt_close(&n2);
-		TEST_ASSERT(!setresgid(65534, 65534, 65534) &&
-			    !setresuid(65534, 65534, 65534), "becoming nobody");
-		TEST_ASSERT(!nlt_open(&n2), "family lookup as nobody");
-		r = nlt_set(&n2, self->id, 8ULL << 20);
-		TEST_ASSERT(r == -EPERM, "DEV_SET as nobody: expected EPERM, got %s",
-			    vmt_errname(-r));
-		TEST_ASSERT(!nlt_get(&n2, self->id, NULL), "DEV_GET as nobody");
+		fn(id);
 		_exit(0);
 	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status));
-	ASSERT_EQ(0, nlt_get(&self->nl, self->id, &d));
-	EXPECT_EQ(0, d.requested) TH_LOG("an unprivileged DEV_SET changed the size");
+	TEST_ASSERT(waitpid(pid, &status, 0) == pid, "waitpid");
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The DEV_SET of a caller with only the capabilities caps. */
+static int set_with_caps(u32 id, u64 caps, int *r)
+{
+	struct nlt n;
+
+	TEST_ASSERT(!nlt_open(&n), "family lookup");
+	set_caps(caps);
+	*r = nlt_set(&n, id, 8ULL << 20);
+	TEST_ASSERT(!nlt_get(&n, id, NULL), "DEV_GET with caps 0x%llx",
+		    (unsigned long long)caps);
+	nlt_close(&n);
+	return *r;
+}
+
+static void only_net_admin(u32 id)
+{
+	int r;
+
+	set_with_caps(id, CAP_BIT(CAP_NET_ADMIN), &r);
+	TEST_ASSERT(r == -EPERM, "DEV_SET with only CAP_NET_ADMIN: expected EPERM, got %s",
+		    vmt_errname(-r));
+}
+
+static void all_but_sys_resource(u32 id)
+{
+	int r;
+
+	set_with_caps(id, get_caps() & ~CAP_BIT(CAP_SYS_RESOURCE), &r);
+	TEST_ASSERT(r == -EPERM, "DEV_SET as root without CAP_SYS_RESOURCE: expected EPERM, got %s",
+		    vmt_errname(-r));
+}
+
+static void only_sys_resource(u32 id)
+{
+	int r;
+
+	set_with_caps(id, CAP_BIT(CAP_SYS_RESOURCE), &r);
+	TEST_ASSERT(!r, "DEV_SET with only CAP_SYS_RESOURCE: %s", vmt_errname(-r));
+}
+
+/* A socket opened with the capability, used without it. */
+static void dropped_after_open(u32 id)
+{
+	struct nlt n;
+	int r;
+
+	TEST_ASSERT(!nlt_open(&n), "family lookup");
+	set_caps(get_caps() & ~CAP_BIT(CAP_SYS_RESOURCE));
+	r = nlt_set(&n, id, 8ULL << 20);
+	TEST_ASSERT(r == -EPERM, "DEV_SET after dropping CAP_SYS_RESOURCE: expected EPERM, got %s",
+		    vmt_errname(-r));
+}
+
+/* And a socket opened with it, passed to a process without it. */
+static void opened_by_other(u32 id)
+{
+	struct nlt n;
+	int r;
+
+	set_caps(get_caps() & ~CAP_BIT(CAP_SYS_RESOURCE));
+	TEST_ASSERT(!nlt_open(&n), "family lookup");
+	r = nlt_set(&n, id, 8ULL << 20);
+	TEST_ASSERT(r == -EPERM, "DEV_SET without CAP_SYS_RESOURCE: expected EPERM, got %s",
+		    vmt_errname(-r));
+}
+
+static void as_nobody(u32 id)
+{
+	struct nlt_dump *dump = calloc(1, sizeof(*dump));
+	struct nlt n;
+	int r;
+
+	TEST_ASSERT(!setresgid(65534, 65534, 65534) &&
+		    !setresuid(65534, 65534, 65534), "becoming nobody");
+	TEST_ASSERT(!nlt_open(&n), "family lookup as nobody");
+	r = nlt_set(&n, id, 8ULL << 20);
+	TEST_ASSERT(r == -EPERM, "DEV_SET as nobody: expected EPERM, got %s",
+		    vmt_errname(-r));
+	TEST_ASSERT(!nlt_get(&n, id, NULL), "DEV_GET as nobody");
+	TEST_ASSERT(dump && !nlt_dump(&n, dump) && nlt_dump_find(dump, id),
+		    "the dump as nobody lacks our device");
+}
+
+/*
+ * The test VM runs us chrooted, and a chrooted process may not create a
+ * user namespace: climb out first (root may; the files we need are open).
+ */
+static void leave_chroot(void)
+{
+	int i, top = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	TEST_ASSERT(top >= 0 && !chroot("/proc") && !fchdir(top),
+		    "chroot(/proc)");
+	for (i = 0; i < 64; i++)
+		TEST_ASSERT(!chdir(".."), "chdir(..)");
+	TEST_ASSERT(!chroot("."), "chroot(.)");
+	close(top);
+}
+
+/* Root of a new user namespace, still in our network namespace. */
+static void new_userns(u32 id)
+{
+	struct nlt n;
+	int r;
+
+	leave_chroot();
+	TEST_ASSERT(!unshare(CLONE_NEWUSER), "unshare(CLONE_NEWUSER)");
+	TEST_ASSERT(get_caps() & CAP_BIT(CAP_SYS_RESOURCE),
+		    "no CAP_SYS_RESOURCE in a new user namespace");
+	TEST_ASSERT(!nlt_open(&n), "family lookup");
+	TEST_ASSERT(!nlt_get(&n, id, NULL), "DEV_GET from a new user namespace");
+	r = nlt_set(&n, id, 8ULL << 20);
+	TEST_ASSERT(r == -EPERM, "DEV_SET from a new user namespace: expected EPERM, got %s",
+		    vmt_errname(-r));
+}
+
+/*
+ * New user and network namespaces: none of our devices, but its own one,
+ * which its root may resize (EBADFD: allowed, but it has no region).
+ */
+static void new_userns_netns(u32 id)
+{
+	struct nlt_dump *dump = calloc(1, sizeof(*dump));
+	int r, fd, node, proc;
+	char path[32];
+	struct nlt n;
+
+	/* opened again below, from the new namespaces */
+	node = open("/dev/vhost-mem", O_PATH | O_CLOEXEC);
+	proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	TEST_ASSERT(node >= 0 && proc >= 0, "/dev/vhost-mem, /proc");
+	leave_chroot();
+	TEST_ASSERT(!unshare(CLONE_NEWUSER | CLONE_NEWNET),
+		    "unshare(CLONE_NEWUSER | CLONE_NEWNET)");
+	TEST_ASSERT(!nlt_open(&n), "family lookup");
+	TEST_ASSERT(dump && !nlt_dump(&n, dump) && dump->n == 0,
+		    "a new user and network namespace lists %u devices",
+		    dump ? dump->n : 0);
+	r = nlt_get(&n, id, NULL);
+	TEST_ASSERT(r == -ENODEV, "DEV_GET of the parent's device: %s",
+		    vmt_errname(-r));
+	snprintf(path, sizeof(path), "self/fd/%d", node);
+	fd = openat(proc, path, O_RDWR | O_CLOEXEC);
+	TEST_ASSERT(fd >= 0, "opening /dev/vhost-mem in the new namespaces");
+	TEST_ASSERT(!nlt_dump(&n, dump) && dump->n == 1,
+		    "the new namespace lists %u devices, not its own one",
+		    dump->n);
+	r = nlt_set(&n, dump->devs[0].id, 0);
+	TEST_ASSERT(r == -EBADFD, "DEV_SET of its own device: expected EBADFD, got %s",
+		    vmt_errname(-r));
+	close(fd);
+}
+
+/*
+ * Resizing needs CAP_SYS_RESOURCE over the user namespace of the process
+ * that opened the device, in the caller and in the socket's opener:
+ * networking capabilities decide nothing.  Reading is for everyone who
+ * sees the device.
+ */
+TEST_F(nl, permissions)
+{
+	static const struct {
+		void (*fn)(u32 id);
+		const char *what;
+		bool allowed;
+	} callers[] = {
+		{ only_net_admin, "only CAP_NET_ADMIN", false },
+		{ all_but_sys_resource, "root without CAP_SYS_RESOURCE", false },
+		{ dropped_after_open, "a socket opened with CAP_SYS_RESOURCE", false },
+		{ opened_by_other, "root without CAP_SYS_RESOURCE, own socket", false },
+		{ as_nobody, "nobody", false },
+		{ new_userns, "root of a new user namespace", false },
+		{ new_userns_netns, "a new user and network namespace", false },
+		{ only_sys_resource, "only CAP_SYS_RESOURCE", true },
+	};
+	struct vhost_mem_status st;
+	unsigned int i;
+	u64 want;
+
+	for (i = 0; i < VMT_ARRAY_SIZE(callers); i++) {
+		EXPECT_EQ(0, vmt_mem_set_requested_size(self->dev.fd, 0));
+		EXPECT_EQ(0, in_child(callers[i].fn, self->id))
+			TH_LOG("%s", callers[i].what);
+		ASSERT_EQ(0, vmt_mem_get_status(self->dev.fd, &st));
+		want = callers[i].allowed ? 8 * MIB : 0;
+		EXPECT_EQ(want, st.requested_size)
+			TH_LOG("%s: the device's requested size is %llu MiB",
+			       callers[i].what,
+			       (unsigned long long)st.requested_size >> 20);
+	}
+	/* and root, as every other test */
+	EXPECT_EQ(0, nlt_set(&self->nl, self->id, 4ULL << 20));
 }
 
 /* Another network namespace sees none of our devices, and we none of its. */
@@ -1052,6 +1263,389 @@ TEST_F(nl, netns_isolation)
 						WEXITSTATUS(status));
 	close(pipefd[0]);
 	free(dump);
+}
+
+/*
+ * An admin reads a device, its VMM exits, another VMM's device comes: the
+ * admin's DEV_SET of the id it read must not resize the newcomer.  With
+ * the cookie it is refused; without, the id is not reused so soon.
+ */
+TEST_F(nl, stale_id_never_resizes_newer_device)
+{
+	struct vhost_mem_status st;
+	struct vmt_vm *vm2;
+	struct vmt_vq vq2;
+	struct vmt_dev dev2;
+	struct vmt_backing backing2;
+	struct vhost_mem_region region2;
+	struct nlt_dev a, b;
+	u32 id_a, id_b;
+	int fd, r;
+
+	fd = vmt_mem_open();
+	id_a = vmt_dev_id(fd);
+	ASSERT_EQ(0, nlt_get(&self->nl, id_a, &a));
+	EXPECT_TRUE(a.has_cookie) TH_LOG("DEV_GET has no VHOST_MEM_A_COOKIE");
+	close(fd);
+
+	/* the next device opened, with a region of its own */
+	vm2 = vmt_vm_create(0);
+	vmt_vq_init(&vq2, vm2, 0);
+	vmt_dev_open_ready(&dev2, vm2, &vq2, ~0ULL);
+	vmt_backing_init(&backing2, VMT_BACKING_ANON, TEST_REGION_SIZE);
+	vmt_region_init(&region2, &backing2, TEST_REGION_GPA, TEST_BLOCK_SIZE,
+			TEST_SLOT_BASE);
+	vmt_dev_start(&dev2, &region2, 0);
+	id_b = vmt_dev_id(dev2.fd);
+	ASSERT_EQ(0, nlt_get(&self->nl, id_b, &b));
+	TH_LOG("closed vhost-mem%u (cookie %llu), opened vhost-mem%u (cookie %llu)",
+	       id_a, (unsigned long long)a.cookie, id_b,
+	       (unsigned long long)b.cookie);
+	EXPECT_NE(id_a, id_b) TH_LOG("the id of a closed device was reused at once");
+	EXPECT_LT(a.cookie, b.cookie) TH_LOG("cookies increase");
+
+	r = nlt_set_cookie(&self->nl, id_a, a.cookie, 8ULL << 20);
+	EXPECT_TRUE(r == -ENODEV || r == -ESTALE)
+		TH_LOG("DEV_SET of the closed device with its cookie: %s (%s)",
+		       vmt_errname(-r), self->nl.msg);
+	r = nlt_set(&self->nl, id_a, 8ULL << 20);
+	EXPECT_EQ(-ENODEV, r) TH_LOG("DEV_SET of the closed device's id: %s",
+				     vmt_errname(-r));
+	ASSERT_EQ(0, vmt_mem_get_status(dev2.fd, &st));
+	EXPECT_EQ(0, st.requested_size)
+		TH_LOG("a DEV_SET meant for the closed device resized the new one");
+
+	/* a live id with another device's cookie */
+	r = nlt_set_cookie(&self->nl, id_b, a.cookie, 8ULL << 20);
+	EXPECT_EQ(-ESTALE, r) TH_LOG("DEV_SET with a wrong cookie: %s",
+				     vmt_errname(-r));
+	EXPECT_NE('\0', self->nl.msg[0]) TH_LOG("no extack for a stale cookie");
+	r = nlt_get_cookie(&self->nl, id_b, a.cookie, NULL);
+	EXPECT_EQ(-ESTALE, r) TH_LOG("DEV_GET with a wrong cookie: %s",
+				     vmt_errname(-r));
+	ASSERT_EQ(0, vmt_mem_get_status(dev2.fd, &st));
+	EXPECT_EQ(0, st.requested_size);
+	/* and the right one */
+	EXPECT_EQ(0, nlt_set_cookie(&self->nl, id_b, b.cookie, 8ULL << 20));
+	ASSERT_EQ(0, vmt_mem_get_status(dev2.fd, &st));
+	EXPECT_EQ(8ULL << 20, st.requested_size);
+
+	vmt_dev_close(&dev2);
+	vmt_vq_destroy(&vq2);
+	vmt_backing_free(&backing2);
+	vmt_vm_free(vm2);
+}
+
+/* pid 1 of a new pid namespace: what it sees of us, and of its own VM. */
+static void pidns_reader(u32 parent_id, int report)
+{
+	struct nlt_dev d;
+	struct vmt_vm *vm;
+	struct nlt n;
+	char want[32];
+	u32 id;
+	int fd;
+
+	TEST_ASSERT(getpid() == 1, "not pid 1 of a new pid namespace");
+	TEST_ASSERT(!nlt_open(&n), "family lookup");
+	TEST_ASSERT(!nlt_get(&n, parent_id, &d), "DEV_GET of the parent's device");
+	TEST_ASSERT(!d.has_owner, "the owner is visible: pid %u", d.owner_pid);
+	TEST_ASSERT(!d.has_vm, "the VM id '%s' names a process of another pid namespace",
+		    d.vm_id);
+	vm = vmt_vm_create(0);
+	fd = vmt_mem_open();
+	TEST_ASSERT(!vmt_vhost_set_owner(fd), "VHOST_SET_OWNER");
+	TEST_ASSERT(!vmt_mem_set_vm(fd, vm->vm_fd), "VHOST_MEM_SET_VM");
+	id = vmt_dev_id(fd);
+	TEST_ASSERT(!nlt_get(&n, id, &d), "DEV_GET of its own device");
+	TEST_ASSERT(d.has_owner && d.owner_pid == 1, "its own owner: %u",
+		    d.owner_pid);
+	snprintf(want, sizeof(want), "kvm-%d", getpid());
+	TEST_ASSERT(d.has_vm && !strcmp(d.vm_id, want),
+		    "its own VM id: '%s', expected '%s'", d.vm_id, want);
+	TEST_ASSERT(write(report, &id, sizeof(id)) == sizeof(id), "pipe");
+	/* the parent looks, then closes the pipe */
+	TEST_ASSERT(read(report, &id, sizeof(id)) == 0, "pipe");
+	close(fd);
+	vmt_vm_free(vm);
+}
+
+/*
+ * KVM's VM id is "kvm-" and the creator's pid in the initial namespace: a
+ * reader in another pid namespace gets it translated, or not at all.
+ */
+TEST_F(nl, vm_id_in_pid_namespace)
+{
+	int sv[2], status;
+	struct nlt_dev d;
+	char want[32];
+	pid_t pid;
+	u32 id;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		pid_t inner;
+
+		close(sv[0]);
+		TEST_ASSERT(!unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)");
+		inner = fork();
+		TEST_ASSERT(inner >= 0, "fork");
+		if (!inner) {
+			pidns_reader(self->id, sv[1]);
+			_exit(0);
+		}
+		TEST_ASSERT(waitpid(inner, &status, 0) == inner, "waitpid");
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+	}
+	close(sv[1]);
+	if (read(sv[0], &id, sizeof(id)) == sizeof(id)) {
+		/* from here, its VM is named by its pid here */
+		ASSERT_EQ(0, nlt_get(&self->nl, id, &d));
+		ASSERT_TRUE(d.has_owner);
+		EXPECT_NE(1, d.owner_pid);
+		snprintf(want, sizeof(want), "kvm-%u", d.owner_pid);
+		EXPECT_STREQ(want, d.vm_id);
+	}
+	close(sv[0]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("the reader in the new pid namespace failed");
+}
+
+/* ------------------------------------------------------------------ */
+/* A device busy for long under its own locks                         */
+/* ------------------------------------------------------------------ */
+
+#define BUSY_HOLD_MS	5000
+#define BUSY_RUN_MS	(BUSY_HOLD_MS + 1500)
+#define BUSY_BOUND_NS	1000000000ULL
+
+/* Resolves the first missing fault of [start, start + len) late. */
+struct uffd_holder {
+	int uffd;
+	u64 start, len;
+	u64 fault_ns;		/* when the fault came, 0: never */
+};
+
+static void *uffd_hold(void *arg)
+{
+	struct uffd_holder *h = arg;
+	struct pollfd pfd = { .fd = h->uffd, .events = POLLIN };
+	struct uffdio_zeropage zp = {
+		.range = { .start = h->start, .len = h->len },
+	};
+	struct uffd_msg msg;
+
+	if (poll(&pfd, 1, 20000) == 1 &&
+	    read(h->uffd, &msg, sizeof(msg)) == sizeof(msg) &&
+	    msg.event == UFFD_EVENT_PAGEFAULT) {
+		h->fault_ns = vmt_now_ns();
+		vmt_sleep_ms(BUSY_HOLD_MS);
+	}
+	/* the whole range at once: no second fault */
+	ioctl(h->uffd, UFFDIO_ZEROPAGE, &zp);
+	return NULL;
+}
+
+static int uffd_register(void *addr, u64 len)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.range = { .start = (u64)(uintptr_t)addr, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	int uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (uffd < 0)
+		return -errno;
+	if (ioctl(uffd, UFFDIO_API, &api) || ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		close(uffd);
+		return -errno;
+	}
+	return uffd;
+}
+
+struct busy_dumps {
+	u64 max_ns;
+	unsigned int dumps, failed, idle_missing, idle_incomplete, busy_seen;
+};
+
+/* As nobody: dumps for BUSY_RUN_MS, timing each. */
+static void busy_dumper(int report, u32 idle_id, u32 busy_id)
+{
+	struct nlt_dump *dump = calloc(1, sizeof(*dump));
+	struct busy_dumps res = {};
+	const struct nlt_dev *d;
+	u64 end, t;
+	struct nlt n;
+
+	TEST_ASSERT(dump, "out of memory");
+	TEST_ASSERT(!setresgid(65534, 65534, 65534) &&
+		    !setresuid(65534, 65534, 65534), "becoming nobody");
+	TEST_ASSERT(!nlt_open(&n), "family lookup as nobody");
+	end = vmt_now_ns() + BUSY_RUN_MS * 1000000ULL;
+	while ((t = vmt_now_ns()) < end) {
+		res.failed += !!nlt_dump(&n, dump);
+		t = vmt_now_ns() - t;
+		if (t > res.max_ns)
+			res.max_ns = t;
+		res.dumps++;
+		d = nlt_dump_find(dump, idle_id);
+		res.idle_missing += !d;
+		res.idle_incomplete += d && (d->busy || !d->has_region);
+		d = nlt_dump_find(dump, busy_id);
+		res.busy_seen += d && d->busy;
+		vmt_sleep_ms(10);
+	}
+	TEST_ASSERT(write(report, &res, sizeof(res)) == sizeof(res), "pipe");
+}
+
+/* Times open() and close() of /dev/vhost-mem for BUSY_RUN_MS. */
+static void busy_opener(int report)
+{
+	u64 end, t, max_ns = 0;
+	int fd;
+
+	end = vmt_now_ns() + BUSY_RUN_MS * 1000000ULL;
+	while ((t = vmt_now_ns()) < end) {
+		fd = vmt_mem_open();
+		close(fd);
+		t = vmt_now_ns() - t;
+		if (t > max_ns)
+			max_ns = t;
+		vmt_sleep_ms(10);
+	}
+	TEST_ASSERT(write(report, &max_ns, sizeof(max_ns)) == sizeof(max_ns),
+		    "pipe");
+}
+
+static pid_t busy_spawn(int *rfd, void (*fn)(int report, u32 a, u32 b),
+			u32 a, u32 b)
+{
+	int p[2];
+	pid_t pid;
+
+	TEST_ASSERT(!pipe(p), "pipe");
+	fflush(stderr);
+	pid = fork();
+	TEST_ASSERT(pid >= 0, "fork");
+	if (!pid) {
+		close(p[0]);
+		fn(p[1], a, b);
+		_exit(0);
+	}
+	close(p[1]);
+	*rfd = p[0];
+	return pid;
+}
+
+static void busy_opener_fn(int report, u32 a, u32 b)
+{
+	(void)a;
+	(void)b;
+	busy_opener(report);
+}
+
+/*
+ * A VMM's SET_STATE with prealloc holds its device's locks for seconds
+ * (here: the backing is a userfaultfd range whose fault is resolved only
+ * after BUSY_HOLD_MS).  Meanwhile nobody dumps the family in a loop, and
+ * another process opens and closes devices: neither may wait for it.
+ */
+TEST_F_TIMEOUT(nl, busy_device_stalls_nobody, 120)
+{
+	struct uffd_holder holder = {};
+	struct busy_dumps dumps = {};
+	struct vhost_mem_region region2;
+	struct vmt_backing backing2;
+	u64 t0, held_ns, open_max = ~0ULL;
+	int dump_fd, open_fd, status, r;
+	pid_t dumper, opener;
+	struct vmt_dev dev2;
+	struct vmt_vq vq2;
+	struct vmt_vm *vm2;
+	pthread_t thread;
+	u32 busy_id;
+	u64 len;
+	u8 *blob;
+
+	/* the state to load: 16 MiB plugged */
+	ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd, 16ULL << 20));
+	plug_range(&self->vq, 0, 16ULL << 20);
+	blob = vmt_ft_save(self->dev.fd, &len);
+
+	/* the busy device: prealloc, over a userfaultfd range */
+	vm2 = vmt_vm_create(0);
+	vmt_vq_init(&vq2, vm2, 0);
+	vmt_dev_open_ready(&dev2, vm2, &vq2, ~0ULL);
+	vmt_backing_init(&backing2, VMT_BACKING_ANON, TEST_REGION_SIZE);
+	holder.uffd = uffd_register(backing2.hva, backing2.size);
+	if (holder.uffd < 0)
+		SKIP(return, "userfaultfd: %s", vmt_errname(-holder.uffd));
+	holder.start = (u64)(uintptr_t)backing2.hva;
+	holder.len = backing2.size;
+	vmt_region_init(&region2, &backing2, TEST_REGION_GPA, TEST_BLOCK_SIZE,
+			TEST_SLOT_BASE);
+	region2.flags |= VHOST_MEM_REGION_F_PREALLOC;
+	ASSERT_EQ(0, vmt_mem_set_vm(dev2.fd, vm2->vm_fd));
+	ASSERT_EQ(0, vmt_mem_set_region(dev2.fd, &region2));
+	busy_id = vmt_dev_id(dev2.fd);
+
+	dumper = busy_spawn(&dump_fd, busy_dumper, self->id, busy_id);
+	opener = busy_spawn(&open_fd, busy_opener_fn, 0, 0);
+	ASSERT_EQ(0, pthread_create(&thread, NULL, uffd_hold, &holder));
+	vmt_sleep_ms(200);
+	t0 = vmt_now_ns();
+	r = vmt_ft_set_state(dev2.fd, blob, len);
+	held_ns = vmt_now_ns() - t0;
+	pthread_join(thread, NULL);
+	EXPECT_EQ(0, r) TH_LOG("SET_STATE: %s", vmt_errname(-r));
+	TH_LOG("SET_STATE held its device for %llu ms",
+	       (unsigned long long)held_ns / 1000000);
+	EXPECT_NE(0, holder.fault_ns) TH_LOG("the prealloc never faulted");
+	EXPECT_LE((BUSY_HOLD_MS - 500) * 1000000ULL, held_ns)
+		TH_LOG("the device was not busy long enough to show anything");
+
+	EXPECT_EQ(sizeof(dumps), read(dump_fd, &dumps, sizeof(dumps)))
+		TH_LOG("the dumper did not report");
+	EXPECT_EQ(sizeof(open_max), read(open_fd, &open_max, sizeof(open_max)))
+		TH_LOG("the opener did not report");
+	ASSERT_EQ(dumper, waitpid(dumper, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	ASSERT_EQ(opener, waitpid(opener, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+
+	TH_LOG("open+close: at most %llu ms; %u dumps as nobody, at most %llu ms, busy device marked in %u",
+	       (unsigned long long)open_max / 1000000, dumps.dumps,
+	       (unsigned long long)dumps.max_ns / 1000000, dumps.busy_seen);
+	EXPECT_GT(BUSY_BOUND_NS, open_max)
+		TH_LOG("another tenant's open()/close() waited for the busy device");
+	EXPECT_GT(BUSY_BOUND_NS, dumps.max_ns)
+		TH_LOG("a dump waited for the busy device");
+	EXPECT_EQ(0, dumps.failed);
+	EXPECT_EQ(0, dumps.idle_missing) TH_LOG("dumps lacked the idle device");
+	EXPECT_EQ(0, dumps.idle_incomplete)
+		TH_LOG("the idle device was reported busy or without its region");
+	EXPECT_LT(0, dumps.busy_seen) TH_LOG("no dump marked the device busy");
+
+	/* afterwards the busy device reads in full */
+	{
+		struct nlt_dev d;
+
+		ASSERT_EQ(0, nlt_get(&self->nl, busy_id, &d));
+		EXPECT_FALSE(d.busy);
+		EXPECT_EQ(16ULL << 20, d.plugged);
+	}
+	close(dump_fd);
+	close(open_fd);
+	close(holder.uffd);
+	free(blob);
+	vmt_dev_close(&dev2);
+	vmt_vq_destroy(&vq2);
+	vmt_backing_free(&backing2);
+	vmt_vm_free(vm2);
 }
 
 /* Thousands of requests of every kind, from two processes at once. */

@@ -478,6 +478,8 @@ static int ctl_transact(struct ctl *c, struct nl_msg *msg,
 /* A device, as DEV_GET reports it. */
 struct dev {
 	uint32_t id;
+	uint64_t cookie;	/* 0: a module without cookies */
+	bool busy;		/* a dump's: only id and cookie are known */
 	bool has_owner, has_vm, has_region, config_call;
 	uint32_t owner_pid;
 	char vm[64];
@@ -521,6 +523,8 @@ static struct nla_policy dev_policy[VHOST_MEM_A_MAX + 1] = {
 	[VHOST_MEM_A_REQ_ADDR] = { .type = NLA_U64 },
 	[VHOST_MEM_A_REQ_SIZE] = { .type = NLA_U64 },
 	[VHOST_MEM_A_ERRORS] = { .type = NLA_U32 },
+	[VHOST_MEM_A_COOKIE] = { .type = NLA_U64 },
+	[VHOST_MEM_A_BUSY] = { .type = NLA_FLAG },
 };
 
 static struct nla_policy stats_policy[VHOST_MEM_A_REQ_STATS_MAX + 1] = {
@@ -575,6 +579,8 @@ static int parse_dev_msg(struct nl_msg *msg, struct dev *d)
 	    !tb[VHOST_MEM_A_ID])
 		return -EINVAL;
 	d->id = nla_get_u32(tb[VHOST_MEM_A_ID]);
+	d->cookie = get_u64(tb, VHOST_MEM_A_COOKIE);
+	d->busy = tb[VHOST_MEM_A_BUSY];
 	d->has_owner = tb[VHOST_MEM_A_OWNER_PID];
 	d->owner_pid = get_u32(tb, VHOST_MEM_A_OWNER_PID);
 	if (tb[VHOST_MEM_A_VM_ID]) {
@@ -631,9 +637,12 @@ die_request(struct ctl *c, uint32_t id, const char *what)
 	case -ENODEV:
 		die(EXIT_NO_DEVICE, "no such device: vhost-mem%" PRIu32 " (see '%s list')",
 		    id, progname);
+	case -ESTALE:
+		die(EXIT_NO_DEVICE, "%s vhost-mem%" PRIu32 ": the device was closed, its id names another device now",
+		    what, id);
 	case -EPERM:
 	case -EACCES:
-		die(EXIT_PERM, "%s vhost-mem%" PRIu32 ": permission denied (needs CAP_NET_ADMIN in its network namespace)",
+		die(EXIT_PERM, "%s vhost-mem%" PRIu32 ": permission denied (needs CAP_SYS_RESOURCE over the user namespace of its VMM)",
 		    what, id);
 	case -EBADFD:
 		die(EXIT_NOT_READY, "%s vhost-mem%" PRIu32 ": the device is not set up yet (no region)",
@@ -644,13 +653,15 @@ die_request(struct ctl *c, uint32_t id, const char *what)
 	}
 }
 
-static int get_dev(struct ctl *c, uint32_t id, struct dev *d)
+/* One device; with a cookie (not 0), only if it is still that device. */
+static int get_dev(struct ctl *c, uint32_t id, uint64_t cookie, struct dev *d)
 {
 	struct dev_list l = { 0 };
 	struct nl_msg *msg = ctl_msg(c, VHOST_MEM_CMD_DEV_GET, 0);
 	int ret;
 
-	if (nla_put_u32(msg, VHOST_MEM_A_ID, id) < 0)
+	if (nla_put_u32(msg, VHOST_MEM_A_ID, id) < 0 ||
+	    (cookie && nla_put_u64(msg, VHOST_MEM_A_COOKIE, cookie) < 0))
 		die(EXIT_FAIL, "out of memory");
 	ret = ctl_transact(c, msg, on_dev, &l);
 	if (!ret && l.n != 1)
@@ -734,6 +745,8 @@ static const char *next_option(uint32_t *flags, char *buf, size_t len)
 
 static const char *dev_state(const struct dev *d)
 {
+	if (d->busy)
+		return "busy";
 #ifdef VHOST_MEM_STATUS_F_PAUSED
 	if (d->flags & VHOST_MEM_STATUS_F_PAUSED)
 		return "paused";
@@ -758,6 +771,8 @@ static void json_dev(const struct dev *d)
 	j_open(NULL, '{');
 	j_u64("dev", d->id);
 	j_str("name", buf);
+	if (d->cookie)
+		j_u64("cookie", d->cookie);
 	if (d->has_owner)
 		j_u64("owner_pid", d->owner_pid);
 	if (d->has_vm)
@@ -943,7 +958,7 @@ static int cmd_status(struct ctl *c, uint32_t id)
 {
 	struct dev d;
 
-	if (get_dev(c, id, &d))
+	if (get_dev(c, id, 0, &d))
 		die_request(c, id, "cannot read");
 	if (opt.json)
 		json_dev(&d);
@@ -1133,7 +1148,7 @@ static int cmd_monitor(struct ctl *c, const char *devname)
 	if (devname) {
 		m.filter = true;
 		m.id = parse_dev_arg(devname);
-		if (get_dev(c, m.id, &d))
+		if (get_dev(c, m.id, 0, &d))
 			die_request(c, m.id, "cannot monitor");
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1156,6 +1171,7 @@ static int cmd_monitor(struct ctl *c, const char *devname)
 
 struct waiter {
 	uint32_t id;
+	uint64_t cookie;	/* the device meant, 0: none known */
 	uint64_t start, target, plugged;
 	double t0, last_change;
 	bool changed_elsewhere;
@@ -1289,7 +1305,7 @@ static int wait_for_guest(struct ctl *c, struct nl_sock *ev, struct waiter *w,
 	catch_signals();
 	for (;;) {
 		/* The status is the truth; events only make us look sooner. */
-		if (get_dev(c, w->id, &d)) {
+		if (get_dev(c, w->id, w->cookie, &d)) {
 			clear_bar(w);
 			die_request(c, w->id, "cannot follow");
 		}
@@ -1364,11 +1380,14 @@ static int cmd_resize(struct ctl *c, const char *devname, const char *sizestr)
 	/* Listen before acting, so that no event can slip by. */
 	if (opt.wait)
 		ev = ctl_events_socket();
-	if (get_dev(c, id, &before))
+	if (get_dev(c, id, 0, &before))
 		die_request(c, id, "cannot resize");
 
+	/* The device we read, not one that got its id meanwhile. */
+	w.cookie = before.cookie;
 	msg = ctl_msg(c, VHOST_MEM_CMD_DEV_SET, 0);
 	if (nla_put_u32(msg, VHOST_MEM_A_ID, id) < 0 ||
+	    (w.cookie && nla_put_u64(msg, VHOST_MEM_A_COOKIE, w.cookie) < 0) ||
 	    nla_put_u64(msg, VHOST_MEM_A_REQUESTED_SIZE, size) < 0)
 		die(EXIT_FAIL, "out of memory");
 	if (ctl_transact(c, msg, NULL, NULL)) {
@@ -1392,7 +1411,7 @@ static int cmd_resize(struct ctl *c, const char *devname, const char *sizestr)
 	if (!opt.wait) {
 		struct dev after;
 
-		if (!get_dev(c, id, &after))
+		if (!get_dev(c, id, w.cookie, &after))
 			w.plugged = after.plugged;
 		if (opt.json)
 			json_resize(&w, before.requested, false, false, w.t0);

@@ -5,12 +5,16 @@
  * described in Documentation/vhost-mem.rst ("Control plane").
  *
  * Commands
- *   VHOST_MEM_CMD_DEV_GET   do: one device (VHOST_MEM_A_ID); dump: every
- *                           device of the caller's network namespace
- *   VHOST_MEM_CMD_DEV_SET   VHOST_MEM_A_ID, VHOST_MEM_A_REQUESTED_SIZE: as
- *                           the VHOST_MEM_SET_REQUESTED_SIZE ioctl, and the
+ *   VHOST_MEM_CMD_DEV_GET   do: one device (VHOST_MEM_A_ID, optionally
+ *                           VHOST_MEM_A_COOKIE); dump: every device of the
+ *                           caller's network namespace
+ *   VHOST_MEM_CMD_DEV_SET   VHOST_MEM_A_ID, VHOST_MEM_A_REQUESTED_SIZE,
+ *                           optionally VHOST_MEM_A_COOKIE (ESTALE if the id
+ *                           now names another device): as the
+ *                           VHOST_MEM_SET_REQUESTED_SIZE ioctl, and the
  *                           guest is told (config-change eventfd); needs
- *                           CAP_NET_ADMIN in the namespace
+ *                           CAP_SYS_RESOURCE over the user namespace of the
+ *                           process that opened the device
  *
  * Notifications, to the multicast group VHOST_MEM_MCGRP_EVENTS:
  *   VHOST_MEM_CMD_REQUESTED_SIZE_NTF  the requested size changed
@@ -64,6 +68,8 @@ enum vhost_mem_attr {
 	VHOST_MEM_A_REQ_ADDR,		/* u64: the request's guest address */
 	VHOST_MEM_A_REQ_SIZE,		/* u64: the request's size in bytes */
 	VHOST_MEM_A_ERRORS,		/* u32: failures the event stands for */
+	VHOST_MEM_A_COOKIE,		/* u64: unique for the module's life */
+	VHOST_MEM_A_BUSY,		/* flag: dump only, device too busy */
 
 	__VHOST_MEM_A_MAX,
 	VHOST_MEM_A_MAX = (__VHOST_MEM_A_MAX - 1)

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-mem: the control plane hooks.  What netlink.c reads of a device
+ * (without waiting for a busy one, if it asks so), the owner, the
+ * config-change eventfd, and the events of resizes and requests.
+ */
+#include <linux/delay.h>
+#include <linux/eventfd.h>
+#include <linux/pid.h>
+#include <linux/pid_namespace.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/string.h>
+#include <linux/kvm_host.h>
+
+#include "compat.h"
+#include "device.h"
+
+/* The owner cannot change: the vhost core has no way to drop it. */
+void vhost_mem_record_owner(struct vhost_mem *vm)
+{
+	lockdep_assert_held(&vm->dev.mutex);
+	put_pid(vm->owner);
+	vm->owner = get_pid(task_tgid(current));
+}
+
+int vhost_mem_set_config_call(struct vhost_mem *vm, int fd)
+{
+	struct eventfd_ctx *ctx = NULL;
+	int ret;
+
+	if (fd != -1) {
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+	}
+	mutex_lock(&vm->dev.mutex);
+	ret = vhost_dev_check_owner(&vm->dev);
+	if (!ret)
+		swap(ctx, vm->config_ctx);
+	mutex_unlock(&vm->dev.mutex);
+	/* The new one if we failed, else the old one. */
+	if (ctx)
+		eventfd_ctx_put(ctx);
+	return ret;
+}
+
+/* How long a dump waits for a device's lock before calling it busy. */
+#define VHOST_MEM_CTL_TRY_US	20000
+#define VHOST_MEM_CTL_STEP_US	1000
+
+/*
+ * Waited for (killable), or for a dump only tried for a moment: a request
+ * or an ioctl in progress is not "busy", a long prealloc is.
+ */
+static int vhost_mem_ctl_lock(struct mutex *lock, bool wait)
+{
+	unsigned int waited;
+
+	if (wait)
+		return mutex_lock_killable(lock);
+	for (waited = 0; !mutex_trylock(lock); waited += VHOST_MEM_CTL_STEP_US) {
+		if (waited >= VHOST_MEM_CTL_TRY_US || fatal_signal_pending(current))
+			return -EBUSY;
+		usleep_range(VHOST_MEM_CTL_STEP_US, 2 * VHOST_MEM_CTL_STEP_US);
+	}
+	return 0;
+}
+
+/*
+ * KVM's VM id is "kvm-" and its creator's pid in the initial namespace:
+ * translated into the reader's pid namespace, or "" if the creator is not
+ * visible there (or gone: a reused pid would name another process).
+ */
+static void vhost_mem_vm_id(struct vhost_mem *vm, char *buf, size_t len)
+{
+	struct pid_namespace *ns = task_active_pid_ns(current);
+	struct task_struct *task;
+	struct pid *pid;
+	int nr;
+
+	if (sscanf(vm->kvm->stats_id, "kvm-%d", &nr) != 1)
+		return;
+	rcu_read_lock();
+	pid = find_pid_ns(nr, &init_pid_ns);
+	task = pid ? pid_task(pid, PIDTYPE_PID) : NULL;
+	if (task && READ_ONCE(task->mm) == vm->kvm->mm)
+		nr = pid_nr_ns(pid, ns);
+	else
+		nr = 0;
+	rcu_read_unlock();
+	if (nr)
+		snprintf(buf, len, "kvm-%d", nr);
+}
+
+/* dev.mutex held, the device alive. */
+static void vhost_mem_read_info(struct vhost_mem *vm,
+				struct vhost_mem_info *info)
+{
+	/* In the caller's pid namespace: 0 if the owner is not visible. */
+	if (vm->owner)
+		info->owner_pid = pid_vnr(vm->owner);
+	if (vm->kvm)
+		vhost_mem_vm_id(vm, info->vm_id, sizeof(info->vm_id));
+	info->node_id = vm->has_region ? vm->node_id : NUMA_NO_NODE;
+	info->region_flags = vm->region_flags;
+	info->config_call = vm->config_ctx;
+}
+
+int vhost_mem_get_info(struct vhost_mem *vm, struct vhost_mem_info *info,
+		       bool wait)
+{
+	int ret;
+
+	memset(info, 0, sizeof(*info));
+	ret = vhost_mem_ctl_lock(&vm->dev.mutex, wait);
+	if (ret)
+		return ret;
+	ret = -ENODEV;
+	if (vm->dead)
+		goto unlock;
+	ret = vhost_mem_ctl_lock(&vm->vq.mutex, wait);
+	if (ret)
+		goto unlock;
+	vhost_mem_read_status(vm, &info->st);
+	info->features = vm->vq.acked_features;
+	mutex_unlock(&vm->vq.mutex);
+	vhost_mem_read_info(vm, info);
+unlock:
+	mutex_unlock(&vm->dev.mutex);
+	return ret;
+}
+
+/* A request the host could not carry out (answered BUSY), vq.mutex held. */
+void vhost_mem_record_failure(struct vhost_mem *vm, u16 type, u64 addr,
+			      u16 nb_blocks, int error)
+{
+	struct vhost_mem_ntf *f = &vm->failure;
+
+	if (!f->nr_errors++) {
+		f->error = error;
+		f->req_type = type;
+		f->req_addr = addr;
+		f->req_size = vhost_mem_blocks_bytes(&vm->blocks, nb_blocks);
+	}
+}
+
+void vhost_mem_batch_begin(struct vhost_mem *vm, struct vhost_mem_batch *batch)
+{
+	batch->plugged_before = vm->blocks.plugged_size;
+	vm->failure.nr_errors = 0;
+}
+
+void vhost_mem_batch_end(struct vhost_mem *vm, struct vhost_mem_batch *batch)
+{
+	vhost_mem_ntf_sizes(vm, &batch->sizes);
+	batch->failure = vm->failure;
+	vhost_mem_ntf_sizes(vm, &batch->failure);
+	vm->failure.nr_errors = 0;
+}
+
+/* Cheap when nobody listens: vhost_mem_nl_notify() checks first. */
+void vhost_mem_batch_send(struct vhost_mem *vm,
+			  const struct vhost_mem_batch *batch)
+{
+	const struct vhost_mem_ntf *sizes = &batch->sizes;
+
+	if (batch->failure.nr_errors)
+		vhost_mem_nl_notify(vm, VHOST_MEM_CMD_ERROR_NTF, &batch->failure);
+	if (sizes->plugged == batch->plugged_before)
+		return;
+	vhost_mem_nl_notify(vm, VHOST_MEM_CMD_PLUGGED_SIZE_NTF, sizes);
+	if (sizes->plugged == sizes->requested)
+		vhost_mem_nl_notify(vm, VHOST_MEM_CMD_SIZE_REACHED_NTF, sizes);
+}

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-mem: the device registry.  One allocating xarray gives the ids,
+ * the lookup by id and the resumption of dumps.
+ *
+ * Ids are allocated cyclically, so that a closed device's id is not given
+ * to the next device at once; a 64-bit cookie, never reused while the
+ * module is loaded, tells the devices apart for good (DEV_SET refuses a
+ * stale one).
+ *
+ * A lookup takes a reference under the xarray's spinlock: the file's own
+ * reference is dropped only after the device left the xarray, so whatever
+ * is found there is alive.  A reference keeps the struct, not the device:
+ * vhost_mem_unregister() marks it dead under dev.mutex before the
+ * teardown, and control-plane calls check that under dev.mutex.
+ */
+#include <linux/atomic.h>
+#include <linux/cred.h>
+#include <linux/slab.h>
+#include <linux/user_namespace.h>
+#include <linux/xarray.h>
+#include <net/net_namespace.h>
+
+#include "device.h"
+#include "registry.h"
+
+static DEFINE_XARRAY_ALLOC(vhost_mem_devices);
+static u32 vhost_mem_next_id;		/* xa_alloc_cyclic()'s, under xa_lock */
+static atomic64_t vhost_mem_last_cookie = ATOMIC64_INIT(0);
+
+int vhost_mem_register(struct vhost_mem *vm)
+{
+	u32 id;
+	int ret;
+
+	refcount_set(&vm->refs, 1);
+	vm->cookie = atomic64_inc_return(&vhost_mem_last_cookie);
+	vm->user_ns = get_user_ns(current_user_ns());
+	/*
+	 * The last step: a lookup may find the device from here on, once
+	 * we drop the lock, with its id set.
+	 */
+	xa_lock(&vhost_mem_devices);
+	ret = __xa_alloc_cyclic(&vhost_mem_devices, &id, vm,
+				XA_LIMIT(0, INT_MAX), &vhost_mem_next_id,
+				GFP_KERNEL);
+	if (ret >= 0)
+		vm->id = id;
+	xa_unlock(&vhost_mem_devices);
+	if (ret < 0) {
+		put_user_ns(vm->user_ns);
+		return ret == -EBUSY ? -ENOSPC : ret;
+	}
+	return 0;
+}
+
+void vhost_mem_unregister(struct vhost_mem *vm)
+{
+	xa_erase(&vhost_mem_devices, vm->id);
+	/*
+	 * Waits for a control-plane call inside the device; the next ones
+	 * see it dead.  Without a region, a resize is refused before it
+	 * touches the blocks the teardown frees.
+	 */
+	mutex_lock(&vm->dev.mutex);
+	vm->dead = true;
+	vm->has_region = false;
+	mutex_unlock(&vm->dev.mutex);
+}
+
+/* Under xa_lock: a device in the xarray has its file's reference. */
+static struct vhost_mem *vhost_mem_hold(struct vhost_mem *vm,
+					const struct net *net)
+{
+	if (!vm || !net_eq(vm->net, net))
+		return NULL;
+	refcount_inc(&vm->refs);
+	return vm;
+}
+
+struct vhost_mem *vhost_mem_get(u32 id, const struct net *net)
+{
+	struct vhost_mem *vm;
+
+	xa_lock(&vhost_mem_devices);
+	vm = vhost_mem_hold(xa_load(&vhost_mem_devices, id), net);
+	xa_unlock(&vhost_mem_devices);
+	return vm;
+}
+
+struct vhost_mem *vhost_mem_get_next(unsigned long *id, const struct net *net)
+{
+	struct vhost_mem *vm, *found = NULL;
+	unsigned long index;
+
+	xa_lock(&vhost_mem_devices);
+	xa_for_each_start(&vhost_mem_devices, index, vm, *id) {
+		found = vhost_mem_hold(vm, net);
+		if (found) {
+			*id = index;
+			break;
+		}
+	}
+	xa_unlock(&vhost_mem_devices);
+	return found;
+}
+
+/* The teardown (vhost_mem_destroy()) is done by the last one. */
+void vhost_mem_put(struct vhost_mem *vm)
+{
+	if (!refcount_dec_and_test(&vm->refs))
+		return;
+	put_user_ns(vm->user_ns);
+	put_net(vm->net);
+	kvfree(vm);
+}
