@@ -526,7 +526,8 @@ TEST_F(ioctl, region_backing_mapping)
 
 	/* read-only: KVM would map it so, and every guest write would exit */
 	ASSERT_EQ(0, mprotect(e->backing.hva, BLK, PROT_READ));
-	BAD_REGION(-EINVAL, , "a backing whose first block is read-only");
+	BAD_REGION(-EINVAL, (void)0,
+		   "a backing whose first block is read-only");
 	ASSERT_EQ(0, mprotect(e->backing.hva, BLK, PROT_READ | PROT_WRITE));
 	region_works(_metadata, e);
 	vmt_rq_check_all(e);
