@@ -143,82 +143,90 @@ static void scan_add(struct vmt_scan *sum, const struct vmt_scan *s)
 	sum->interrupted += s->interrupted;
 }
 
-FIXTURE(hold) {
+/* A VM, its vCPUs' runners and a churn. */
+struct hold {
 	struct vmt_rq_env e;
 	struct runner runners[MAX_VCPUS];
 	unsigned int nr_runners;
 	struct churn churn;
 };
 
+FIXTURE(hold) {
+	struct hold h;
+};
+
 FIXTURE_SETUP(hold)
 {
+	struct hold *h = &self->h;
+
 	VMT_REQUIRE_DEVICE();
 	VMT_REQUIRE_KVM();
-	hold_env_start(&self->e);
-	self->churn.e = &self->e;
+	hold_env_start(&h->e);
+	h->churn.e = &h->e;
 }
 
 FIXTURE_TEARDOWN(hold)
 {
+	struct hold *h = &self->h;
 	unsigned int i;
 
-	for (i = 0; i < self->nr_runners; i++)
-		vmt_vcpu_free(&self->runners[i].vcpu);
-	vmt_rq_env_free(&self->e);
+	for (i = 0; i < h->nr_runners; i++)
+		vmt_vcpu_free(&h->runners[i].vcpu);
+	vmt_rq_env_free(&h->e);
 }
 
 /* A runner on vcpu (not started). */
-static struct runner *runner_add(FIXTURE_DATA(hold) *self,
+static struct runner *runner_add(struct hold *h,
 				 const struct vmt_vcpu *vcpu)
 {
-	struct runner *r = &self->runners[self->nr_runners++];
+	struct runner *r = &h->runners[h->nr_runners++];
 
-	r->e = &self->e;
+	r->e = &h->e;
 	r->vcpu = *vcpu;
-	r->churn = &self->churn;
+	r->churn = &h->churn;
 	return r;
 }
 
 /* Every runner's threads started, then the churn; all joined. */
-static void run_churn(FIXTURE_DATA(hold) *self, unsigned int rounds)
+static void run_churn(struct hold *h, unsigned int rounds)
 {
 	pthread_t churn;
 	unsigned int i;
 
-	self->churn.max_rounds = rounds;
-	for (i = 0; i < self->nr_runners; i++)
-		TEST_ASSERT(!pthread_create(&self->runners[i].thread, NULL,
-					    runner_thread, &self->runners[i]),
+	h->churn.max_rounds = rounds;
+	for (i = 0; i < h->nr_runners; i++)
+		TEST_ASSERT(!pthread_create(&h->runners[i].thread, NULL,
+					    runner_thread, &h->runners[i]),
 			    "pthread_create");
-	TEST_ASSERT(!pthread_create(&churn, NULL, churn_thread, &self->churn),
+	TEST_ASSERT(!pthread_create(&churn, NULL, churn_thread, &h->churn),
 		    "pthread_create");
 	TEST_ASSERT(!pthread_join(churn, NULL), "pthread_join");
-	for (i = 0; i < self->nr_runners; i++)
-		TEST_ASSERT(!pthread_join(self->runners[i].thread, NULL),
+	for (i = 0; i < h->nr_runners; i++)
+		TEST_ASSERT(!pthread_join(h->runners[i].thread, NULL),
 			    "pthread_join");
 }
 
 /* N vCPUs, one thread each, all reading block 8's neighbours. */
 static void n_vcpus(struct __test_metadata *_metadata,
-		    FIXTURE_DATA(hold) *self, unsigned int n)
+		    struct hold *h, unsigned int n)
 {
 	struct vmt_scan sum = { 0 };
 	struct vmt_vcpu vcpu;
 	unsigned int i;
 
-	vmt_vcpu_first(self->e.vm, &vcpu);
-	runner_add(self, &vcpu);
+	vmt_vcpu_first(h->e.vm, &vcpu);
+	runner_add(h, &vcpu);
 	for (i = 1; i < n; i++) {
-		vmt_vcpu_add(self->e.vm, i, &vcpu);
-		runner_add(self, &vcpu);
+		vmt_vcpu_add(h->e.vm, i, &vcpu);
+		runner_add(h, &vcpu);
 	}
-	run_churn(self, CHURN_ROUNDS);
+	run_churn(h, CHURN_ROUNDS);
 	for (i = 0; i < n; i++)
-		scan_add(&sum, &self->runners[i].scan);
-	ASSERT_FALSE(self->churn.failed)
+		scan_add(&sum, &h->runners[i].scan);
+	ASSERT_FALSE(h->churn.failed)
 		TH_LOG("a PLUG or UNPLUG of block 8 was not ACKed");
 	TH_LOG("%u vCPUs, %u splits and merges: %llu KVM_RUN EINTRs", n,
-	       self->churn.rounds, (unsigned long long)sum.interrupted);
+	       h->churn.rounds, (unsigned long long)sum.interrupted);
 	EXPECT_EQ(0, sum.mmio_exits)
 		TH_LOG("the vCPUs found a plugged neighbour unmapped %llu times",
 		       (unsigned long long)sum.mmio_exits);
@@ -231,12 +239,12 @@ static void n_vcpus(struct __test_metadata *_metadata,
 
 TEST_F_TIMEOUT(hold, four_vcpus, 120)
 {
-	n_vcpus(_metadata, self, 4);
+	n_vcpus(_metadata, &self->h, 4);
 }
 
 TEST_F_TIMEOUT(hold, sixty_four_vcpus, 300)
 {
-	n_vcpus(_metadata, self, MAX_VCPUS);
+	n_vcpus(_metadata, &self->h, MAX_VCPUS);
 }
 
 /* ------------------------------------------------------------------ */
@@ -273,6 +281,7 @@ static void *creator_thread(void *arg)
 
 TEST_F_TIMEOUT(hold, vcpu_created_during_churn, 300)
 {
+	struct hold *h = &self->h;
 	struct creator *c = calloc(1, sizeof(*c));
 	struct vmt_scan *first;
 	struct vmt_vcpu vcpu;
@@ -280,18 +289,18 @@ TEST_F_TIMEOUT(hold, vcpu_created_during_churn, 300)
 	unsigned int i;
 
 	ASSERT_NE(NULL, c);
-	c->e = &self->e;
-	c->churn = &self->churn;
+	c->e = &h->e;
+	c->churn = &h->churn;
 	/* vCPU 0 keeps a hold busy kicking it meanwhile */
-	vmt_vcpu_first(self->e.vm, &vcpu);
-	first = &runner_add(self, &vcpu)->scan;
+	vmt_vcpu_first(h->e.vm, &vcpu);
+	first = &runner_add(h, &vcpu)->scan;
 	ASSERT_EQ(0, pthread_create(&thread, NULL, creator_thread, c));
-	run_churn(self, 0);
+	run_churn(h, 0);
 	ASSERT_EQ(0, pthread_join(thread, NULL));
-	ASSERT_FALSE(self->churn.failed)
+	ASSERT_FALSE(h->churn.failed)
 		TH_LOG("a PLUG or UNPLUG of block 8 was not ACKed");
 	TH_LOG("%u vCPUs created during %u splits and merges; %llu EINTRs of vCPU 0, %llu of the new ones",
-	       c->created, self->churn.rounds,
+	       c->created, h->churn.rounds,
 	       (unsigned long long)first->interrupted,
 	       (unsigned long long)c->scan.interrupted);
 	EXPECT_LT(1, c->created);
@@ -314,21 +323,22 @@ TEST_F_TIMEOUT(hold, vcpu_created_during_churn, 300)
 
 TEST_F_TIMEOUT(hold, vcpu_run_from_two_threads, 120)
 {
+	struct hold *h = &self->h;
 	struct vmt_vcpu vcpu;
 	struct vmt_scan sum = { 0 };
 	struct runner *a, *b;
 
-	vmt_vcpu_first(self->e.vm, &vcpu);
-	a = runner_add(self, &vcpu);
-	b = runner_add(self, &vcpu);
-	/* the owner of the first vCPU's fd frees it, not the runners */
-	run_churn(self, CHURN_ROUNDS);
+	vmt_vcpu_first(h->e.vm, &vcpu);
+	a = runner_add(h, &vcpu);
+	b = runner_add(h, &vcpu);
+	/* the thread switch is caught less often: more rounds */
+	run_churn(h, 3 * CHURN_ROUNDS);
 	scan_add(&sum, &a->scan);
 	scan_add(&sum, &b->scan);
-	ASSERT_FALSE(self->churn.failed)
+	ASSERT_FALSE(h->churn.failed)
 		TH_LOG("a PLUG or UNPLUG of block 8 was not ACKed");
 	TH_LOG("%u splits and merges: thread A ran the vCPU %llu times, B %llu times; %llu EINTRs",
-	       self->churn.rounds, (unsigned long long)a->runs,
+	       h->churn.rounds, (unsigned long long)a->runs,
 	       (unsigned long long)b->runs,
 	       (unsigned long long)sum.interrupted);
 	EXPECT_LT(0, a->runs);
@@ -350,27 +360,27 @@ TEST_F_TIMEOUT(hold, vcpu_run_from_two_threads, 120)
 /* Child: 4 vCPUs and a churn that never ends; a byte on fd once it runs. */
 static void __noreturn churn_forever(int fd)
 {
-	FIXTURE_DATA(hold) *self = calloc(1, sizeof(*self));
+	struct hold *h = calloc(1, sizeof(*h));
 	struct vmt_vcpu vcpu;
 	pthread_t churn;
 	unsigned int i;
 
-	TEST_ASSERT(self, "out of memory");
-	hold_env_start(&self->e);
-	self->churn.e = &self->e;
-	vmt_vcpu_first(self->e.vm, &vcpu);
-	runner_add(self, &vcpu);
+	TEST_ASSERT(h, "out of memory");
+	hold_env_start(&h->e);
+	h->churn.e = &h->e;
+	vmt_vcpu_first(h->e.vm, &vcpu);
+	runner_add(h, &vcpu);
 	for (i = 1; i < 4; i++) {
-		vmt_vcpu_add(self->e.vm, i, &vcpu);
-		runner_add(self, &vcpu);
+		vmt_vcpu_add(h->e.vm, i, &vcpu);
+		runner_add(h, &vcpu);
 	}
-	for (i = 0; i < self->nr_runners; i++)
-		TEST_ASSERT(!pthread_create(&self->runners[i].thread, NULL,
-					    runner_thread, &self->runners[i]),
+	for (i = 0; i < h->nr_runners; i++)
+		TEST_ASSERT(!pthread_create(&h->runners[i].thread, NULL,
+					    runner_thread, &h->runners[i]),
 			    "pthread_create");
-	TEST_ASSERT(!pthread_create(&churn, NULL, churn_thread, &self->churn),
+	TEST_ASSERT(!pthread_create(&churn, NULL, churn_thread, &h->churn),
 		    "pthread_create");
-	while (__atomic_load_n(&self->churn.rounds, __ATOMIC_ACQUIRE) < 3)
+	while (__atomic_load_n(&h->churn.rounds, __ATOMIC_ACQUIRE) < 3)
 		usleep(1000);
 	TEST_ASSERT(write(fd, "r", 1) == 1, "write to the parent");
 	for (;;)

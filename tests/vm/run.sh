@@ -138,12 +138,23 @@ visit_module() {
 	order+=("${dep_path[$name]}")
 }
 
+# Where the guest's modprobe finds the kernel's modules and ours: this
+# tree's build (scripts/build-module.sh), or the kernel's alone.
+modroot() {
+	local root=$top/build/$KVER/modroot
+	if [ -f "$root/lib/modules/$KVER/modules.dep" ]; then
+		echo "$root"
+	else
+		echo "$KROOT"
+	fi
+}
+
 # Everything the initramfs depends on; a change of any of them rebuilds it.
 # The kernel image stands for its modules: modules.dep itself changes with
 # every depmod that stages vhost_mem.ko, which does not concern 9p.
 initramfs_key() {
 	{
-		printf '%s\n' "$KVER" "$KROOT" "$SERIES" "$BOOT_MODULES" "$NINEP_CACHE" "$here"
+		printf '%s\n' "$KVER" "$KROOT" "$SERIES" "$BOOT_MODULES" "$NINEP_CACHE" "$here" "$(modroot)"
 		stat -Lc '%n %s %Y' /bin/busybox "$VMLINUZ"
 		cat "$here/init.sh"
 	} | sha256sum | cut -c1-16
@@ -176,7 +187,7 @@ build_initramfs() {
 	rm "$stage/modorder.tmp"
 	touch "$stage/lib/modules/order"
 	{
-		printf 'VM_MODROOT=%q\n' "$KROOT"
+		printf 'VM_MODROOT=%q\n' "$(modroot)"
 		printf 'VM_KVER=%q\n' "$KVER"
 		printf 'VM_SERIES=%q\n' "$SERIES"
 		printf 'VM_GUEST=%q\n' "$here/guest.sh"
