@@ -50,6 +50,7 @@ struct vhost_mem_vcpu_hold {
 	struct kvm_vcpu *vcpu;
 	struct pid *kicked;	/* the thread last sent a park, referenced */
 	bool held;		/* we own vcpu->mutex */
+	bool parked_in;		/* a park waits inside its KVM_RUN */
 };
 
 struct vhost_mem_vcpus_stop {
@@ -59,8 +60,9 @@ struct vhost_mem_vcpus_stop {
 	wait_queue_head_t parked;
 	atomic_t nr_parked;	/* parks that reached their wait */
 	struct file *pin;	/* holds the module for parks; NULL until one */
-	unsigned int nr, nr_held;
-	unsigned int lockdep_held;	/* the one mutex lockdep is told of */
+	unsigned int nr;
+	unsigned int nr_held;		/* mutexes that are ours */
+	unsigned int lockdep_held;	/* the one of them lockdep is told of */
 	struct vhost_mem_vcpu_hold hold[];
 };
 
@@ -81,7 +83,24 @@ static void vhost_mem_vcpus_put(struct vhost_mem_vcpus_stop *stop)
 		kvfree(stop);
 }
 
-/* Runs in a VMM thread on its way to user space: it holds no lock of KVM. */
+/*
+ * KVM_RUN may run task works itself, out of guest mode and kvm->srcu, when
+ * it leaves the guest for other work (xfer_to_guest_mode_handle_work()):
+ * the park then waits with vcpu->mutex held and that vCPU loaded.  Its
+ * thread owns the mutex and cannot enter the guest before the release, so
+ * that vCPU is held as well as by the mutex being ours.
+ */
+static void vhost_mem_vcpu_parked_in(struct vhost_mem_vcpus_stop *stop)
+{
+	struct kvm_vcpu *vcpu = kvm_get_running_vcpu();
+
+	if (vcpu && vcpu->kvm == stop->kvm && (unsigned int)vcpu->vcpu_idx < stop->nr &&
+	    stop->hold[vcpu->vcpu_idx].vcpu == vcpu)
+		/* Pairs with vhost_mem_vcpu_is_held(). */
+		smp_store_release(&stop->hold[vcpu->vcpu_idx].parked_in, true);
+}
+
+/* Runs in a VMM thread, on its way to user space or inside KVM_RUN. */
 static void vhost_mem_vcpu_park(struct callback_head *work)
 {
 	struct vhost_mem_vcpu_park *park =
@@ -90,6 +109,7 @@ static void vhost_mem_vcpu_park(struct callback_head *work)
 	struct file *pin = park->pin;
 
 	kfree(park);
+	vhost_mem_vcpu_parked_in(stop);
 	atomic_inc(&stop->nr_parked);
 	wake_up(&stop->parked);
 	/* A dying VMM runs no guest code any more. */
@@ -205,19 +225,31 @@ static void vhost_mem_vcpu_unlock(struct vhost_mem_vcpus_stop *stop,
 	mutex_unlock(&vcpu->mutex);
 }
 
-/* Takes the mutex of every vCPU that is in no vCPU ioctl now. */
-static void vhost_mem_vcpus_try_hold(struct vhost_mem_vcpus_stop *stop)
+static bool vhost_mem_vcpu_is_held(const struct vhost_mem_vcpu_hold *h)
+{
+	/* Pairs with vhost_mem_vcpu_parked_in(). */
+	return h->held || smp_load_acquire(&h->parked_in);
+}
+
+/* Takes the mutex of every vCPU not held yet that is in no vCPU ioctl now. */
+static bool vhost_mem_vcpus_try_hold(struct vhost_mem_vcpus_stop *stop)
 {
 	struct vhost_mem_vcpu_hold *h;
+	bool all = true;
 	unsigned int i;
 
 	for (i = 0; i < stop->nr; i++) {
 		h = &stop->hold[i];
-		if (!h->held && vhost_mem_vcpu_trylock(stop, i)) {
+		if (vhost_mem_vcpu_is_held(h))
+			continue;
+		if (vhost_mem_vcpu_trylock(stop, i)) {
 			h->held = true;
 			stop->nr_held++;
+		} else {
+			all = false;
 		}
 	}
+	return all;
 }
 
 static int vhost_mem_vcpus_kick_all(struct vhost_mem_vcpus_stop *stop)
@@ -226,7 +258,7 @@ static int vhost_mem_vcpus_kick_all(struct vhost_mem_vcpus_stop *stop)
 	int ret;
 
 	for (i = 0; i < stop->nr; i++) {
-		if (stop->hold[i].held)
+		if (vhost_mem_vcpu_is_held(&stop->hold[i]))
 			continue;
 		ret = vhost_mem_vcpu_kick(stop, &stop->hold[i]);
 		if (ret)
@@ -242,8 +274,7 @@ static int vhost_mem_vcpus_hold_all(struct vhost_mem_vcpus_stop *stop,
 
 	for (;;) {
 		parked = atomic_read(&stop->nr_parked);
-		vhost_mem_vcpus_try_hold(stop);
-		if (stop->nr_held == stop->nr)
+		if (vhost_mem_vcpus_try_hold(stop))
 			return 0;
 		if (time_after(jiffies, deadline))
 			return -ETIMEDOUT;
