@@ -329,6 +329,7 @@ TEST_F_TIMEOUT(hold, vcpu_run_from_two_threads, 120)
 	struct runner *a, *b;
 
 	vmt_vcpu_first(h->e.vm, &vcpu);
+	vcpu.shared = true;
 	a = runner_add(h, &vcpu);
 	b = runner_add(h, &vcpu);
 	/* the thread switch is caught less often: more rounds */

@@ -748,6 +748,7 @@ void vmt_vcpu_first(struct vmt_vm *vm, struct vmt_vcpu *vcpu)
 	vcpu->run = vm->run;
 	vcpu->run_size = 0;
 	vcpu->id = 0;
+	vcpu->shared = false;
 }
 
 void vmt_vcpu_add(struct vmt_vm *vm, u32 id, struct vmt_vcpu *vcpu)
@@ -755,6 +756,7 @@ void vmt_vcpu_add(struct vmt_vm *vm, u32 id, struct vmt_vcpu *vcpu)
 	struct kvm_cpuid2 *cpuid;
 
 	vcpu->id = id;
+	vcpu->shared = false;
 	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
 	TEST_ASSERT(vcpu->fd >= 0,
 		    "KVM_CREATE_VCPU %u: expected a vCPU fd, got %s", id,
@@ -825,6 +827,11 @@ enum vmt_scan_step vmt_vcpu_scan_step(struct vmt_vcpu *vcpu, u64 val,
 		return VMT_SCAN_RUNNING;
 	case KVM_EXIT_HLT:
 		return VMT_SCAN_HALTED;
+	case KVM_EXIT_UNKNOWN:
+		/* another thread's KVM_RUN is under way */
+		if (vcpu->shared)
+			return VMT_SCAN_HALTED;
+		break;
 	case KVM_EXIT_IO:
 		if (run->io.port == VMT_PORT_MISMATCH)
 			res->mismatches++;

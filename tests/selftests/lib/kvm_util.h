@@ -129,6 +129,7 @@ struct vmt_vcpu {
 	struct kvm_run *run;
 	size_t run_size;	/* 0: the first vCPU's, not ours to unmap */
 	u32 id;
+	bool shared;		/* run by several threads at once (see below) */
 };
 
 /* The first vCPU of vm (id 0) as a struct vmt_vcpu: vmt_vcpu_free() is a no-op. */
@@ -163,8 +164,10 @@ enum vmt_scan_step {
  * One KVM_RUN of a vCPU set up with vmt_vcpu_scan_setup(), from the calling
  * thread, counted in *res.  An MMIO exit is completed with a value other
  * than val (the guest then reports a mismatch).  Several threads may run
- * the same vCPU (KVM runs it in one at a time); each then reads the exit of
- * whichever KVM_RUN ended last, so counts are exact only with one thread.
+ * the same vCPU (KVM runs it in one at a time) if vcpu->shared is set; each
+ * then reads the exit of whichever KVM_RUN ended last, or of one still
+ * under way (KVM_EXIT_UNKNOWN: taken as VMT_SCAN_HALTED), so counts are
+ * exact only with one thread.
  */
 enum vmt_scan_step vmt_vcpu_scan_step(struct vmt_vcpu *vcpu, u64 val,
 				      struct vmt_scan *res);
