@@ -150,6 +150,13 @@ static struct kvm_cpuid_entry2 *vmt_cpuid_find(struct kvm_cpuid2 *cpuid,
 	return NULL;
 }
 
+static void vmt_vcpu_fd_set_cpuid(int vcpu_fd, struct kvm_cpuid2 *cpuid)
+{
+	TEST_ASSERT(!ioctl(vcpu_fd, KVM_SET_CPUID2, cpuid),
+		    "KVM_SET_CPUID2 with the %u entries KVM supports: expected success, got %s",
+		    cpuid->nent, vmt_errname(errno));
+}
+
 static void vmt_vcpu_set_cpuid(struct vmt_vm *vm)
 {
 	struct kvm_cpuid2 *cpuid = vmt_supported_cpuid(vm->kvm_fd);
@@ -159,9 +166,7 @@ static void vmt_vcpu_set_cpuid(struct vmt_vm *vm)
 	vm->pages_1g = e && (e->edx & (1U << 26));
 	e = vmt_cpuid_find(cpuid, 0x80000008);
 	vm->guest_phys_bits = e ? (e->eax & 0xff) : 36;
-	TEST_ASSERT(!ioctl(vm->vcpu_fd, KVM_SET_CPUID2, cpuid),
-		    "KVM_SET_CPUID2 with the %u entries KVM supports: expected success, got %s",
-		    cpuid->nent, vmt_errname(errno));
+	vmt_vcpu_fd_set_cpuid(vm->vcpu_fd, cpuid);
 	free(cpuid);
 }
 
@@ -242,11 +247,11 @@ static void vmt_seg_flat(struct kvm_segment *s, u16 sel, u8 type, bool code)
 	s->db = !code;
 }
 
-static void vmt_vcpu_setup_long_mode(struct vmt_vm *vm)
+static void vmt_vcpu_fd_setup_long_mode(int vcpu_fd)
 {
 	struct kvm_sregs sregs;
 
-	TEST_ASSERT(!ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs),
+	TEST_ASSERT(!ioctl(vcpu_fd, KVM_GET_SREGS, &sregs),
 		    "KVM_GET_SREGS: expected success, got %s",
 		    vmt_errname(errno));
 
@@ -277,9 +282,14 @@ static void vmt_vcpu_setup_long_mode(struct vmt_vm *vm)
 	sregs.cr4 = X86_CR4_PAE;
 	sregs.efer = X86_EFER_LME | X86_EFER_LMA;
 
-	TEST_ASSERT(!ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs),
+	TEST_ASSERT(!ioctl(vcpu_fd, KVM_SET_SREGS, &sregs),
 		    "KVM_SET_SREGS (64-bit long mode, CR3 0x%llx): expected success, got %s",
 		    (unsigned long long)VMT_GPA_PML4, vmt_errname(errno));
+}
+
+static void vmt_vcpu_setup_long_mode(struct vmt_vm *vm)
+{
+	vmt_vcpu_fd_setup_long_mode(vm->vcpu_fd);
 }
 
 struct vmt_vm *vmt_vm_create(u64 ram_size)
@@ -726,4 +736,119 @@ void vmt_guest_scan(struct vmt_vm *vm, u64 gpa_a, u64 gpa_b, u64 val,
 				      vmt_exit_name(run->exit_reason));
 		}
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* More vCPUs, run from any thread                                    */
+/* ------------------------------------------------------------------ */
+
+void vmt_vcpu_first(struct vmt_vm *vm, struct vmt_vcpu *vcpu)
+{
+	vcpu->fd = vm->vcpu_fd;
+	vcpu->run = vm->run;
+	vcpu->run_size = 0;
+	vcpu->id = 0;
+	vcpu->shared = false;
+}
+
+void vmt_vcpu_add(struct vmt_vm *vm, u32 id, struct vmt_vcpu *vcpu)
+{
+	struct kvm_cpuid2 *cpuid;
+
+	vcpu->id = id;
+	vcpu->shared = false;
+	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
+	TEST_ASSERT(vcpu->fd >= 0,
+		    "KVM_CREATE_VCPU %u: expected a vCPU fd, got %s", id,
+		    vmt_errname(errno));
+	vcpu->run_size = vm->run_size;
+	vcpu->run = mmap(NULL, vcpu->run_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, vcpu->fd, 0);
+	TEST_ASSERT(vcpu->run != MAP_FAILED, "mmap of vCPU %u's kvm_run", id);
+	cpuid = vmt_supported_cpuid(vm->kvm_fd);
+	vmt_vcpu_fd_set_cpuid(vcpu->fd, cpuid);
+	free(cpuid);
+	vmt_vcpu_fd_setup_long_mode(vcpu->fd);
+}
+
+void vmt_vcpu_free(struct vmt_vcpu *vcpu)
+{
+	if (!vcpu->run_size)
+		return;
+	munmap(vcpu->run, vcpu->run_size);
+	close(vcpu->fd);
+	vcpu->run_size = 0;
+}
+
+void vmt_guest_map_gpa(struct vmt_vm *vm, u64 gpa)
+{
+	vmt_guest_map(vm, gpa);
+}
+
+void vmt_vcpu_scan_setup(struct vmt_vcpu *vcpu, u64 gpa_a, u64 gpa_b, u64 val,
+			 u64 count)
+{
+	struct kvm_regs regs = {
+		.rip = VMT_GPA_CODE + CODE_SCAN,
+		.rdi = gpa_a,
+		.rsi = gpa_b,
+		.rdx = val,
+		.rcx = count,
+		.rsp = VMT_GPA_STACK_TOP,
+		.rflags = 0x2,
+	};
+
+	TEST_ASSERT(!ioctl(vcpu->fd, KVM_SET_REGS, &regs),
+		    "vCPU %u: KVM_SET_REGS: expected success, got %s", vcpu->id,
+		    vmt_errname(errno));
+}
+
+enum vmt_scan_step vmt_vcpu_scan_step(struct vmt_vcpu *vcpu, u64 val,
+				      struct vmt_scan *res)
+{
+	struct kvm_run *run = vcpu->run;
+	int r = ioctl(vcpu->fd, KVM_RUN, 0);
+
+	if (r < 0 && errno == EINTR) {
+		res->interrupted++;
+		return VMT_SCAN_RUNNING;
+	}
+	TEST_ASSERT(!r, "vCPU %u scan: KVM_RUN failed with %s", vcpu->id,
+		    vmt_errname(errno));
+	switch (run->exit_reason) {
+	case KVM_EXIT_MMIO:
+		res->mmio_exits++;
+		memset(run->mmio.data, 0, sizeof(run->mmio.data));
+		if (!val)
+			run->mmio.data[0] = 1;
+		return VMT_SCAN_RUNNING;
+	case KVM_EXIT_INTR:
+		res->interrupted++;
+		return VMT_SCAN_RUNNING;
+	case KVM_EXIT_HLT:
+		return VMT_SCAN_HALTED;
+	case KVM_EXIT_UNKNOWN:
+		/* another thread's KVM_RUN is under way */
+		if (vcpu->shared)
+			return VMT_SCAN_HALTED;
+		break;
+	case KVM_EXIT_IO:
+		if (run->io.port == VMT_PORT_MISMATCH)
+			res->mismatches++;
+		else
+			TEST_ASSERT(run->io.port == VMT_PORT_DONE,
+				    "vCPU %u scan: OUT to port 0x%x", vcpu->id,
+				    run->io.port);
+		return VMT_SCAN_DONE;
+	}
+	TEST_FAIL("vCPU %u scan: unexpected exit %u (%s)", vcpu->id,
+		  run->exit_reason, vmt_exit_name(run->exit_reason));
+}
+
+void vmt_vcpu_scan(struct vmt_vcpu *vcpu, u64 gpa_a, u64 gpa_b, u64 val,
+		   u64 count, struct vmt_scan *res)
+{
+	vmt_vcpu_scan_setup(vcpu, gpa_a, gpa_b, val, count);
+	while (vmt_vcpu_scan_step(vcpu, val, res) == VMT_SCAN_RUNNING)
+		;
 }

@@ -119,4 +119,60 @@ struct vmt_scan {
 void vmt_guest_scan(struct vmt_vm *vm, u64 gpa_a, u64 gpa_b, u64 val,
 		    u64 count, struct vmt_scan *res);
 
+/* ------------------------------------------------------------------ */
+/* More vCPUs, run from any thread                                    */
+/* ------------------------------------------------------------------ */
+
+/* A vCPU besides the first one (vmt_vcpu_add()), or the first one. */
+struct vmt_vcpu {
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;	/* 0: the first vCPU's, not ours to unmap */
+	u32 id;
+	bool shared;		/* run by several threads at once (see below) */
+};
+
+/* The first vCPU of vm (id 0) as a struct vmt_vcpu: vmt_vcpu_free() is a no-op. */
+void vmt_vcpu_first(struct vmt_vm *vm, struct vmt_vcpu *vcpu);
+/*
+ * KVM_CREATE_VCPU id, its kvm_run mapped, CPUID and 64-bit long mode as for
+ * the first vCPU (same page tables).  Any thread may call it, while other
+ * vCPUs run.  Fails the test on error.
+ */
+void vmt_vcpu_add(struct vmt_vm *vm, u32 id, struct vmt_vcpu *vcpu);
+void vmt_vcpu_free(struct vmt_vcpu *vcpu);
+
+/*
+ * Map the GiB around gpa in the guest's page tables (only needed without
+ * 1 GiB pages).  Not thread-safe: map everything before vCPUs run in
+ * several threads.
+ */
+void vmt_guest_map_gpa(struct vmt_vm *vm, u64 gpa);
+
+/* Point vcpu at the scan routine of vmt_guest_scan() (KVM_SET_REGS). */
+void vmt_vcpu_scan_setup(struct vmt_vcpu *vcpu, u64 gpa_a, u64 gpa_b, u64 val,
+			 u64 count);
+
+/* What one KVM_RUN of a scanning vCPU ended with. */
+enum vmt_scan_step {
+	VMT_SCAN_RUNNING,	/* EINTR, KVM_EXIT_INTR or MMIO (counted): again */
+	VMT_SCAN_DONE,		/* at the done or mismatch port (counted) */
+	VMT_SCAN_HALTED,	/* past the end: another thread saw the port */
+};
+
+/*
+ * One KVM_RUN of a vCPU set up with vmt_vcpu_scan_setup(), from the calling
+ * thread, counted in *res.  An MMIO exit is completed with a value other
+ * than val (the guest then reports a mismatch).  Several threads may run
+ * the same vCPU (KVM runs it in one at a time) if vcpu->shared is set; each
+ * then reads the exit of whichever KVM_RUN ended last, or of one still
+ * under way (KVM_EXIT_UNKNOWN: taken as VMT_SCAN_HALTED), so counts are
+ * exact only with one thread.
+ */
+enum vmt_scan_step vmt_vcpu_scan_step(struct vmt_vcpu *vcpu, u64 val,
+				      struct vmt_scan *res);
+/* vmt_guest_scan() on vcpu, from the calling thread (GPAs mapped before). */
+void vmt_vcpu_scan(struct vmt_vcpu *vcpu, u64 gpa_a, u64 gpa_b, u64 val,
+		   u64 count, struct vmt_scan *res);
+
 #endif /* VMT_KVM_UTIL_H */
