@@ -7,9 +7,10 @@
  * MMIO exit, or an emulation failure on an instruction fetch).  So, as QEMU
  * stops its vCPUs around such memslot updates, every vCPU is held first.
  *
- * What holds a vCPU is its vcpu->mutex, and only that: every vCPU ioctl,
- * KVM_RUN included, runs under it, so while we own it no thread, whichever
- * it is, runs that vCPU.  kvm->lock, owned for the whole hold, keeps new
+ * What holds a vCPU is its vcpu->mutex: every vCPU ioctl, KVM_RUN
+ * included, runs under it, so while we own it no thread, whichever it is,
+ * runs that vCPU (or, see vhost_mem_vcpu_parked_in(), a thread of ours owns
+ * it, parked inside KVM_RUN).  kvm->lock, owned for the whole hold, keeps new
  * vCPUs out: KVM creates a vCPU's fd and counts it in online_vcpus under
  * it, so the vCPUs we see are all there are until we let it go.
  *

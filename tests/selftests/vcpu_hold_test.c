@@ -83,6 +83,7 @@ struct churn {
 	int done;			/* __atomic */
 	unsigned int rounds;		/* __atomic */
 	bool failed;
+	int resp;			/* the last answer, or -errno */
 };
 
 /* Splits the run around block 8 and merges it again. */
@@ -95,8 +96,10 @@ static void *churn_thread(void *arg)
 	for (n = 0; !c->max_rounds || n < c->max_rounds; n++) {
 		if (__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE))
 			break;
-		if (vmt_mem_unplug(&c->e->vq, gpa, 1) != VIRTIO_MEM_RESP_ACK ||
-		    vmt_mem_plug(&c->e->vq, gpa, 1) != VIRTIO_MEM_RESP_ACK) {
+		c->resp = vmt_mem_unplug(&c->e->vq, gpa, 1);
+		if (c->resp == VIRTIO_MEM_RESP_ACK)
+			c->resp = vmt_mem_plug(&c->e->vq, gpa, 1);
+		if (c->resp != VIRTIO_MEM_RESP_ACK) {
 			c->failed = true;
 			break;
 		}
@@ -104,6 +107,11 @@ static void *churn_thread(void *arg)
 	}
 	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
 	return NULL;
+}
+
+static const char *churn_resp_name(const struct churn *c)
+{
+	return c->resp < 0 ? vmt_errname(-c->resp) : vmt_mem_resp_name(c->resp);
 }
 
 static bool churn_done(struct churn *c)
@@ -224,7 +232,8 @@ static void n_vcpus(struct __test_metadata *_metadata,
 	for (i = 0; i < n; i++)
 		scan_add(&sum, &h->runners[i].scan);
 	ASSERT_FALSE(h->churn.failed)
-		TH_LOG("a PLUG or UNPLUG of block 8 was not ACKed");
+		TH_LOG("a PLUG or UNPLUG of block 8 was answered %s",
+		       churn_resp_name(&h->churn));
 	TH_LOG("%u vCPUs, %u splits and merges: %llu KVM_RUN EINTRs", n,
 	       h->churn.rounds, (unsigned long long)sum.interrupted);
 	EXPECT_EQ(0, sum.mmio_exits)
@@ -298,7 +307,8 @@ TEST_F_TIMEOUT(hold, vcpu_created_during_churn, 300)
 	run_churn(h, 0);
 	ASSERT_EQ(0, pthread_join(thread, NULL));
 	ASSERT_FALSE(h->churn.failed)
-		TH_LOG("a PLUG or UNPLUG of block 8 was not ACKed");
+		TH_LOG("a PLUG or UNPLUG of block 8 was answered %s",
+		       churn_resp_name(&h->churn));
 	TH_LOG("%u vCPUs created during %u splits and merges; %llu EINTRs of vCPU 0, %llu of the new ones",
 	       c->created, h->churn.rounds,
 	       (unsigned long long)first->interrupted,
@@ -337,7 +347,8 @@ TEST_F_TIMEOUT(hold, vcpu_run_from_two_threads, 120)
 	scan_add(&sum, &a->scan);
 	scan_add(&sum, &b->scan);
 	ASSERT_FALSE(h->churn.failed)
-		TH_LOG("a PLUG or UNPLUG of block 8 was not ACKed");
+		TH_LOG("a PLUG or UNPLUG of block 8 was answered %s",
+		       churn_resp_name(&h->churn));
 	TH_LOG("%u splits and merges: thread A ran the vCPU %llu times, B %llu times; %llu EINTRs",
 	       h->churn.rounds, (unsigned long long)a->runs,
 	       (unsigned long long)b->runs,
