@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check-debug: every selftest program and the end-to-end scenario on
+# the debug kernel (scripts/build-debug-kernel.sh: KASAN, lockdep,
+# DEBUG_ATOMIC_SLEEP, kmemleak, list and object debugging).  Any report
+# of those checkers fails the run, even where every test case passed
+# (tests/vm/run.sh's status 123).  Closes with "N passed, N failed,
+# N skipped" like make check and exits non-zero on any failure.
+#
+#   scripts/check-debug.sh [--no-e2e]
+#
+# VHOST_MEM_DEBUG_TIMEOUT: the selftest VM's limit in seconds (default
+# 7200); the e2e scenario takes VHOST_MEM_E2E_TIMEOUT (default 1800 here).
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+readonly SERIES=6.12-debug
+readonly VM_TIMEOUT=${VHOST_MEM_DEBUG_TIMEOUT:-7200}
+# KASAN's shadow takes an eighth of the guest's memory.
+readonly VM_MEM=6G
+e2e=1
+[ "${1:-}" != --no-e2e ] || e2e=
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+failures=0
+
+# shellcheck source=scripts/check-lib.sh
+. "$top/scripts/check-lib.sh"
+
+timed() {	# what command...
+	local t0=$SECONDS rc=0
+	"$@" || rc=$?
+	echo "# check-debug: $1 took $((SECONDS - t0)) s (exit $rc)"
+	return "$rc"
+}
+
+build() {
+	timed scripts/build-debug-kernel.sh >&2 || return 1
+	timed scripts/build-module.sh "$SERIES" >&2 || return 1
+	timed make -s selftests >&2 || return 1
+}
+
+if build; then
+	stage "vm-$SERIES" timed vm_retrying --series "$SERIES" --mem "$VM_MEM" \
+		--timeout "$VM_TIMEOUT" -- tests/selftests/run_tests.sh
+	# The nested guest runs the stock 6.12 kernel; the test VM (the
+	# module, KVM, vhost) runs the debug kernel.
+	[ -z "$e2e" ] || VHOST_MEM_E2E_TIMEOUT=${VHOST_MEM_E2E_TIMEOUT:-1800} \
+		stage "e2e-$SERIES" timed tests/e2e/run.sh "6.12@$SERIES"
+else
+	failures=1
+fi
+
+[ "$failures" = 0 ] || echo "not ok - build failed" | tee "$log/build.out"
+summary=$(tally)
+echo "$summary"
+case $summary in *" 0 failed,"*) exit 0 ;; *) exit 1 ;; esac
