@@ -29,26 +29,30 @@ failures=0
 # shellcheck source=scripts/check-lib.sh
 . "$top/scripts/check-lib.sh"
 
-timed() {	# what command...
-	local t0=$SECONDS rc=0
+timed() {	# label command...
+	local label=$1 t0=$SECONDS rc=0
+	shift
 	"$@" || rc=$?
-	echo "# check-debug: $1 took $((SECONDS - t0)) s (exit $rc)"
+	echo "# check-debug: $label took $((SECONDS - t0)) s (exit $rc)"
 	return "$rc"
 }
 
 build() {
-	timed scripts/build-debug-kernel.sh >&2 || return 1
-	timed scripts/build-module.sh "$SERIES" >&2 || return 1
-	timed make -s selftests >&2 || return 1
+	timed "the debug kernel" scripts/build-debug-kernel.sh >&2 || return 1
+	timed "vhost_mem.ko" scripts/build-module.sh "$SERIES" >&2 || return 1
+	timed "the selftests" make -s selftests >&2 || return 1
 }
 
 if build; then
-	stage "vm-$SERIES" timed vm_retrying --series "$SERIES" --mem "$VM_MEM" \
-		--timeout "$VM_TIMEOUT" -- tests/selftests/run_tests.sh
+	# The device's waits get three times the default (10 s): everything
+	# in this kernel is slower.
+	stage "vm-$SERIES" timed "the selftests' VM" vm_retrying --series "$SERIES" \
+		--mem "$VM_MEM" --timeout "$VM_TIMEOUT" -- \
+		env VMT_TIMEOUT_MS=30000 tests/selftests/run_tests.sh
 	# The nested guest runs the stock 6.12 kernel; the test VM (the
 	# module, KVM, vhost) runs the debug kernel.
 	[ -z "$e2e" ] || VHOST_MEM_E2E_TIMEOUT=${VHOST_MEM_E2E_TIMEOUT:-1800} \
-		stage "e2e-$SERIES" timed tests/e2e/run.sh "6.12@$SERIES"
+		stage "e2e-$SERIES" timed "the e2e scenario" tests/e2e/run.sh "6.12@$SERIES"
 else
 	failures=1
 fi

@@ -198,8 +198,10 @@ build_initramfs() {
 	mv -f "$stage.cpio" "$initrd"
 	rm -rf "$stage"
 	build_dir=
-	# Older builds for this kernel; a runner still booting one has it open.
-	find "$dir" -maxdepth 1 -name 'initramfs-*.cpio' ! -name "${initrd##*/}" -delete
+	# Stale builds for this kernel: not those of the last hour, which
+	# another checkout sharing the cache may be about to boot.
+	find "$dir" -maxdepth 1 -name 'initramfs-*.cpio' ! -name "${initrd##*/}" \
+		-mmin +60 -delete
 }
 
 # The job for guest.sh: where and what to run, and the environment to pass.
