@@ -17,7 +17,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-cache=${VHOST_MEM_CACHE:-$top/.cache}
+# Resolved: the series file must not name a worktree whose .cache is a link.
+cache=$(realpath -m "${VHOST_MEM_CACHE:-$top/.cache}")
 readonly BASE_SERIES=6.12 SERIES=6.12-debug LOCALVERSION=-vhostmem-debug
 readonly BUILD_PACKAGES="bc flex bison libelf-dev libssl-dev dwarves gcc-12 make"
 jobs=${VHOST_MEM_DEBUG_JOBS:-$(($(nproc) + 1))}
