@@ -12,6 +12,14 @@
 #
 # VHOST_MEM_DEBUG_TIMEOUT: the selftest VM's limit in seconds (default
 # 7200); the e2e scenario takes VHOST_MEM_E2E_TIMEOUT (default 1800 here).
+#
+# Measured on the 2-core development machine: the first kernel build
+# 2600-2900 CPU seconds (69 minutes of wall time under nice 10 with other
+# work on the machine, about 25 on idle cores), a cached one 16 s; the
+# module 30 s.  The test VM boots to COMMAND in 84 s (6 s stock) and the
+# four kmemleak scans around COMMAND take about 110 s; the selftests run
+# several times slower than on the stock kernel.  Too long for make check:
+# run it before a kernel change is called done.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
