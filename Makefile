@@ -6,6 +6,7 @@
 #   make                 vhost_mem.ko for every supported kernel series
 #   make KVER=6.12       ... for one series (or a full name, 6.1.0-56-amd64)
 #   make check           host unit tests, the VM tests on each series, e2e (6.12)
+#   make check-debug     the VM tests and e2e on a KASAN/lockdep/kmemleak 6.12
 #   make bench           the issue-3 benchmark in a VM on each series
 #   make bench-e2e       the issue-6 benchmark: QEMU's virtio-mem and vhost=on
 #   make demo            a guest resized through QEMU and the module, in a VM
@@ -20,7 +21,7 @@ top := $(CURDIR)
 BUILD := $(top)/build
 HARNESS_DIR = $(firstword $(wildcard $(top)/.cache/kernel/6.12/*/src/tools/testing/selftests))
 
-.PHONY: all setup modules unit tools selftests check demo checkpatch clean bench bench-e2e qemu e2e
+.PHONY: all setup modules unit tools selftests check check-debug demo checkpatch clean bench bench-e2e qemu e2e
 
 all: modules
 
@@ -43,6 +44,10 @@ selftests: setup tools
 
 check:
 	@scripts/check.sh $(series)
+
+# The debug kernel is built once into .cache/debug-kernel (scripts/README).
+check-debug:
+	@scripts/check-debug.sh
 
 # BENCH_OPTS: options of vhost_mem_bench (bench/README.md), e.g. "-t -r 10".
 bench:

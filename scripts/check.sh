@@ -15,61 +15,9 @@ log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 failures=0
 
-# A stage that does not even produce TAP (a build error, a VM that did not
-# boot) is one failed test, so the total can never look green.
-stage() {	# name command...
-	local name=$1 out=$log/$1.out rc
-	shift
-	echo "# === $name"
-	"$@" 2>&1 | tee "$out"
-	rc=${PIPESTATUS[0]}
-	if ! grep -Eq '^(# )?(not )?ok [0-9]+' "$out"; then
-		echo "not ok - $name: no test ran (exit $rc)" | tee -a "$out"
-	elif [ "$rc" != 0 ] && ! grep -Eq '^not ok [0-9]+' "$out"; then
-		echo "not ok - $name: exit $rc" | tee -a "$out"
-	fi
-}
-
-# The TCG test VM now and then stops for good (tests/e2e/README.md, "Hangs
-# of the test VM"): a VM stage that timed out runs once more, the hung
-# attempt's lines kept as comments, which the tally does not count.
-vm_retrying() {	# tests/vm/run.sh arguments...
-	local out rc try
-	out=$(mktemp -p "$log")
-	for try in 1 2; do
-		tests/vm/run.sh "$@" >"$out" 2>&1
-		rc=$?
-		[ "$rc" = 124 ] && [ "$try" = 1 ] || break
-		sed 's/^/# hung attempt: /' "$out"
-		echo "# the test VM timed out; once more"
-	done
-	cat "$out"
-	return "$rc"
-}
-
-# Counts test cases: the kselftest runner nests each program's cases behind
-# "# "; a program's own result line counts only when its cases do not
-# already say it (a crash, a timeout, a program that never started).
-tally() {
-	awk '
-	function leaf(line) {
-		if (line ~ /# SKIP/) skip++
-		else if (line ~ /^not ok/) { fail++; sec_fail++ }
-		else pass++
-		sec_n++
-	}
-	/^# selftests: /			{ sec_n = 0; sec_fail = 0; next }
-	/^# (not )?ok [0-9]+/			{ sub(/^# /, ""); leaf($0); next }
-	/^(not )?ok [0-9]+ selftests: /	{
-		if ($0 ~ /^not ok/ && !sec_fail) fail++
-		else if ($0 !~ /^not ok/ && !sec_n) leaf($0)
-		next
-	}
-	/^(not )?ok [0-9]+/			{ leaf($0); next }
-	/^not ok - /				{ fail++ }
-	END { printf "%d passed, %d failed, %d skipped\n", pass, fail, skip }
-	' "$log"/*.out
-}
+# stage, vm_retrying and tally, shared with scripts/check-debug.sh.
+# shellcheck source=scripts/check-lib.sh
+. "$top/scripts/check-lib.sh"
 
 scripts/setup.sh $series >&2 || exit 1
 make -s modules KVER= >&2 || failures=1

@@ -5,8 +5,13 @@
 # project's Debian kernels, with the host's root shared read-only, so that
 # host-built programs can load and exercise kernel modules.  See README.md.
 #
-#   tests/vm/run.sh [--series 6.1|6.12] [--timeout SECONDS] [--mem SIZE]
-#                   [--cpus N] [--keep] [--verbose] -- COMMAND [ARGS...]
+#   tests/vm/run.sh [--series 6.1|6.12|6.12-debug] [--timeout SECONDS]
+#                   [--mem SIZE] [--cpus N] [--keep] [--verbose]
+#                   -- COMMAND [ARGS...]
+#
+# 6.12-debug is the KASAN/lockdep/kmemleak kernel that
+# scripts/build-debug-kernel.sh builds; on a kernel with kmemleak, COMMAND
+# runs under kmemleak.sh, which logs what it leaked as a kernel problem.
 #
 # Exit status: COMMAND's own, or
 #   2    usage error
@@ -28,10 +33,13 @@ readonly BOOT_MODULES="virtio_pci 9pnet_virtio 9p"
 # it makes starting python3 and friends several times faster.
 readonly NINEP_CACHE=loose
 # Lines of the kernel log that fail a run (a warning must not go unnoticed).
-readonly KERNEL_PROBLEMS='Oops|Kernel panic|kernel BUG at|BUG:|WARNING:|general protection fault|UBSAN:|Unable to handle kernel|INFO: task .* blocked for more than|rcu: INFO: .*stall'
+# The debug kernel's checkers mostly print under BUG: or WARNING: as well;
+# their own headlines are listed so that none depends on that.
+readonly KERNEL_PROBLEMS='Oops|Kernel panic|kernel BUG at|BUG:|WARNING:|general protection fault|UBSAN:|Unable to handle kernel|INFO: task .* blocked for more than|rcu: INFO: .*stall|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|list_(add|del) corruption|refcount_t: |ODEBUG: |kmemleak-report: '
 
 series=6.1	# --series; the kernel's own variables come from setup.sh --env
 SERIES='' KVER='' KROOT='' VMLINUZ=''
+kmemleak=	# set when the kernel has kmemleak: COMMAND runs under kmemleak.sh
 timeout=600
 mem=4G
 cpus=1
@@ -47,8 +55,9 @@ die() { msg "$*"; exit "$EX_VM"; }
 
 usage() {
 	cat >&2 <<'EOT'
-usage: tests/vm/run.sh [--series 6.1|6.12] [--timeout SECONDS] [--mem SIZE]
-                       [--cpus N] [--keep] [--verbose] -- COMMAND [ARGS...]
+usage: tests/vm/run.sh [--series 6.1|6.12|6.12-debug] [--timeout SECONDS]
+                       [--mem SIZE] [--cpus N] [--keep] [--verbose]
+                       -- COMMAND [ARGS...]
 EOT
 	exit "$EX_USAGE"
 }
@@ -92,6 +101,8 @@ load_kernel_env() {
 	[ -f "${VMLINUZ:-}" ] || die "no kernel image $VMLINUZ (run scripts/setup.sh $series)"
 	moddir=$KROOT/lib/modules/$KVER
 	[ -f "$moddir/modules.dep" ] || die "no $moddir/modules.dep (run scripts/setup.sh $series)"
+	! grep -qx 'CONFIG_DEBUG_KMEMLEAK=y' "$KROOT/boot/config-$KVER" 2>/dev/null ||
+		kmemleak=1
 }
 
 # Prints the paths (relative to $moddir) of BOOT_MODULES and everything they
@@ -212,6 +223,7 @@ write_job() {
 	{
 		printf 'VM_CWD=%q\n' "$PWD"
 		printf 'VM_ARGV=('
+		[ -z "$kmemleak" ] || printf ' %q' "$here/kmemleak.sh"
 		printf ' %q' "${argv[@]}"
 		printf ' )\n'
 		printf 'export PATH=%q\n' "$PATH"

@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# What scripts/check.sh and scripts/check-debug.sh share: stages that keep
+# their output in $log/<name>.out, and the tally over them that ends with
+# "N passed, N failed, N skipped".  The caller sets log (a directory) and
+# runs from the top of the tree.
+# shellcheck disable=SC2154 # log is the caller's
+
+# A stage that does not even produce TAP (a build error, a VM that did not
+# boot) is one failed test, so the total can never look green.
+stage() {	# name command...
+	local name=$1 out=$log/$1.out rc
+	shift
+	echo "# === $name"
+	"$@" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	if ! grep -Eq '^(# )?(not )?ok [0-9]+' "$out"; then
+		echo "not ok - $name: no test ran (exit $rc)" | tee -a "$out"
+	elif [ "$rc" != 0 ] && ! grep -Eq '^not ok [0-9]+' "$out"; then
+		echo "not ok - $name: exit $rc" | tee -a "$out"
+	fi
+}
+
+# The TCG test VM now and then stops for good (tests/e2e/README.md, "Hangs
+# of the test VM"): a VM stage that timed out runs once more, the hung
+# attempt's lines kept as comments, which the tally does not count.
+vm_retrying() {	# tests/vm/run.sh arguments...
+	local out rc try
+	out=$(mktemp -p "$log")
+	for try in 1 2; do
+		tests/vm/run.sh "$@" >"$out" 2>&1
+		rc=$?
+		[ "$rc" = 124 ] && [ "$try" = 1 ] || break
+		sed 's/^/# hung attempt: /' "$out"
+		echo "# the test VM timed out; once more"
+	done
+	cat "$out"
+	return "$rc"
+}
+
+# Counts test cases: the kselftest runner nests each program's cases behind
+# "# "; a program's own result line counts only when its cases do not
+# already say it (a crash, a timeout, a program that never started).
+tally() {
+	awk '
+	function leaf(line) {
+		if (line ~ /# SKIP/) skip++
+		else if (line ~ /^not ok/) { fail++; sec_fail++ }
+		else pass++
+		sec_n++
+	}
+	/^# selftests: /			{ sec_n = 0; sec_fail = 0; next }
+	/^# (not )?ok [0-9]+/			{ sub(/^# /, ""); leaf($0); next }
+	/^(not )?ok [0-9]+ selftests: /	{
+		if ($0 ~ /^not ok/ && !sec_fail) fail++
+		else if ($0 !~ /^not ok/ && !sec_n) leaf($0)
+		next
+	}
+	/^(not )?ok [0-9]+/			{ leaf($0); next }
+	/^not ok - /				{ fail++ }
+	END { printf "%d passed, %d failed, %d skipped\n", pass, fail, skip }
+	' "$log"/*.out
+}
