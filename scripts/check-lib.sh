@@ -22,6 +22,29 @@ stage() {	# name command...
 	fi
 }
 
+# Stages side by side: each test VM is one TCG thread, so two fill the two
+# cores of the machine CI runs on.  stage_start runs a stage in the
+# background; stages_wait waits for all and prints their output in the
+# order they were started.
+bg_stages=()
+bg_pids=()
+stage_start() {	# name command...
+	stage "$@" >"$log/$1.bg" 2>&1 &
+	bg_stages+=("$1")
+	bg_pids+=($!)
+}
+
+stages_wait() {
+	local i
+	for i in "${!bg_pids[@]}"; do
+		wait "${bg_pids[$i]}"
+		cat "$log/${bg_stages[$i]}.bg"
+		rm -f "$log/${bg_stages[$i]}.bg"
+	done
+	bg_stages=()
+	bg_pids=()
+}
+
 # The TCG test VM now and then stops for good (tests/e2e/README.md, "Hangs
 # of the test VM"): a VM stage that timed out runs once more, the hung
 # attempt's lines kept as comments, which the tally does not count.

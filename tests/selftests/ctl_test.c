@@ -308,7 +308,7 @@ static void expect_run(struct __test_metadata *_metadata, int line,
 
 #define EXPECT_RUN(r, code)	expect_run(_metadata, __LINE__, (r), (code))
 
-TEST_F(ctl, list)
+TEST_F_TIMEOUT(ctl, list, 120)
 {
 	char expr[256];
 	struct run *r;
@@ -338,7 +338,7 @@ TEST_F(ctl, list)
 	free(r);
 }
 
-TEST_F(ctl, status)
+TEST_F_TIMEOUT(ctl, status, 120)
 {
 	struct vhost_mem_status st;
 	char want[64];

@@ -848,8 +848,16 @@ TEST_F_TIMEOUT(release, cycles_leak_nothing, 900)
 	TH_LOG("kernel memory %lld -> %lld -> %lld kB, files %lld -> %lld -> %lld over 2 x %u cycles",
 	       s0.kb, s1.kb, s2.kb, s0.files, s1.files, s2.files,
 	       variant->cycles);
-	/* a real leak grows in both rounds; noise does not */
-	EXPECT_FALSE(s1.kb - s0.kb > limit_kb && s2.kb - s1.kb > limit_kb)
+	/*
+	 * KASAN's quarantine keeps freed objects for a while (up to 1/32 of
+	 * memory), so every round grows; there kmemleak finds the leaks
+	 * (tests/vm/kmemleak.sh), and the files and workers still count.
+	 */
+	if (vmt_kernel_has_symbol("kasan_quarantine_put"))
+		TH_LOG("a KASAN kernel: kernel memory not compared");
+	else	/* a real leak grows in both rounds; noise does not */
+		EXPECT_FALSE(s1.kb - s0.kb > limit_kb &&
+			     s2.kb - s1.kb > limit_kb)
 		TH_LOG("kernel memory grew by %lld and %lld kB in two rounds of %u open/setup/close cycles (limit %lld kB per round)",
 		       s1.kb - s0.kb, s2.kb - s1.kb, variant->cycles,
 		       limit_kb);

@@ -2,8 +2,8 @@
 /*
  * vhost-mem selftests: the test library checks itself, without vhost_mem.
  *
- * - the test VM: guest accesses anywhere in the identity map, the KVM_RUN
- *   deadline;
+ * - the test VM: guest accesses anywhere in the identity map, on every
+ *   probe vCPU (VMT_VCPUS), the KVM_RUN deadline;
  * - the residency probes of the backing memory;
  * - the split-virtqueue driver, against a vhost device that is known to
  *   work: vhost-vsock's TX queue returns every well-formed chain.
@@ -61,6 +61,36 @@ TEST(guest_reaches_the_whole_identity_map)
 						    &val));
 	vmt_vm_free(vm);
 	munmap(mem, 2 * VMT_MIB);
+}
+
+/* VMT_VCPUS=4: each access runs on all four, each to its own mailbox. */
+TEST(every_probe_vcpu_makes_the_access)
+{
+	const u64 gpa = 0x8000;
+	struct vmt_vm *vm;
+	unsigned int i;
+	u64 val, runs;
+
+	VMT_REQUIRE_KVM();
+	setenv("VMT_VCPUS", "4", 1);	/* this test's own process */
+	vm = vmt_vm_create(0);
+	ASSERT_EQ(4, vm->nr_probe_vcpus);
+	ASSERT_EQ(VMT_ACCESS_OK, vmt_guest_write_u64(vm, gpa, 0x1234));
+	for (i = 0; i < 4; i++)
+		vm->probe_vcpus[i].run->exit_reason = KVM_EXIT_UNKNOWN;
+	runs = vm->nr_runs;
+	ASSERT_EQ(VMT_ACCESS_OK, vmt_guest_read_u64(vm, gpa, &val));
+	EXPECT_EQ(0x1234, val);
+	EXPECT_LE(runs + 4, vm->nr_runs);
+	for (i = 0; i < 4; i++) {
+		struct kvm_run *run = vm->probe_vcpus[i].run;
+
+		EXPECT_TRUE(run->exit_reason == KVM_EXIT_IO &&
+			    run->io.port == VMT_PORT_DONE)
+			TH_LOG("vCPU %u: last exit %u, not the done port",
+			       vm->probe_vcpus[i].id, run->exit_reason);
+	}
+	vmt_vm_free(vm);
 }
 
 TEST(guest_that_never_reports_fails_the_test)

@@ -16,7 +16,9 @@
 # Exit status: COMMAND's own, or
 #   2    usage error
 #   123  COMMAND succeeded but the kernel logged an oops/BUG/WARNING/panic
-#   124  the time limit (--timeout, default 600 s) expired
+#   124  the time limit (--timeout, default 600 s) expired, or the guest
+#        hung: nothing on its console and no heartbeat for
+#        VHOST_MEM_VM_SILENCE seconds (default 90)
 #   125  the VM could not be set up, or the guest died without a result
 set -euo pipefail
 
@@ -41,6 +43,10 @@ series=6.1	# --series; the kernel's own variables come from setup.sh --env
 SERIES='' KVER='' KROOT='' VMLINUZ=''
 kmemleak=	# set when the kernel has kmemleak: COMMAND runs under kmemleak.sh
 timeout=600
+# TCG's nested SVM now and then stops the guest for good (its vCPU halted,
+# no timer firing: tests/e2e/README.md).  The guest writes a heartbeat
+# every 5 s; a guest silent this long has hung, long before --timeout.
+silence=${VHOST_MEM_VM_SILENCE:-90}
 mem=4G
 cpus=1
 keep=
@@ -49,6 +55,7 @@ run=
 build_dir=
 vm_pid=
 relay_pid=
+watchdog_pid=
 
 msg() { printf 'vm: %s\n' "$*" >&2; }
 die() { msg "$*"; exit "$EX_VM"; }
@@ -249,6 +256,7 @@ make_run_dir() {
 	[[ $run =~ ^[A-Za-z0-9_./+-]+$ ]] || die "unusable temporary directory '$run' (set TMPDIR)"
 	: >"$run/output"
 	: >"$run/console.log"
+	: >"$run/heartbeat"
 }
 
 start_vm() {
@@ -270,12 +278,32 @@ start_vm() {
 		-nodefaults -no-reboot -display none \
 		-kernel "$VMLINUZ" -initrd "$initrd" -append "$cmdline" \
 		-serial "file:$run/console.log" -serial "file:$run/output" \
+		-serial "file:$run/heartbeat" \
 		-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
 		</dev/null >"$run/qemu.log" 2>&1 &
 	vm_pid=$!
 	# tail exits once timeout (hence QEMU) is gone, after a last read.
 	tail -c +1 -s 0.1 -f --pid="$vm_pid" "$run/output" | relay_output &
 	relay_pid=$!
+	watchdog &
+	watchdog_pid=$!
+}
+
+# Ends the VM (as timeout(1) would) once console, output and heartbeat
+# have all stood still for $silence seconds.
+watchdog() {
+	local size last=-1 since=$SECONDS
+	while kill -0 "$vm_pid" 2>/dev/null; do
+		size=$(stat -c %s "$run/console.log" "$run/output" "$run/heartbeat" 2>/dev/null | tr '\n' ' ')
+		if [ "$size" != "$last" ]; then
+			last=$size since=$SECONDS
+		elif [ $((SECONDS - since)) -ge "$silence" ]; then
+			echo "$silence" >"$run/hung"
+			kill -TERM "$vm_pid" 2>/dev/null
+			return
+		fi
+		sleep 5
+	done
 }
 
 # Copies COMMAND's output to stdout and takes the protocol lines out of it:
@@ -308,6 +336,9 @@ wait_vm() {
 	vm_pid=
 	wait "$relay_pid" || true
 	relay_pid=
+	kill "$watchdog_pid" 2>/dev/null || true
+	wait "$watchdog_pid" 2>/dev/null || true
+	watchdog_pid=
 	t_end=$EPOCHREALTIME
 }
 
@@ -355,6 +386,11 @@ verdict() {
 		tr -d '\r' <"$run/console.log" >&2
 		show_timing
 	fi
+	if [ -f "$run/hung" ]; then
+		show_kernel_log "hung"
+		msg "guest hung: no console output and no heartbeat for $silence s"
+		return "$EX_TIMEOUT"
+	fi
 	if [ "$vm_rc" = 124 ]; then
 		show_kernel_log "timed out"
 		msg "guest timed out after $timeout s"
@@ -395,6 +431,7 @@ stop_vm() {
 	if [ -n "$relay_pid" ]; then
 		wait "$relay_pid" 2>/dev/null || true
 	fi
+	[ -z "$watchdog_pid" ] || kill "$watchdog_pid" 2>/dev/null || true
 }
 
 # shellcheck disable=SC2317

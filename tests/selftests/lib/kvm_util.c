@@ -7,6 +7,7 @@
  * guest has no IDT, so any exception ends in a triple fault, which we report.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -292,6 +293,40 @@ static void vmt_vcpu_setup_long_mode(struct vmt_vm *vm)
 	vmt_vcpu_fd_setup_long_mode(vm->vcpu_fd);
 }
 
+/* How many vCPUs make each guest access: VMT_VCPUS, 1 by default. */
+static unsigned int vmt_nr_probe_vcpus(void)
+{
+	const char *env = getenv("VMT_VCPUS");
+	char *end;
+	unsigned long n;
+
+	if (!env || !*env)
+		return 1;
+	n = strtoul(env, &end, 10);
+	TEST_ASSERT(!*end && n >= 1 && n <= VMT_MAX_PROBE_VCPUS,
+		    "VMT_VCPUS=%s: expected 1 to %u", env, VMT_MAX_PROBE_VCPUS);
+	return n;
+}
+
+#define VMT_PROBE_STACK_SIZE	(256 << 10)
+
+/* vCPU 0, then the others, ids far above those tests add themselves. */
+static void vmt_vm_add_probe_vcpus(struct vmt_vm *vm)
+{
+	unsigned int i;
+
+	vmt_vcpu_first(vm, &vm->probe_vcpus[0]);
+	vm->nr_probe_vcpus = vmt_nr_probe_vcpus();
+	for (i = 1; i < vm->nr_probe_vcpus; i++) {
+		vmt_vcpu_add(vm, VMT_PROBE_VCPU_ID + i, &vm->probe_vcpus[i]);
+		vm->probe_stacks[i] = mmap(NULL, VMT_PROBE_STACK_SIZE,
+					   PROT_READ | PROT_WRITE,
+					   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		TEST_ASSERT(vm->probe_stacks[i] != MAP_FAILED,
+			    "mmap of a thread stack for vCPU %u", i);
+	}
+}
+
 struct vmt_vm *vmt_vm_create(u64 ram_size)
 {
 	struct vmt_vm *vm;
@@ -347,13 +382,21 @@ struct vmt_vm *vmt_vm_create(u64 ram_size)
 	vmt_vcpu_set_cpuid(vm);
 	vmt_build_page_tables(vm);
 	vmt_vcpu_setup_long_mode(vm);
+	vmt_vm_add_probe_vcpus(vm);
 	return vm;
 }
 
 void vmt_vm_free(struct vmt_vm *vm)
 {
+	unsigned int i;
+
 	if (!vm)
 		return;
+	for (i = 0; i < vm->nr_probe_vcpus; i++) {
+		vmt_vcpu_free(&vm->probe_vcpus[i]);
+		if (i)
+			munmap(vm->probe_stacks[i], VMT_PROBE_STACK_SIZE);
+	}
 	if (vm->run && vm->run != MAP_FAILED)
 		munmap(vm->run, vm->run_size);
 	if (vm->vcpu_fd > 0)
@@ -445,12 +488,13 @@ void vmt_vm_delete_memslot(struct vmt_vm *vm, u32 slot)
 /*
  * KVM_RUN with a deadline: a POSIX timer signals this thread, the handler sets
  * kvm_run.immediate_exit so that KVM_RUN returns EINTR even if the signal
- * lands just before the ioctl.
+ * lands just before the ioctl.  Each thread that runs accesses has its own
+ * timer (the probe vCPUs run in threads of their own).
  */
-static int vmt_run_expired;			/* __atomic accesses only */
-static struct kvm_run *vmt_run_current;		/* __atomic accesses only */
-static timer_t vmt_run_timer;
-static pid_t vmt_run_timer_pid;
+static __thread int vmt_run_expired;		/* __atomic accesses only */
+static __thread struct kvm_run *vmt_run_current; /* __atomic accesses only */
+static __thread timer_t vmt_run_timer;
+static __thread pid_t vmt_run_timer_tid;
 
 static void vmt_run_alarm(int sig)
 {
@@ -472,21 +516,23 @@ static void vmt_run_timer_arm(int timeout_ms)
 		},
 	};
 
-	/* POSIX timers are not inherited by fork(): one per process. */
-	if (vmt_run_timer_pid != getpid()) {
+	/* A forked child's main thread has another tid, and no timers. */
+	if (vmt_run_timer_tid != gettid()) {
 		struct sigaction sa = { .sa_handler = vmt_run_alarm };
 		struct sigevent sev = {
-			.sigev_notify = SIGEV_SIGNAL,
+			.sigev_notify = SIGEV_THREAD_ID,
 			.sigev_signo = SIGRTMIN,
 		};
 
+		/* glibc 2.36 has no name for the field */
+		sev._sigev_un._tid = gettid();
 		sigemptyset(&sa.sa_mask);
 		TEST_ASSERT(!sigaction(SIGRTMIN, &sa, NULL),
 			    "sigaction(SIGRTMIN)");
 		TEST_ASSERT(!timer_create(CLOCK_MONOTONIC, &sev,
 					  &vmt_run_timer),
 			    "timer_create for the KVM_RUN deadline");
-		vmt_run_timer_pid = getpid();
+		vmt_run_timer_tid = gettid();
 	}
 	TEST_ASSERT(!timer_settime(vmt_run_timer, 0, &its, NULL),
 		    "timer_settime");
@@ -499,14 +545,23 @@ static void vmt_run_timer_disarm(void)
 	timer_settime(vmt_run_timer, 0, &its, NULL);
 }
 
+/* Before a thread that armed a deadline ends. */
+static void vmt_run_timer_release(void)
+{
+	if (vmt_run_timer_tid != gettid())
+		return;
+	timer_delete(vmt_run_timer);
+	vmt_run_timer_tid = 0;
+}
+
 /* The vCPU's registers, for failure messages. */
-static const char *vmt_vcpu_describe(struct vmt_vm *vm, char *buf, size_t size)
+static const char *vmt_vcpu_describe(int vcpu_fd, char *buf, size_t size)
 {
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 
-	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) ||
-	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs)) {
+	if (ioctl(vcpu_fd, KVM_GET_REGS, &regs) ||
+	    ioctl(vcpu_fd, KVM_GET_SREGS, &sregs)) {
 		snprintf(buf, size, "vCPU registers unavailable: %s",
 			 vmt_errname(errno));
 		return buf;
@@ -522,12 +577,12 @@ static const char *vmt_vcpu_describe(struct vmt_vm *vm, char *buf, size_t size)
 	return buf;
 }
 
-/* Fail the test with the vCPU's registers appended. */
-#define VMT_VCPU_FAIL(vm, fmt, ...) do { \
+/* Fail the test with the registers of the vCPU behind vcpu_fd appended. */
+#define VMT_VCPU_FAIL(vcpu_fd, fmt, ...) do { \
 	char __regs[320]; \
 	vmt_run_timer_disarm(); \
 	TEST_FAIL(fmt "\n#   %s", ##__VA_ARGS__, \
-		  vmt_vcpu_describe(vm, __regs, sizeof(__regs))); \
+		  vmt_vcpu_describe(vcpu_fd, __regs, sizeof(__regs))); \
 } while (0)
 
 static const char *vmt_exit_name(u32 reason)
@@ -546,36 +601,40 @@ static const char *vmt_exit_name(u32 reason)
 	return "another exit";
 }
 
+/* One access routine on one vCPU; see vmt_vcpu_access(). */
+struct vmt_access_run {
+	struct vmt_vm *vm;
+	const struct vmt_vcpu *vcpu;
+	unsigned int entry;	/* CODE_READ or CODE_WRITE */
+	u64 gpa;		/* the GPA touched */
+	u64 rsi;		/* the mailbox's GPA, or the value stored */
+	const char *what;
+	int result;		/* enum vmt_access */
+};
+
 /*
- * Run one access routine.  entry is CODE_READ or CODE_WRITE, gpa the address
- * touched.  MMIO exits at gpa are completed (reads return 0) so that the vCPU
- * always ends at the done port with no emulation pending.
+ * Run one access routine.  MMIO exits at the GPA touched are completed
+ * (reads return 0) so that the vCPU always ends at the done port with no
+ * emulation pending.
  */
-static int vmt_guest_access(struct vmt_vm *vm, unsigned int entry, u64 gpa,
-			    u64 rsi, const char *what)
+static void vmt_vcpu_access(struct vmt_access_run *a)
 {
-	struct kvm_run *run = vm->run;
-	struct kvm_regs regs;
+	const char *what = a->what;
+	unsigned long long gpa = a->gpa;
+	int fd = a->vcpu->fd;
+	struct kvm_run *run = a->vcpu->run;
+	struct kvm_regs regs = {
+		.rip = VMT_GPA_CODE + a->entry,
+		.rdi = a->gpa,
+		.rsi = a->rsi,
+		.rsp = VMT_GPA_STACK_TOP,
+		.rflags = 0x2,
+	};
 	int timeout_ms = vmt_timeout_ms();
-	int result = VMT_ACCESS_OK;
 	unsigned int mmio_exits = 0;
 
-	TEST_ASSERT(VMT_IS_ALIGNED(gpa, 8),
-		    "guest %s at GPA 0x%llx: expected 8-byte aligned", what,
-		    (unsigned long long)gpa);
-	TEST_ASSERT(gpa < VMT_IDENTITY_MAP_SIZE,
-		    "guest %s at GPA 0x%llx: expected below the identity map's end 0x%llx",
-		    what, (unsigned long long)gpa,
-		    (unsigned long long)VMT_IDENTITY_MAP_SIZE);
-
-	vmt_guest_map(vm, gpa);
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = VMT_GPA_CODE + entry;
-	regs.rdi = gpa;
-	regs.rsi = rsi;
-	regs.rsp = VMT_GPA_STACK_TOP;
-	regs.rflags = 0x2;
-	TEST_ASSERT(!ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs),
+	a->result = VMT_ACCESS_OK;
+	TEST_ASSERT(!ioctl(fd, KVM_SET_REGS, &regs),
 		    "KVM_SET_REGS: expected success, got %s",
 		    vmt_errname(errno));
 
@@ -584,45 +643,44 @@ static int vmt_guest_access(struct vmt_vm *vm, unsigned int entry, u64 gpa,
 	__atomic_store_n(&vmt_run_current, run, __ATOMIC_RELAXED);
 	vmt_run_timer_arm(timeout_ms);
 	for (;;) {
-		int r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+		int r = ioctl(fd, KVM_RUN, 0);
 		int err = errno;
+		u64 runs = __atomic_add_fetch(&a->vm->nr_runs, 1,
+					      __ATOMIC_RELAXED);
 
-		vm->nr_runs++;
 		if (r < 0 && err == EINTR) {
 			if (__atomic_load_n(&vmt_run_expired,
 					    __ATOMIC_RELAXED))
-				VMT_VCPU_FAIL(vm, "guest %s at GPA 0x%llx: the vCPU did not reach port 0x%x within %d ms (last exit %s, %llu KVM_RUNs so far)",
-					      what, (unsigned long long)gpa,
+				VMT_VCPU_FAIL(fd, "guest %s at GPA 0x%llx: vCPU %u did not reach port 0x%x within %d ms (last exit %s, %llu KVM_RUNs so far)",
+					      what, gpa, a->vcpu->id,
 					      VMT_PORT_DONE, timeout_ms,
 					      vmt_exit_name(run->exit_reason),
-					      (unsigned long long)vm->nr_runs);
+					      (unsigned long long)runs);
 			continue;
 		}
 		if (r < 0 && err == EFAULT) {
 			/* Userspace memory behind a memslot is missing. */
-			result = VMT_ACCESS_EFAULT;
+			a->result = VMT_ACCESS_EFAULT;
 			break;
 		}
 		if (r < 0)
-			VMT_VCPU_FAIL(vm, "guest %s at GPA 0x%llx: KVM_RUN failed with %s",
-				      what, (unsigned long long)gpa,
-				      vmt_errname(err));
+			VMT_VCPU_FAIL(fd, "guest %s at GPA 0x%llx: KVM_RUN failed with %s",
+				      what, gpa, vmt_errname(err));
 
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
 			if (run->io.port == VMT_PORT_DONE &&
 			    run->io.direction == KVM_EXIT_IO_OUT)
 				goto done;
-			VMT_VCPU_FAIL(vm, "guest %s at GPA 0x%llx: expected an OUT to port 0x%x, got %s of port 0x%x",
-				      what, (unsigned long long)gpa,
-				      VMT_PORT_DONE,
+			VMT_VCPU_FAIL(fd, "guest %s at GPA 0x%llx: expected an OUT to port 0x%x, got %s of port 0x%x",
+				      what, gpa, VMT_PORT_DONE,
 				      run->io.direction == KVM_EXIT_IO_OUT ?
 				      "OUT" : "IN", run->io.port);
 		case KVM_EXIT_MMIO:
 			if (run->mmio.phys_addr != gpa || run->mmio.len != 8 ||
 			    mmio_exits++)
-				VMT_VCPU_FAIL(vm, "guest %s at GPA 0x%llx: unexpected MMIO exit: %s of %u bytes at GPA 0x%llx (exit %u of this access)",
-					      what, (unsigned long long)gpa,
+				VMT_VCPU_FAIL(fd, "guest %s at GPA 0x%llx: unexpected MMIO exit: %s of %u bytes at GPA 0x%llx (exit %u of this access)",
+					      what, gpa,
 					      run->mmio.is_write ?
 					      "write" : "read",
 					      run->mmio.len,
@@ -631,26 +689,23 @@ static int vmt_guest_access(struct vmt_vm *vm, unsigned int entry, u64 gpa,
 			if (!run->mmio.is_write)
 				memset(run->mmio.data, 0,
 				       sizeof(run->mmio.data));
-			result = VMT_ACCESS_MMIO;
+			a->result = VMT_ACCESS_MMIO;
 			continue;
 		case KVM_EXIT_SHUTDOWN:
-			VMT_VCPU_FAIL(vm, "guest %s at GPA 0x%llx: the guest triple-faulted (KVM_EXIT_SHUTDOWN); is the GPA beyond the guest's MAXPHYADDR of %u bits?",
-				      what, (unsigned long long)gpa,
-				      vm->guest_phys_bits);
+			VMT_VCPU_FAIL(fd, "guest %s at GPA 0x%llx: the guest triple-faulted (KVM_EXIT_SHUTDOWN); is the GPA beyond the guest's MAXPHYADDR of %u bits?",
+				      what, gpa, a->vm->guest_phys_bits);
 		case KVM_EXIT_FAIL_ENTRY:
-			VMT_VCPU_FAIL(vm, "guest %s: VM entry failed, hardware reason 0x%llx",
+			VMT_VCPU_FAIL(fd, "guest %s: VM entry failed, hardware reason 0x%llx",
 				      what, (unsigned long long)
 				      run->fail_entry.hardware_entry_failure_reason);
 		case KVM_EXIT_INTERNAL_ERROR:
-			VMT_VCPU_FAIL(vm, "guest %s at GPA 0x%llx: KVM internal error, suberror %u",
-				      what, (unsigned long long)gpa,
-				      run->internal.suberror);
+			VMT_VCPU_FAIL(fd, "guest %s at GPA 0x%llx: KVM internal error, suberror %u",
+				      what, gpa, run->internal.suberror);
 		case KVM_EXIT_INTR:
 			continue;
 		default:
-			VMT_VCPU_FAIL(vm, "guest %s at GPA 0x%llx: unexpected exit %u (%s)",
-				      what, (unsigned long long)gpa,
-				      run->exit_reason,
+			VMT_VCPU_FAIL(fd, "guest %s at GPA 0x%llx: unexpected exit %u (%s)",
+				      what, gpa, run->exit_reason,
 				      vmt_exit_name(run->exit_reason));
 		}
 	}
@@ -658,17 +713,91 @@ done:
 	vmt_run_timer_disarm();
 	__atomic_store_n(&vmt_run_current, NULL, __ATOMIC_RELAXED);
 	run->immediate_exit = 0;
-	return result;
+}
+
+static void *vmt_access_thread(void *arg)
+{
+	vmt_vcpu_access(arg);
+	vmt_run_timer_release();
+	return NULL;
+}
+
+/* Where vCPU i's read routine stores what it read. */
+static u64 vmt_mailbox_gpa(unsigned int i)
+{
+	return i ? VMT_GPA_MAILBOX + 0x100 + 8 * i : VMT_GPA_MAILBOX;
+}
+
+/*
+ * The access on every probe vCPU at once (vCPU 0 in the calling thread);
+ * they must all meet the same: one memslot layout for the whole VM.
+ */
+static int vmt_guest_access(struct vmt_vm *vm, unsigned int entry, u64 gpa,
+			    u64 rsi, const char *what)
+{
+	struct vmt_access_run a[VMT_MAX_PROBE_VCPUS];
+	pthread_t thread[VMT_MAX_PROBE_VCPUS];
+	pthread_attr_t attr;
+	unsigned int i;
+
+	TEST_ASSERT(VMT_IS_ALIGNED(gpa, 8),
+		    "guest %s at GPA 0x%llx: expected 8-byte aligned", what,
+		    (unsigned long long)gpa);
+	TEST_ASSERT(gpa < VMT_IDENTITY_MAP_SIZE,
+		    "guest %s at GPA 0x%llx: expected below the identity map's end 0x%llx",
+		    what, (unsigned long long)gpa,
+		    (unsigned long long)VMT_IDENTITY_MAP_SIZE);
+	vmt_guest_map(vm, gpa);
+	for (i = 0; i < vm->nr_probe_vcpus; i++) {
+		a[i] = (struct vmt_access_run) {
+			.vm = vm, .vcpu = &vm->probe_vcpus[i], .entry = entry,
+			.gpa = gpa, .what = what,
+			.rsi = entry == CODE_READ ? vmt_mailbox_gpa(i) : rsi,
+		};
+		if (!i)
+			continue;
+		/*
+		 * On the stack made with the VM: a new one could land where
+		 * a test has just unmapped a memslot's memory.
+		 */
+		TEST_ASSERT(!pthread_attr_init(&attr) &&
+			    !pthread_attr_setstack(&attr, vm->probe_stacks[i],
+						   VMT_PROBE_STACK_SIZE) &&
+			    !pthread_create(&thread[i], &attr,
+					    vmt_access_thread, &a[i]),
+			    "starting vCPU %u's thread", a[i].vcpu->id);
+		pthread_attr_destroy(&attr);
+	}
+	vmt_vcpu_access(&a[0]);
+	for (i = 1; i < vm->nr_probe_vcpus; i++) {
+		TEST_ASSERT(!pthread_join(thread[i], NULL), "pthread_join");
+		TEST_ASSERT(a[i].result == a[0].result,
+			    "guest %s at GPA 0x%llx: vCPU 0 met %s, vCPU %u %s: the vCPUs disagree",
+			    what, (unsigned long long)gpa,
+			    vmt_access_name(a[0].result), a[i].vcpu->id,
+			    vmt_access_name(a[i].result));
+	}
+	return a[0].result;
 }
 
 int vmt_guest_read_u64(struct vmt_vm *vm, u64 gpa, u64 *val)
 {
-	u64 *mailbox = vmt_gpa2hva(vm, VMT_GPA_MAILBOX);
+	u64 *mailbox[VMT_MAX_PROBE_VCPUS];
+	unsigned int i;
 	int r;
 
-	*mailbox = 0x5a5a5a5a5a5a5a5aULL;
-	r = vmt_guest_access(vm, CODE_READ, gpa, VMT_GPA_MAILBOX, "read");
-	*val = r == VMT_ACCESS_OK ? *mailbox : 0;
+	for (i = 0; i < vm->nr_probe_vcpus; i++) {
+		mailbox[i] = vmt_gpa2hva(vm, vmt_mailbox_gpa(i));
+		*mailbox[i] = 0x5a5a5a5a5a5a5a5aULL;
+	}
+	r = vmt_guest_access(vm, CODE_READ, gpa, 0, "read");
+	*val = r == VMT_ACCESS_OK ? *mailbox[0] : 0;
+	for (i = 1; r == VMT_ACCESS_OK && i < vm->nr_probe_vcpus; i++)
+		TEST_ASSERT(*mailbox[i] == *val,
+			    "guest read at GPA 0x%llx: vCPU 0 read 0x%llx, vCPU %u 0x%llx",
+			    (unsigned long long)gpa, (unsigned long long)*val,
+			    vm->probe_vcpus[i].id,
+			    (unsigned long long)*mailbox[i]);
 	return r;
 }
 
@@ -729,7 +858,7 @@ void vmt_guest_scan(struct vmt_vm *vm, u64 gpa_a, u64 gpa_b, u64 val,
 					    run->io.port);
 			return;
 		default:
-			VMT_VCPU_FAIL(vm, "guest scan of GPAs 0x%llx and 0x%llx: unexpected exit %u (%s)",
+			VMT_VCPU_FAIL(vm->vcpu_fd, "guest scan of GPAs 0x%llx and 0x%llx: unexpected exit %u (%s)",
 				      (unsigned long long)gpa_a,
 				      (unsigned long long)gpa_b,
 				      run->exit_reason,

@@ -39,6 +39,23 @@
 #define VMT_PORT_DONE		0xf0
 #define VMT_PORT_MISMATCH	0xf1
 
+/*
+ * With VMT_VCPUS=N (up to VMT_MAX_PROBE_VCPUS), every vmt_guest_read_u64()
+ * and vmt_guest_write_u64() runs on N vCPUs at once, each in a thread of
+ * its own, and fails the test unless all meet the same (memslots are the
+ * VM's, not a vCPU's).  The extra vCPUs' ids start above VMT_PROBE_VCPU_ID.
+ */
+#define VMT_MAX_PROBE_VCPUS	8
+#define VMT_PROBE_VCPU_ID	1000
+
+struct vmt_vcpu {
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;	/* 0: the first vCPU's, not ours to unmap */
+	u32 id;
+	bool shared;		/* run by several threads at once (see below) */
+};
+
 struct vmt_vm {
 	int kvm_fd;			/* /dev/kvm */
 	int vm_fd;			/* KVM_CREATE_VM: for VHOST_MEM_SET_VM */
@@ -53,7 +70,10 @@ struct vmt_vm {
 	unsigned int pd_next;		/* next pool page to (re)use */
 	s64 pd_gib[VMT_PD_POOL_PAGES];	/* GiB each pool page maps, or -1 */
 	unsigned int nr_memslots;	/* KVM_CAP_NR_MEMSLOTS */
-	u64 nr_runs;			/* KVM_RUN calls so far */
+	u64 nr_runs;			/* KVM_RUN calls so far (__atomic) */
+	struct vmt_vcpu probe_vcpus[VMT_MAX_PROBE_VCPUS]; /* [0]: vcpu_fd's */
+	void *probe_stacks[VMT_MAX_PROBE_VCPUS];	/* their threads' */
+	unsigned int nr_probe_vcpus;
 };
 
 /* What happened to a guest access. */
@@ -123,14 +143,7 @@ void vmt_guest_scan(struct vmt_vm *vm, u64 gpa_a, u64 gpa_b, u64 val,
 /* More vCPUs, run from any thread                                    */
 /* ------------------------------------------------------------------ */
 
-/* A vCPU besides the first one (vmt_vcpu_add()), or the first one. */
-struct vmt_vcpu {
-	int fd;
-	struct kvm_run *run;
-	size_t run_size;	/* 0: the first vCPU's, not ours to unmap */
-	u32 id;
-	bool shared;		/* run by several threads at once (see below) */
-};
+/* struct vmt_vcpu (above): a vCPU besides the first one, or the first one. */
 
 /* The first vCPU of vm (id 0) as a struct vmt_vcpu: vmt_vcpu_free() is a no-op. */
 void vmt_vcpu_first(struct vmt_vm *vm, struct vmt_vcpu *vcpu);

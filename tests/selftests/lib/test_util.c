@@ -165,6 +165,25 @@ long long vmt_nr_files(void)
 	return v;
 }
 
+bool vmt_kernel_has_symbol(const char *name)
+{
+	char line[512], *sym;
+	bool found = false;
+	FILE *f;
+
+	f = fopen("/proc/kallsyms", "re");
+	TEST_ASSERT(f, "cannot open /proc/kallsyms");
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* "ADDRESS TYPE NAME[\t[MODULE]]" */
+		sym = strchr(line, ' ');
+		sym = sym ? strchr(sym + 1, ' ') : NULL;
+		if (sym)
+			found = !strcmp(strtok(sym + 1, " \t\n"), name);
+	}
+	fclose(f);
+	return found;
+}
+
 static int vmt_count_comm_in(const char *taskdir, const char *comm)
 {
 	char path[600], buf[64];

@@ -107,6 +107,8 @@ int vmt_read_long(const char *path, long long *val);
 long long vmt_meminfo_kb(const char *field);
 /* The allocated file handles of the system (first field of file-nr). */
 long long vmt_nr_files(void);
+/* Whether the running kernel has the symbol (/proc/kallsyms, as root). */
+bool vmt_kernel_has_symbol(const char *name);
 /* Tasks (threads and kthreads) in the whole system named exactly comm. */
 int vmt_count_tasks_named(const char *comm);
 /* Threads of this process. */
