@@ -77,7 +77,7 @@ run_series() {	# GUEST[@VM]
 	for try in $(seq 1 "$ATTEMPTS"); do
 		attempt "$s" "$vm" "$kernel" "$initrd" "$out"
 		case $(tail -n1 "$out") in
-		"@@status 124") why="the test VM hung (timed out after $VM_TIMEOUT s)" ;;
+		"@@status 124") why="the test VM hung (or its $VM_TIMEOUT s ran out)" ;;
 		"@@status 75") why="the nested guest hung in a boot" ;;
 		*) break ;;
 		esac

@@ -806,65 +806,13 @@ int vmt_guest_write_u64(struct vmt_vm *vm, u64 gpa, u64 val)
 	return vmt_guest_access(vm, CODE_WRITE, gpa, val, "write");
 }
 
-/*
- * One scan: runs until the guest reports, completing MMIO exits with a value
- * that cannot match (the guest then reports the mismatch) and counting them,
- * and KVM_RUN's EINTRs, in *res.
- */
+/* vmt_vcpu_scan() on the first vCPU, the GPAs mapped first. */
 void vmt_guest_scan(struct vmt_vm *vm, u64 gpa_a, u64 gpa_b, u64 val,
 		    u64 count, struct vmt_scan *res)
 {
-	struct kvm_run *run = vm->run;
-	struct kvm_regs regs = {
-		.rip = VMT_GPA_CODE + CODE_SCAN,
-		.rdi = gpa_a,
-		.rsi = gpa_b,
-		.rdx = val,
-		.rcx = count,
-		.rsp = VMT_GPA_STACK_TOP,
-		.rflags = 0x2,
-	};
-
 	vmt_guest_map(vm, gpa_a);
 	vmt_guest_map(vm, gpa_b);
-	TEST_ASSERT(!ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs),
-		    "KVM_SET_REGS: expected success, got %s", vmt_errname(errno));
-	for (;;) {
-		int r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
-
-		vm->nr_runs++;
-		if (r < 0 && errno == EINTR) {
-			res->interrupted++;
-			continue;
-		}
-		TEST_ASSERT(!r, "guest scan: KVM_RUN failed with %s",
-			    vmt_errname(errno));
-		switch (run->exit_reason) {
-		case KVM_EXIT_MMIO:
-			res->mmio_exits++;
-			memset(run->mmio.data, 0, sizeof(run->mmio.data));
-			if (!val)
-				run->mmio.data[0] = 1;
-			continue;
-		case KVM_EXIT_INTR:
-			res->interrupted++;
-			continue;
-		case KVM_EXIT_IO:
-			if (run->io.port == VMT_PORT_MISMATCH)
-				res->mismatches++;
-			else
-				TEST_ASSERT(run->io.port == VMT_PORT_DONE,
-					    "guest scan: OUT to port 0x%x",
-					    run->io.port);
-			return;
-		default:
-			VMT_VCPU_FAIL(vm->vcpu_fd, "guest scan of GPAs 0x%llx and 0x%llx: unexpected exit %u (%s)",
-				      (unsigned long long)gpa_a,
-				      (unsigned long long)gpa_b,
-				      run->exit_reason,
-				      vmt_exit_name(run->exit_reason));
-		}
-	}
+	vmt_vcpu_scan(&vm->probe_vcpus[0], gpa_a, gpa_b, val, count, res);
 }
 
 /* ------------------------------------------------------------------ */
