@@ -170,6 +170,9 @@ int vhost_mem_backing_init(struct vhost_mem_backing *b, struct mm_struct *mm,
 		}
 	}
 	ret = vhost_mem_backing_accept(b);
+	/* The file mapped: without it every UNPLUG is BUSY (ramfs, for one). */
+	if (!ret && b->file && !b->file->f_op->fallocate)
+		ret = -EOPNOTSUPP;
 	if (ret)
 		goto err;
 	return 0;

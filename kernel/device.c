@@ -181,16 +181,6 @@ int vhost_mem_set_features(struct vhost_mem *vm, u64 features)
 	return ret;
 }
 
-int vhost_mem_check_owner(struct vhost_mem *vm)
-{
-	int ret;
-
-	mutex_lock(&vm->dev.mutex);
-	ret = vhost_dev_check_owner(&vm->dev);
-	mutex_unlock(&vm->dev.mutex);
-	return ret;
-}
-
 static int vhost_mem_attach_vm(struct vhost_mem *vm, int fd)
 {
 	struct file *f;
@@ -431,11 +421,18 @@ int vhost_mem_set_requested_size(struct vhost_mem *vm, u64 size,
 {
 	struct vhost_mem_ntf ntf = { .origin = origin };
 	bool changed = false;
-	int ret = -EBADFD;
+	int ret;
 
-	mutex_lock(&vm->dev.mutex);
-	if (vm->has_region) {
-		mutex_lock(&vm->vq.mutex);
+	/* A device stuck for good (FUSE backing) must not make us unkillable. */
+	if (mutex_lock_killable(&vm->dev.mutex))
+		return -EINTR;
+	/* Checked under the same hold as the change: owners can change. */
+	ret = origin == VHOST_MEM_ORIGIN_VMM ? vhost_dev_check_owner(&vm->dev) : 0;
+	if (!ret && !vm->has_region)
+		ret = -EBADFD;
+	if (!ret && mutex_lock_killable(&vm->vq.mutex))
+		ret = -EINTR;
+	if (!ret) {
 		changed = vm->blocks.requested_size != size;
 		ret = vhost_mem_blocks_set_requested(&vm->blocks, size);
 		changed &= !ret;

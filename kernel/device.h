@@ -63,7 +63,6 @@ void vhost_mem_destroy(struct vhost_mem *vm);
 
 u64 vhost_mem_get_features(struct vhost_mem *vm);
 int vhost_mem_set_features(struct vhost_mem *vm, u64 features);
-int vhost_mem_check_owner(struct vhost_mem *vm);
 int vhost_mem_set_vm(struct vhost_mem *vm, const struct vhost_mem_vm *arg);
 int vhost_mem_set_region(struct vhost_mem *vm,
 			 const struct vhost_mem_region *arg);

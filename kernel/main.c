@@ -167,8 +167,7 @@ static long vhost_mem_own_ioctl(struct vhost_mem *vm, unsigned int key,
 	case VHOST_MEM_IOC_KEY(VHOST_MEM_SET_REQUESTED_SIZE):
 		if (copy_from_user(&size, argp, sizeof(size)))
 			return -EFAULT;
-		return vhost_mem_check_owner(vm) ?:
-		       vhost_mem_set_requested_size(vm, size,
+		return vhost_mem_set_requested_size(vm, size,
 						    VHOST_MEM_ORIGIN_VMM);
 	case VHOST_MEM_IOC_KEY(VHOST_MEM_SET_RUNNING):
 		return vhost_mem_get_switch(argp, &on) ?:

@@ -10,7 +10,8 @@
  * - VHOST_MEM_SET_VM: not a file, not a VM, another process's VM, twice;
  * - VHOST_MEM_SET_REGION: before SET_VM, twice, every field (alignment,
  *   block and chunk sizes, slot ids in use or out of range, too few ids,
- *   overlaps with the VM's memslots, flags, backing_fd and offset, the
+ *   overlaps with the VM's memslots, flags, backing_fd and offset (and a
+ *   file whose holes cannot be punched), the
  *   mapping's kind (read-only too), holes, wrapping ranges, NUMA node, mixed page sizes);
  * - the size field of the extensible structs: too small, larger with a
  *   non-zero or a zero tail, and GET_STATUS filling only what was asked;
@@ -31,6 +32,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -531,6 +533,37 @@ TEST_F(ioctl, region_backing_mapping)
 	ASSERT_EQ(0, mprotect(e->backing.hva, BLK, PROT_READ | PROT_WRITE));
 	region_works(_metadata, e);
 	vmt_rq_check_all(e);
+}
+
+/* A file whose holes cannot be punched (ramfs: no fallocate()). */
+TEST_F(ioctl, region_backing_fd_without_fallocate)
+{
+	char dir[] = "/tmp/vmt-ramfs.XXXXXX", path[64];
+	void *mem;
+	int fd;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	if (mount("vmt", dir, "ramfs", 0, NULL)) {
+		rmdir(dir);
+		SKIP(return, "mount ramfs: %s", vmt_errname(errno));
+	}
+	snprintf(path, sizeof(path), "%s/backing", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, REGION_SIZE));
+	mem = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		   0);
+	ASSERT_NE(MAP_FAILED, mem);
+	region_ready(_metadata, self);
+	BAD_REGION(-EOPNOTSUPP,
+		   (r.userspace_addr = (uintptr_t)mem, r.backing_fd = fd,
+		    r.flags |= VHOST_MEM_REGION_F_BACKING_FD),
+		   "a shared ramfs mapping and its file");
+	munmap(mem, REGION_SIZE);
+	close(fd);
+	umount(dir);
+	rmdir(dir);
+	region_works(_metadata, &self->e);
 }
 
 /* The backing file: writable, the one mapped, at the offset mapped. */

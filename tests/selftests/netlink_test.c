@@ -1548,25 +1548,63 @@ static void busy_opener_fn(int report, u32 a, u32 b)
 	busy_opener(report);
 }
 
+/* DEV_SET of a busy device from a child, SIGKILLed while it waits. */
+struct busy_kill {
+	u32 busy_id;
+	bool killed;		/* by the SIGKILL, not done before it */
+	u64 wait_ns;		/* from kill() to waitpid() */
+};
+
+static void busy_setter(int report, u32 busy_id, u32 b)
+{
+	struct nlt n;
+
+	(void)report;
+	(void)b;
+	TEST_ASSERT(!nlt_open(&n), "family lookup");
+	nlt_set(&n, busy_id, 8ULL << 20);
+}
+
+static void *busy_kill_setter(void *arg)
+{
+	struct busy_kill *k = arg;
+	int fd, status;
+	pid_t pid;
+	u64 t;
+
+	vmt_sleep_ms(1000);
+	pid = busy_spawn(&fd, busy_setter, k->busy_id, 0);
+	vmt_sleep_ms(500);
+	t = vmt_now_ns();
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	k->wait_ns = vmt_now_ns() - t;
+	k->killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+	close(fd);
+	return NULL;
+}
+
 /*
  * A VMM's SET_STATE with prealloc holds its device's locks for seconds
  * (here: the backing is a userfaultfd range whose fault is resolved only
  * after BUSY_HOLD_MS).  Meanwhile nobody dumps the family in a loop, and
- * another process opens and closes devices: neither may wait for it.
+ * another process opens and closes devices: neither may wait for it; a
+ * DEV_SET waiting for it dies at once when killed.
  */
 TEST_F_TIMEOUT(nl, busy_device_stalls_nobody, 120)
 {
 	struct uffd_holder holder = {};
+	struct busy_kill kill_set = {};
 	struct busy_dumps dumps = {};
 	struct vhost_mem_region region2;
 	struct vmt_backing backing2;
 	u64 t0, held_ns, open_max = ~0ULL;
 	int dump_fd, open_fd, status, r;
 	pid_t dumper, opener;
+	pthread_t thread, killer;
 	struct vmt_dev dev2;
 	struct vmt_vq vq2;
 	struct vmt_vm *vm2;
-	pthread_t thread;
 	u32 busy_id;
 	u64 len;
 	u8 *blob;
@@ -1595,12 +1633,16 @@ TEST_F_TIMEOUT(nl, busy_device_stalls_nobody, 120)
 
 	dumper = busy_spawn(&dump_fd, busy_dumper, self->id, busy_id);
 	opener = busy_spawn(&open_fd, busy_opener_fn, 0, 0);
+	kill_set.busy_id = busy_id;
+	ASSERT_EQ(0, pthread_create(&killer, NULL, busy_kill_setter,
+				    &kill_set));
 	ASSERT_EQ(0, pthread_create(&thread, NULL, uffd_hold, &holder));
 	vmt_sleep_ms(200);
 	t0 = vmt_now_ns();
 	r = vmt_ft_set_state(dev2.fd, blob, len);
 	held_ns = vmt_now_ns() - t0;
 	pthread_join(thread, NULL);
+	pthread_join(killer, NULL);
 	EXPECT_EQ(0, r) TH_LOG("SET_STATE: %s", vmt_errname(-r));
 	TH_LOG("SET_STATE held its device for %llu ms",
 	       (unsigned long long)held_ns / 1000000);
@@ -1629,6 +1671,11 @@ TEST_F_TIMEOUT(nl, busy_device_stalls_nobody, 120)
 	EXPECT_EQ(0, dumps.idle_incomplete)
 		TH_LOG("the idle device was reported busy or without its region");
 	EXPECT_LT(0, dumps.busy_seen) TH_LOG("no dump marked the device busy");
+	EXPECT_TRUE(kill_set.killed)
+		TH_LOG("the DEV_SET of the busy device was done before its SIGKILL");
+	EXPECT_GT(BUSY_BOUND_NS, kill_set.wait_ns)
+		TH_LOG("a DEV_SET waiting for the busy device died %llu ms after its SIGKILL",
+		       (unsigned long long)kill_set.wait_ns / 1000000);
 
 	/* afterwards the busy device reads in full */
 	{
