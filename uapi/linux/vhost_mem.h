@@ -80,10 +80,10 @@ struct vhost_mem_region {
 	__u64 region_size;	/* a multiple of block_size */
 	__u64 userspace_addr;	/* backing in the owner's mm, page aligned */
 	__u64 block_size;	/* power of 2, >= 1 MiB; 0: the THP size */
-	__u64 chunk_size;	/* memslot granularity; 0: 1 GiB */
+	__u64 chunk_size;	/* memslot granularity; 0: 1 GiB or block_size */
 	__u64 backing_offset;	/* region's offset in backing_fd */
 	__s32 backing_fd;	/* memfd, shmem or hugetlbfs file */
-	__s32 node_id;		/* NUMA node, -1 for none */
+	__s32 node_id;		/* guest proximity domain, -1 for none */
 	__u32 slot_base;	/* first KVM memslot id reserved for us */
 	__u32 slot_count;	/* ids reserved, >= VHOST_MEM_SLOTS_NEEDED(_HARD)() */
 	__u32 unplugged_inaccessible;	/* VHOST_MEM_UI_* */
@@ -139,8 +139,9 @@ struct vhost_mem_status {
 #define VHOST_MEM_SET_CONFIG_CALL	_IOW(VHOST_VIRTIO, 0xC5, int)
 
 /*
- * int: 1 pauses (PLUG, UNPLUG, UNPLUG_ALL answered BUSY; STATE served), 0
- * resumes and signals the config-change eventfd so the guest retries now.
+ * int: 1 pauses (PLUG, UNPLUG and, with blocks plugged, UNPLUG_ALL answered
+ * BUSY; STATE served), 0 resumes and signals the config-change eventfd so
+ * the guest retries now.
  */
 #define VHOST_MEM_SET_PAUSED		_IOW(VHOST_VIRTIO, 0xC6, int)
 
@@ -163,7 +164,8 @@ struct vhost_mem_state {
 
 /*
  * System reset (the VM reboots): unplug and discard everything, delete the
- * memslots, recompute the usable region.  A virtio reset changes nothing.
+ * memslots (unless unplugged memory stays readable), recompute the usable
+ * region.  A virtio reset changes nothing.
  */
 #define VHOST_MEM_RESET			_IO(VHOST_VIRTIO, 0xC9)
 

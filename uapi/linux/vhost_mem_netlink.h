@@ -45,8 +45,8 @@ enum vhost_mem_attr {
 	VHOST_MEM_A_PAD,
 	VHOST_MEM_A_ID,			/* u32: N of vhost-memN */
 	VHOST_MEM_A_OWNER_PID,		/* u32: VHOST_SET_OWNER's process */
-	VHOST_MEM_A_VM_ID,		/* string: the KVM VM's stats id */
-	VHOST_MEM_A_NODE_ID,		/* s32: NUMA node, -1 for none */
+	VHOST_MEM_A_VM_ID,		/* string: "kvm-" and the creator's pid */
+	VHOST_MEM_A_NODE_ID,		/* s32: proximity domain, -1: none */
 	VHOST_MEM_A_STATUS_FLAGS,	/* u32: VHOST_MEM_STATUS_F_* */
 	VHOST_MEM_A_REGION_FLAGS,	/* u32: VHOST_MEM_REGION_F_* */
 	VHOST_MEM_A_FEATURES,		/* u64: acked virtio features */
