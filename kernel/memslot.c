@@ -354,11 +354,16 @@ int vhost_mem_memslot_remove(struct vhost_mem_memslots *s, u32 index)
 void vhost_mem_memslots_destroy(struct vhost_mem_memslots *s)
 {
 	unsigned long i;
+	int ret;
 
 	if (!s->mapped)
 		return;
-	for_each_set_bit(i, s->mapped, s->count)
-		vhost_mem_memslot_remove(s, i);
+	for_each_set_bit(i, s->mapped, s->count) {
+		ret = vhost_mem_memslot_remove(s, i);
+		if (ret)	/* KVM's allocation failed: nothing else to do */
+			vhost_mem_slots_warn(s, "memslot %u outlives the device: KVM could not delete it: %d\n",
+					     s->base + (u32)i, ret);
+	}
 	bitmap_free(s->mapped);
 	s->mapped = NULL;
 	kvfree(s->records);
