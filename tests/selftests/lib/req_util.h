@@ -153,6 +153,14 @@ void vmt_rq_env_free(struct vmt_rq_env *e);
  */
 void vmt_rq_backing_anon_aligned(struct vmt_backing *b, u64 size, u64 align);
 
+/*
+ * After requests the model could not follow (a race, a dead VMM's): a new
+ * model from the device's answers, STATE of each usable block and the
+ * sizes and counters of GET_STATUS.  Every block must be PLUGGED or
+ * UNPLUGGED; the device must be running.
+ */
+void vmt_rq_env_resync(struct vmt_rq_env *e);
+
 /* VHOST_MEM_SET_REQUESTED_SIZE, checked against the model. */
 void vmt_rq_resize(struct vmt_rq_env *e, u64 requested);
 /* SET_RUNNING, failing the test on error. */
