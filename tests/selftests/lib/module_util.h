@@ -44,7 +44,7 @@ const char *vmt_kvm_module(void);
 struct vmt_sys_sample {
 	int refcnt;		/* vhost_mem */
 	int kvm_refcnt;		/* vmt_kvm_module(), -ENOENT without one */
-	long long mem_available_kb;
+	long long mem_available_kb;	/* with the per-CPU free lists */
 	long long shmem_kb;
 	long long files;	/* allocated in the system (approximate) */
 	int own_fds;		/* open in this process */
