@@ -206,20 +206,16 @@ TEST_F(ioctl, set_vm_bad_fds)
 TEST_F(ioctl, set_vm_of_another_process)
 {
 	struct vmt_rq_env *e = &self->e;
-	int sv[2], vm_fd, status_w;
+	int sock, vm_fd, status_w;
 	pid_t pid;
 
-	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	ASSERT_LE(0, pid);
+	pid = vmt_fork_socket(&sock);
 	if (!pid) {
 		int fd = ioctl(e->vm->kvm_fd, KVM_CREATE_VM, 0);
 
-		_exit(fd < 0 || vmt_send_fd(sv[1], fd));
+		_exit(fd < 0 || vmt_send_fd(sock, fd));
 	}
-	vm_fd = vmt_recv_fd(sv[0]);
+	vm_fd = vmt_recv_fd(sock);
 	ASSERT_LE(0, vm_fd) TH_LOG("receiving the VM fd: %s",
 				   vmt_errname(-vm_fd));
 	ASSERT_EQ(pid, waitpid(pid, &status_w, 0));
@@ -230,8 +226,7 @@ TEST_F(ioctl, set_vm_of_another_process)
 		     vmt_mem_set_vm(e->dev.fd, vm_fd),
 		     "SET_VM with a VM created by another process");
 	close(vm_fd);
-	close(sv[0]);
-	close(sv[1]);
+	close(sock);
 	vmt_rq_env_start(e, REGION_SIZE);
 }
 

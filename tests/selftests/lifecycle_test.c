@@ -391,10 +391,7 @@ FIXTURE_SETUP(race)
 
 	VMT_REQUIRE_DEVICE();
 	VMT_REQUIRE_KVM();
-	vmt_rq_env_init(e, VMT_BACKING_ANON, 0, ~0ULL);
-	vmt_rq_backing_anon_aligned(&e->backing, RACE_SIZE, BLK);
-	vmt_region_init(&e->region, &e->backing, VMT_RQ_GPA, BLK,
-			VMT_RQ_SLOT_BASE);
+	vmt_rq_env_init_aligned(e, RACE_SIZE, ~0ULL);
 	e->region.chunk_size = RACE_CHUNK;
 	vmt_rq_env_start(e, RACE_SIZE);
 	self->f.r.e = e;
@@ -590,10 +587,7 @@ static struct vmt_rq_env *prealloc_env(bool plug)
 	struct vmt_rq_env *e = calloc(1, sizeof(*e));
 
 	TEST_ASSERT(e, "out of memory");
-	vmt_rq_env_init(e, VMT_BACKING_ANON, 0, ~0ULL);
-	vmt_rq_backing_anon_aligned(&e->backing, PREALLOC_SIZE, BLK);
-	vmt_region_init(&e->region, &e->backing, VMT_RQ_GPA, BLK,
-			VMT_RQ_SLOT_BASE);
+	vmt_rq_env_init_aligned(e, PREALLOC_SIZE, ~0ULL);
 	if (plug)
 		e->region.flags |= VHOST_MEM_REGION_F_PREALLOC;
 	vmt_rq_env_start(e, PREALLOC_SIZE);
@@ -656,10 +650,7 @@ static void child_vcpu_hold(int fd, void *arg)
 
 	(void)arg;
 	TEST_ASSERT(e, "out of memory");
-	vmt_rq_env_init(e, VMT_BACKING_ANON, 0, ~0ULL);
-	vmt_rq_backing_anon_aligned(&e->backing, HOLD_SIZE, BLK);
-	vmt_region_init(&e->region, &e->backing, VMT_RQ_GPA, BLK,
-			VMT_RQ_SLOT_BASE);
+	vmt_rq_env_init_aligned(e, HOLD_SIZE, ~0ULL);
 	e->region.flags |= VHOST_MEM_REGION_F_HARD_PROTECT;
 	vmt_rq_env_start(e, HOLD_SIZE);
 	plug(e, 0, HOLD_BLOCKS);
@@ -915,7 +906,7 @@ TEST_F_TIMEOUT(life, fd_passed_to_another_process, 180)
 {
 	struct vhost_mem_status before, after;
 	struct vmt_sys_sample base, now;
-	int sv[2], fd, status, klog;
+	int sock, fd, status, klog;
 	char reply;
 	pid_t pid;
 
@@ -923,17 +914,10 @@ TEST_F_TIMEOUT(life, fd_passed_to_another_process, 180)
 	VMT_REQUIRE_KVM();
 	klog = vmt_klog_problems(false);
 	sample_base(_metadata, &base);
-	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid) {
-		close(sv[0]);
-		scm_owner(sv[1]);
-	}
-	close(sv[1]);
-	fd = vmt_recv_fd(sv[0]);
+	pid = vmt_fork_socket(&sock);
+	if (!pid)
+		scm_owner(sock);
+	fd = vmt_recv_fd(sock);
 	ASSERT_LE(0, fd) TH_LOG("receiving the device fd: %s",
 				vmt_errname(-fd));
 
@@ -945,16 +929,16 @@ TEST_F_TIMEOUT(life, fd_passed_to_another_process, 180)
 	EXPECT_EQ(SCM_PLUGGED * BLK, after.plugged_size);
 
 	/* the owner keeps working */
-	ASSERT_EQ(1, write(sv[0], "w", 1));
-	ASSERT_EQ(1, read(sv[0], &reply, 1))
+	ASSERT_EQ(1, write(sock, "w", 1));
+	ASSERT_EQ(1, read(sock, &reply, 1))
 		TH_LOG("the owner failed to use its device (above)");
 
 	/* the owner exits; the device lives on in our fd */
-	ASSERT_EQ(1, write(sv[0], "x", 1));
+	ASSERT_EQ(1, write(sock, "x", 1));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
 		TH_LOG("the owner ended with status 0x%x", status);
-	close(sv[0]);
+	close(sock);
 	ASSERT_EQ(0, status_of(fd, &after));
 	EXPECT_EQ(SCM_PLUGGED * BLK, after.plugged_size);
 	EXPECT_TRUE(after.flags & VHOST_MEM_STATUS_F_VM);
@@ -1216,10 +1200,7 @@ TEST_F_TIMEOUT(life, vm_closed_before_device, 120)
 	VMT_REQUIRE_DEVICE();
 	VMT_REQUIRE_KVM();
 	sample_base(_metadata, &base);
-	vmt_rq_env_init(e, VMT_BACKING_ANON, 0, ~0ULL);
-	vmt_rq_backing_anon_aligned(&e->backing, VMFIRST_SIZE, BLK);
-	vmt_region_init(&e->region, &e->backing, VMT_RQ_GPA, BLK,
-			VMT_RQ_SLOT_BASE);
+	vmt_rq_env_init_aligned(e, VMFIRST_SIZE, ~0ULL);
 	e->region.chunk_size = VMFIRST_CHUNK;
 	vmt_rq_env_start(e, VMFIRST_SIZE);
 	VMT_RQ_EXPECT(e, VIRTIO_MEM_RESP_ACK, VIRTIO_MEM_REQ_PLUG, 0, 4);

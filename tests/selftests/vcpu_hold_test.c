@@ -46,10 +46,7 @@ static void hold_env_start(struct vmt_rq_env *e)
 {
 	u16 resp;
 
-	vmt_rq_env_init(e, VMT_BACKING_ANON, 0, ~0ULL);
-	vmt_rq_backing_anon_aligned(&e->backing, REGION_SIZE, BLK);
-	vmt_region_init(&e->region, &e->backing, VMT_RQ_GPA, BLK,
-			VMT_RQ_SLOT_BASE);
+	vmt_rq_env_init_aligned(e, REGION_SIZE, ~0ULL);
 	e->region.flags |= VHOST_MEM_REGION_F_HARD_PROTECT;
 	vmt_rq_env_start(e, REGION_SIZE);
 	resp = vmt_rq_send(e, VIRTIO_MEM_REQ_PLUG, vmt_rq_gpa(e, 0), NR_BLOCKS,

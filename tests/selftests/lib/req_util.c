@@ -324,6 +324,15 @@ void vmt_rq_env_init(struct vmt_rq_env *e, enum vmt_backing_type type,
 			VMT_RQ_SLOT_BASE);
 }
 
+void vmt_rq_env_init_aligned(struct vmt_rq_env *e, u64 region_size,
+			     u64 want_features)
+{
+	vmt_rq_env_init(e, VMT_BACKING_ANON, 0, want_features);
+	vmt_rq_backing_anon_aligned(&e->backing, region_size, VMT_RQ_BLOCK);
+	vmt_region_init(&e->region, &e->backing, VMT_RQ_GPA, VMT_RQ_BLOCK,
+			VMT_RQ_SLOT_BASE);
+}
+
 void vmt_rq_env_start(struct vmt_rq_env *e, u64 requested)
 {
 	struct vhost_mem_region *r = &e->region;

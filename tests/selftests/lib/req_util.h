@@ -129,6 +129,12 @@ struct vmt_rq_env {
 void vmt_rq_env_init(struct vmt_rq_env *e, enum vmt_backing_type type,
 		     u64 region_size, u64 want_features);
 /*
+ * The same with an anonymous backing of region_size aligned to the block
+ * size (vmt_rq_backing_anon_aligned()), as a VMM aligns its RAM.
+ */
+void vmt_rq_env_init_aligned(struct vmt_rq_env *e, u64 region_size,
+			     u64 want_features);
+/*
  * SET_VM, SET_REGION (slot_count raised to what the chunks need), the
  * requested size, SET_RUNNING 1; the model starts from the status.
  */

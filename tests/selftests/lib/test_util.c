@@ -324,6 +324,22 @@ pid_t vmt_fork_ready(void (*fn)(int ready_fd, void *arg), void *arg,
 	return pid;
 }
 
+pid_t vmt_fork_socket(int *sock)
+{
+	int sv[2];
+	pid_t pid;
+
+	TEST_ASSERT(!socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+		    "socketpair");
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	TEST_ASSERT(pid >= 0, "fork");
+	close(sv[pid ? 1 : 0]);
+	*sock = sv[pid ? 0 : 1];
+	return pid;
+}
+
 void vmt_kill_wait(pid_t pid)
 {
 	int status;

@@ -131,6 +131,11 @@ int vmt_recv_fd(int sock);
  */
 pid_t vmt_fork_ready(void (*fn)(int ready_fd, void *arg), void *arg,
 		     int timeout_ms);
+/*
+ * Fork with an AF_UNIX stream socket pair between parent and child:
+ * returns the pid (0 in the child) and sets *sock to this side's end.
+ */
+pid_t vmt_fork_socket(int *sock);
 /* SIGKILL a child and reap it; fails the test unless SIGKILL ended it. */
 void vmt_kill_wait(pid_t pid);
 
