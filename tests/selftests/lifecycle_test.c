@@ -508,6 +508,14 @@ TEST_F_TIMEOUT(race, reset_owner_under_requests, 180)
 	vmt_rq_check_guest(e);
 	vmt_model_free(&e->model);
 	e->started = false;
+	/*
+	 * A racer's SET_OWNER after the reset may have taken the device for
+	 * this process (and set its ring up): reset that too.
+	 */
+	ret = vmt_vhost_reset_owner(e->dev.fd);
+	ASSERT_TRUE(!ret || ret == -EPERM)
+		TH_LOG("VHOST_RESET_OWNER after the race: %s",
+		       vmt_errname(-ret));
 	/* and set up again from the start */
 	vmt_vq_detach(&e->vq);
 	vmt_dev_ready(&e->dev, e->want_features);
