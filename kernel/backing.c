@@ -75,8 +75,9 @@ static int vhost_mem_backing_check(const struct vhost_mem_backing *b,
 	struct vm_area_struct *vma;
 	unsigned long addr;
 
-	*why = "is not mapped";
 	for (addr = start; addr < end; addr = vma->vm_end) {
+		/* Also after a VMA that passed: a hole may follow it. */
+		*why = "is not mapped";
 		vma = find_vma(b->mm, addr);
 		if (!vma || vma->vm_start >= end)
 			return holes_ok ? 0 : -EFAULT;

@@ -33,8 +33,8 @@ stage unit make -s unit
 # Each series' selftests on one CPU, side by side; then all of them again
 # with four vCPUs making every guest access (VMT_VCPUS, tests/selftests/
 # README.md) on two CPUs: the vCPUs, the vhost worker and the VMM's
-# threads really run at once (with one CPU, 6.1 never lets a vCPU run
-# inside hard protection's window).
+# threads (lifecycle_test's owners racing the worker) really run at once
+# (with one CPU, 6.1 never lets a vCPU run inside hard protection's window).
 for s in $series; do
 	stage_start "vm-$s" vm_retrying --series "$s" -- tests/selftests/run_tests.sh
 done

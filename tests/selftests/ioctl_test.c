@@ -208,45 +208,27 @@ TEST_F(ioctl, set_vm_bad_fds)
 TEST_F(ioctl, set_vm_of_another_process)
 {
 	struct vmt_rq_env *e = &self->e;
-	char cbuf[CMSG_SPACE(sizeof(int))], byte = 0;
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm;
-	int sv[2], vm_fd, status_w;
+	int sock, vm_fd, status_w;
 	pid_t pid;
 
-	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	ASSERT_LE(0, pid);
+	pid = vmt_fork_socket(&sock);
 	if (!pid) {
 		int fd = ioctl(e->vm->kvm_fd, KVM_CREATE_VM, 0);
 
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-		_exit(fd < 0 || sendmsg(sv[1], &msg, 0) != 1);
+		_exit(fd < 0 || vmt_send_fd(sock, fd));
 	}
-	ASSERT_EQ(1, recvmsg(sv[0], &msg, 0));
+	vm_fd = vmt_recv_fd(sock);
+	ASSERT_LE(0, vm_fd) TH_LOG("receiving the VM fd: %s",
+				   vmt_errname(-vm_fd));
 	ASSERT_EQ(pid, waitpid(pid, &status_w, 0));
 	ASSERT_TRUE(WIFEXITED(status_w) && !WEXITSTATUS(status_w));
-	cm = CMSG_FIRSTHDR(&msg);
-	ASSERT_NE(NULL, cm);
-	memcpy(&vm_fd, CMSG_DATA(cm), sizeof(int));
 
 	status(_metadata, e->dev.fd, &self->before);
 	EXPECT_ERRNO(e->dev.fd, &self->before, -EXDEV,
 		     vmt_mem_set_vm(e->dev.fd, vm_fd),
 		     "SET_VM with a VM created by another process");
 	close(vm_fd);
-	close(sv[0]);
-	close(sv[1]);
+	close(sock);
 	vmt_rq_env_start(e, REGION_SIZE);
 }
 

@@ -19,7 +19,6 @@
  * - the VMM killed while its vCPUs are held: the module's reference count
  *   goes back, and /dev/vhost-mem still serves a new VM.
  */
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -47,10 +46,7 @@ static void hold_env_start(struct vmt_rq_env *e)
 {
 	u16 resp;
 
-	vmt_rq_env_init(e, VMT_BACKING_ANON, 0, ~0ULL);
-	vmt_rq_backing_anon_aligned(&e->backing, REGION_SIZE, BLK);
-	vmt_region_init(&e->region, &e->backing, VMT_RQ_GPA, BLK,
-			VMT_RQ_SLOT_BASE);
+	vmt_rq_env_init_aligned(e, REGION_SIZE, ~0ULL);
 	e->region.flags |= VHOST_MEM_REGION_F_HARD_PROTECT;
 	vmt_rq_env_start(e, REGION_SIZE);
 	resp = vmt_rq_send(e, VIRTIO_MEM_REQ_PLUG, vmt_rq_gpa(e, 0), NR_BLOCKS,
@@ -370,13 +366,14 @@ TEST_F_TIMEOUT(hold, vcpu_run_from_two_threads, 120)
 /* ------------------------------------------------------------------ */
 
 /* Child: 4 vCPUs and a churn that never ends; a byte on fd once it runs. */
-static void __noreturn churn_forever(int fd)
+static void churn_forever(int fd, void *arg)
 {
 	struct hold *h = calloc(1, sizeof(*h));
 	struct vmt_vcpu vcpu;
 	pthread_t churn;
 	unsigned int i;
 
+	(void)arg;
 	TEST_ASSERT(h, "out of memory");
 	hold_env_start(&h->e);
 	h->churn.e = &h->e;
@@ -420,44 +417,19 @@ TEST_F_TIMEOUT(kill, sigkill_during_holds, 180)
 {
 	struct vmt_rq_env *e = calloc(1, sizeof(*e));
 	struct vmt_scan scan = { 0 };
-	unsigned int round, waited;
-	struct pollfd pfd;
-	int fds[2], status, refcnt;
-	char byte;
+	unsigned int round;
+	int refcnt;
 	pid_t pid;
 
 	ASSERT_NE(NULL, e);
 	for (round = 0; round < 4; round++) {
-		ASSERT_EQ(0, pipe(fds));
-		pid = fork();
-		ASSERT_LE(0, pid);
-		if (!pid) {
-			close(fds[0]);
-			churn_forever(fds[1]);
-		}
-		close(fds[1]);
-		pfd = (struct pollfd){ .fd = fds[0], .events = POLLIN };
-		ASSERT_EQ(1, poll(&pfd, 1, 60000))
-			TH_LOG("round %u: the child's churn did not start", round);
-		ASSERT_EQ(1, read(fds[0], &byte, 1))
-			TH_LOG("round %u: the child died before its churn ran",
-			       round);
-		close(fds[0]);
+		pid = vmt_fork_ready(churn_forever, NULL, 60000);
 		/* at varying points of the holds */
 		usleep(round * 7000);
-		ASSERT_EQ(0, kill(pid, SIGKILL));
-		ASSERT_EQ(pid, waitpid(pid, &status, 0));
-		ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-			TH_LOG("round %u: the child ended with status 0x%x, not by SIGKILL",
-			       round, status);
+		vmt_kill_wait(pid);
 	}
 	/* the dead VMMs' files may be released a little later */
-	for (waited = 0; waited < 100; waited++) {
-		refcnt = vmt_module_refcnt(VMT_MODULE_NAME);
-		if (refcnt == self->refcnt)
-			break;
-		usleep(100000);
-	}
+	refcnt = vmt_module_refcnt_wait(VMT_MODULE_NAME, self->refcnt, 10000);
 	EXPECT_EQ(self->refcnt, refcnt)
 		TH_LOG("module reference count %d after the VMMs died, %d before",
 		       refcnt, self->refcnt);

@@ -24,6 +24,43 @@ bool vmt_modules_supported(void);
 bool vmt_module_loaded(const char *name);
 /* The module's reference count, or -errno (-ENOENT: not loaded). */
 int vmt_module_refcnt(const char *name);
+/*
+ * Wait up to timeout_ms for the reference count to be want (a dead
+ * process's files are released a little after its exit).  Returns the
+ * last count read.
+ */
+int vmt_module_refcnt_wait(const char *name, int want, int timeout_ms);
+/*
+ * The KVM vendor module (kvm_amd or kvm_intel), whose count holds one
+ * reference per /dev/kvm file, VM and vCPU: a VM still alive shows there.
+ * NULL if neither is loaded as a module.
+ */
+const char *vmt_kvm_module(void);
+
+/*
+ * What a leaked device would keep: module references (vhost_mem and the
+ * KVM vendor module's), memory, open files.
+ */
+struct vmt_sys_sample {
+	int refcnt;		/* vhost_mem */
+	int kvm_refcnt;		/* vmt_kvm_module(), -ENOENT without one */
+	long long mem_available_kb;	/* with the per-CPU free lists */
+	long long shmem_kb;
+	long long files;	/* allocated in the system (approximate) */
+	int own_fds;		/* open in this process */
+};
+
+/* Wait for refcounts to reach base's (up to timeout_ms), then sample. */
+void vmt_sys_sample(struct vmt_sys_sample *s,
+		    const struct vmt_sys_sample *base, int timeout_ms);
+/*
+ * Differences between now and base beyond the tolerances (kB of
+ * MemAvailable lost and Shmem gained, files gained; any change of the
+ * refcounts or our own fds), printed to f with what; returns how many.
+ */
+int vmt_sys_diff(const struct vmt_sys_sample *base,
+		 const struct vmt_sys_sample *now, long long mem_tol_kb,
+		 long long files_tol, const char *what, FILE *f);
 
 /*
  * Run modprobe -d $VHOST_MEM_MODROOT [-S $VHOST_MEM_KVER] [-r] name, with

@@ -324,6 +324,15 @@ void vmt_rq_env_init(struct vmt_rq_env *e, enum vmt_backing_type type,
 			VMT_RQ_SLOT_BASE);
 }
 
+void vmt_rq_env_init_aligned(struct vmt_rq_env *e, u64 region_size,
+			     u64 want_features)
+{
+	vmt_rq_env_init(e, VMT_BACKING_ANON, 0, want_features);
+	vmt_rq_backing_anon_aligned(&e->backing, region_size, VMT_RQ_BLOCK);
+	vmt_region_init(&e->region, &e->backing, VMT_RQ_GPA, VMT_RQ_BLOCK,
+			VMT_RQ_SLOT_BASE);
+}
+
 void vmt_rq_env_start(struct vmt_rq_env *e, u64 requested)
 {
 	struct vhost_mem_region *r = &e->region;
@@ -419,6 +428,61 @@ void vmt_rq_backing_anon_aligned(struct vmt_backing *b, u64 size, u64 align)
 		munmap(start + size, p + size + align - (start + size));
 	b->hva = start;
 	b->size = size;
+}
+
+void vmt_rq_env_resync(struct vmt_rq_env *e)
+{
+	struct vmt_model *m = &e->model;
+	struct vmt_mem_req reqs[64];
+	struct vhost_mem_status st;
+	u64 b, first, nr;
+	unsigned int i, n;
+	int r;
+
+	r = vmt_mem_get_status(e->dev.fd, &st);
+	TEST_ASSERT(!r, "VHOST_MEM_GET_STATUS: expected success, got %s",
+		    vmt_errname(-r));
+	vmt_model_free(m);
+	vmt_model_init_region(m, &e->region, &st);
+	m->requested = st.requested_size;
+	m->usable = st.usable_region_size;
+	nr = m->usable / m->block_size;
+	for (first = 0; first < nr; first += n) {
+		n = nr - first < VMT_ARRAY_SIZE(reqs) ? nr - first :
+			VMT_ARRAY_SIZE(reqs);
+		for (i = 0; i < n; i++)
+			reqs[i] = (struct vmt_mem_req){
+				.type = VIRTIO_MEM_REQ_STATE,
+				.addr = vmt_model_block_gpa(m, first + i),
+				.nb_blocks = 1,
+			};
+		TEST_ASSERT(vmt_mem_batch(&e->vq, reqs, n, vmt_timeout_ms()) == n,
+			    "STATE of blocks %llu-%llu: not all answered",
+			    (unsigned long long)first,
+			    (unsigned long long)(first + n - 1));
+		for (i = 0; i < n; i++) {
+			b = first + i;
+			TEST_ASSERT(reqs[i].resp_type == VIRTIO_MEM_RESP_ACK &&
+				    (reqs[i].state == VIRTIO_MEM_STATE_PLUGGED ||
+				     reqs[i].state == VIRTIO_MEM_STATE_UNPLUGGED),
+				    "STATE of block %llu: expected ACK with PLUGGED or UNPLUGGED, got %s %s",
+				    (unsigned long long)b,
+				    vmt_mem_resp_name(reqs[i].resp_type),
+				    vmt_mem_state_name(reqs[i].state));
+			if (reqs[i].state == VIRTIO_MEM_STATE_PLUGGED)
+				vmt_model_apply(m, VIRTIO_MEM_REQ_PLUG,
+						vmt_model_block_gpa(m, b), 1,
+						VIRTIO_MEM_RESP_ACK);
+		}
+	}
+	r = vmt_mem_get_status(e->dev.fd, &st);
+	TEST_ASSERT(!r, "VHOST_MEM_GET_STATUS: expected success, got %s",
+		    vmt_errname(-r));
+	memcpy(m->requests, st.requests, sizeof(m->requests));
+	m->dropped = st.dropped;
+	e->started = true;
+	e->running = true;
+	vmt_rq_check_status(e);
 }
 
 void vmt_rq_resize(struct vmt_rq_env *e, u64 requested)

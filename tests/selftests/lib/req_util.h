@@ -129,6 +129,12 @@ struct vmt_rq_env {
 void vmt_rq_env_init(struct vmt_rq_env *e, enum vmt_backing_type type,
 		     u64 region_size, u64 want_features);
 /*
+ * The same with an anonymous backing of region_size aligned to the block
+ * size (vmt_rq_backing_anon_aligned()), as a VMM aligns its RAM.
+ */
+void vmt_rq_env_init_aligned(struct vmt_rq_env *e, u64 region_size,
+			     u64 want_features);
+/*
  * SET_VM, SET_REGION (slot_count raised to what the chunks need), the
  * requested size, SET_RUNNING 1; the model starts from the status.
  */
@@ -152,6 +158,14 @@ void vmt_rq_env_free(struct vmt_rq_env *e);
  * never straddles two blocks.
  */
 void vmt_rq_backing_anon_aligned(struct vmt_backing *b, u64 size, u64 align);
+
+/*
+ * After requests the model could not follow (a race, a dead VMM's): a new
+ * model from the device's answers, STATE of each usable block and the
+ * sizes and counters of GET_STATUS.  Every block must be PLUGGED or
+ * UNPLUGGED; the device must be running.
+ */
+void vmt_rq_env_resync(struct vmt_rq_env *e);
 
 /* VHOST_MEM_SET_REQUESTED_SIZE, checked against the model. */
 void vmt_rq_resize(struct vmt_rq_env *e, u64 requested);

@@ -4,9 +4,13 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -228,19 +232,31 @@ int vmt_count_tasks_named(const char *comm)
 	return count;
 }
 
-int vmt_count_own_threads(void)
+/* Numbered entries of a /proc directory. */
+static int vmt_count_numbered(const char *dir)
 {
 	struct dirent *de;
 	int count = 0;
 	DIR *d;
 
-	d = opendir("/proc/self/task");
-	TEST_ASSERT(d, "cannot open /proc/self/task");
+	d = opendir(dir);
+	TEST_ASSERT(d, "cannot open %s", dir);
 	while ((de = readdir(d)))
 		if (de->d_name[0] >= '0' && de->d_name[0] <= '9')
 			count++;
 	closedir(d);
 	return count;
+}
+
+int vmt_count_own_threads(void)
+{
+	return vmt_count_numbered("/proc/self/task");
+}
+
+int vmt_count_own_fds(void)
+{
+	/* the directory's own fd counts too, the same each time */
+	return vmt_count_numbered("/proc/self/fd");
 }
 
 int vmt_wait_path(const char *path, bool exists, int timeout_ms)
@@ -255,4 +271,100 @@ int vmt_wait_path(const char *path, bool exists, int timeout_ms)
 			return -ETIMEDOUT;
 		vmt_sleep_ms(10);
 	}
+}
+
+int vmt_send_fd(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, byte = 0;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
+}
+
+int vmt_recv_fd(int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], byte;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -errno;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -ENODATA;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+pid_t vmt_fork_ready(void (*fn)(int ready_fd, void *arg), void *arg,
+		     int timeout_ms)
+{
+	struct pollfd pfd;
+	int fds[2], r;
+	pid_t pid;
+	char byte;
+
+	TEST_ASSERT(!pipe2(fds, O_CLOEXEC), "pipe2");
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	TEST_ASSERT(pid >= 0, "fork");
+	if (!pid) {
+		close(fds[0]);
+		fn(fds[1], arg);
+		_exit(VMT_KSFT_FAIL);
+	}
+	close(fds[1]);
+	pfd = (struct pollfd){ .fd = fds[0], .events = POLLIN };
+	r = poll(&pfd, 1, timeout_ms);
+	if (r == 1)
+		r = read(fds[0], &byte, 1);
+	close(fds[0]);
+	if (r != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		TEST_FAIL("the child %s before it was ready",
+			  r ? "died" : "took too long");
+	}
+	return pid;
+}
+
+pid_t vmt_fork_socket(int *sock)
+{
+	int sv[2];
+	pid_t pid;
+
+	TEST_ASSERT(!socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+		    "socketpair");
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	TEST_ASSERT(pid >= 0, "fork");
+	close(sv[pid ? 1 : 0]);
+	*sock = sv[pid ? 0 : 1];
+	return pid;
+}
+
+void vmt_kill_wait(pid_t pid)
+{
+	int status;
+
+	TEST_ASSERT(!kill(pid, SIGKILL), "kill(%d, SIGKILL)", (int)pid);
+	TEST_ASSERT(waitpid(pid, &status, 0) == pid, "waitpid(%d)", (int)pid);
+	TEST_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		    "the child ended with status 0x%x, not by SIGKILL", status);
 }

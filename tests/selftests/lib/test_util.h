@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
 #include <linux/types.h>
 
 typedef __u8 u8;
@@ -113,8 +114,31 @@ bool vmt_kernel_has_symbol(const char *name);
 int vmt_count_tasks_named(const char *comm);
 /* Threads of this process. */
 int vmt_count_own_threads(void);
+/* File descriptors open in this process. */
+int vmt_count_own_fds(void);
 
 /* Wait until path exists (or, with !exists, is gone).  0 or -ETIMEDOUT. */
 int vmt_wait_path(const char *path, bool exists, int timeout_ms);
+
+/* One byte and one fd over an AF_UNIX socket (SCM_RIGHTS): 0 or -errno. */
+int vmt_send_fd(int sock, int fd);
+/* The fd received, or -errno (-ENODATA: a byte without an fd). */
+int vmt_recv_fd(int sock);
+
+/*
+ * Fork a child that runs fn(ready_fd, arg) and never returns; it writes one
+ * byte to ready_fd when the parent may act on it.  The parent waits up to
+ * timeout_ms for that byte: returns the pid, or fails the test (the child
+ * killed) if it died or took longer.
+ */
+pid_t vmt_fork_ready(void (*fn)(int ready_fd, void *arg), void *arg,
+		     int timeout_ms);
+/*
+ * Fork with an AF_UNIX stream socket pair between parent and child:
+ * returns the pid (0 in the child) and sets *sock to this side's end.
+ */
+pid_t vmt_fork_socket(int *sock);
+/* SIGKILL a child and reap it; fails the test unless SIGKILL ended it. */
+void vmt_kill_wait(pid_t pid);
 
 #endif /* VMT_TEST_UTIL_H */
