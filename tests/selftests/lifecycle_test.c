@@ -430,6 +430,8 @@ static void race_guest(struct __test_metadata *_metadata,
 	unsigned int seed = 3;
 	int r;
 
+	f->e.vm->racing = true;
+
 	while (vmt_now_ns() < deadline) {
 		r = vmt_guest_read_u64(f->e.vm,
 				       vmt_rq_gpa(&f->e, rand_r(&seed) %
@@ -439,6 +441,7 @@ static void race_guest(struct __test_metadata *_metadata,
 			       vmt_access_name(r));
 		reads++;
 	}
+	f->e.vm->racing = false;
 	TH_LOG("%llu guest reads", (unsigned long long)reads);
 }
 
@@ -1186,19 +1189,6 @@ TEST_F(remap, other_kind_over_backing)
 #define VMFIRST_SIZE	(32ULL << 20)
 #define VMFIRST_CHUNK	(8ULL << 20)	/* 4 memslots */
 
-/* Everything of the VM that is ours: only the device holds it now. */
-static void vm_close_fds(struct vmt_vm *vm)
-{
-	munmap(vm->run, vm->run_size);
-	vm->run = NULL;
-	close(vm->vcpu_fd);
-	close(vm->vm_fd);
-	close(vm->kvm_fd);
-	vm->vcpu_fd = -1;
-	vm->vm_fd = -1;
-	vm->kvm_fd = -1;
-}
-
 TEST_F_TIMEOUT(life, vm_closed_before_device, 120)
 {
 	struct vmt_rq_env *e = calloc(1, sizeof(*e));
@@ -1216,7 +1206,7 @@ TEST_F_TIMEOUT(life, vm_closed_before_device, 120)
 	memset(vmt_rq_hva(e, 0), 0x3c, 6 * BLK);
 	vmt_rq_check_all(e);
 
-	vm_close_fds(e->vm);
+	vmt_vm_close_fds(e->vm);
 	vmt_sys_sample(&now, NULL, 0);
 	EXPECT_LT(base.kvm_refcnt, now.kvm_refcnt)
 		TH_LOG("the VM went away under the device that holds it");

@@ -49,6 +49,9 @@ timeout=600
 silence=${VHOST_MEM_VM_SILENCE:-90}
 mem=4G
 cpus=1
+# The QEMU that runs the test VM (a command: it may be a wrapper that adds
+# its own -L firmware directories).
+vm_qemu=${VHOST_MEM_VM_QEMU:-qemu-system-x86_64}
 keep=
 verbose=
 run=
@@ -273,7 +276,7 @@ start_vm() {
 	# timeout(1) bounds the whole run and passes a TERM on to QEMU; setpriv
 	# sends it that TERM should this script die without running its traps
 	# (SIGKILL), so that no QEMU outlives its runner.
-	setpriv --pdeathsig TERM timeout -k 10 "$timeout" qemu-system-x86_64 \
+	setpriv --pdeathsig TERM timeout -k 10 "$timeout" "$vm_qemu" \
 		-accel "$accel" -cpu max,phys-bits=46 -smp "$cpus" -m "$mem" \
 		-nodefaults -no-reboot -display none \
 		-kernel "$VMLINUZ" -initrd "$initrd" -append "$cmdline" \

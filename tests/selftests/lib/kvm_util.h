@@ -74,6 +74,7 @@ struct vmt_vm {
 	struct vmt_vcpu probe_vcpus[VMT_MAX_PROBE_VCPUS]; /* [0]: vcpu_fd's */
 	void *probe_stacks[VMT_MAX_PROBE_VCPUS];	/* their threads' */
 	unsigned int nr_probe_vcpus;
+	bool racing;	/* memslots change during accesses: vCPUs may differ */
 };
 
 /* What happened to a guest access. */
@@ -97,6 +98,11 @@ const char *vmt_kvm_skip_reason(void);
 struct vmt_vm *vmt_vm_create(u64 ram_size);
 /* Close every fd and unmap boot RAM. */
 void vmt_vm_free(struct vmt_vm *vm);
+/*
+ * Close every fd (vCPUs, VM, /dev/kvm) but keep boot RAM: the VM lives on
+ * only through what else holds it (a device).
+ */
+void vmt_vm_close_fds(struct vmt_vm *vm);
 
 /* KVM_CHECK_EXTENSION on the VM fd. */
 int vmt_vm_check_cap(struct vmt_vm *vm, long cap);
