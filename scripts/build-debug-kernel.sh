@@ -102,9 +102,9 @@ set_options() {
 
 # The test VM's kernel from allnoconfig up: boot under QEMU (ACPI for
 # power-off, PCI, virtio, 8250 console), the host's root over 9p, what
-# guest.sh, the selftests (memfd, hugetlbfs, THP, memcg, io_uring, net
-# namespaces, generic netlink) and the e2e QEMU use, and KVM and vhost as
-# modules like Debian's.  Debian's own config, even reduced with
+# guest.sh, the selftests (memfd, hugetlbfs, THP, memcg, io_uring, user,
+# pid and net namespaces, generic netlink) and the e2e QEMU use, and KVM
+# and vhost as modules like Debian's.  Debian's own config, even reduced with
 # localmodconfig, builds some 1600 objects: at 9 a minute on the shared
 # two cores under nice, three hours.
 readonly VM_OPTIONS=(
@@ -116,7 +116,7 @@ readonly VM_OPTIONS=(
 	FUTEX=y EPOLL=y SIGNALFD=y TIMERFD=y EVENTFD=y SHMEM=y AIO=y IO_URING=y
 	ADVISE_SYSCALLS=y MEMBARRIER=y FILE_LOCKING=y INOTIFY_USER=y
 	USERFAULTFD=y CROSS_MEMORY_ATTACH=y SECCOMP=y KALLSYMS=y MAGIC_SYSRQ=y
-	CGROUPS=y MEMCG=y NAMESPACES=y NET_NS=y
+	CGROUPS=y MEMCG=y NAMESPACES=y NET_NS=y USER_NS=y PID_NS=y
 	TRANSPARENT_HUGEPAGE=y COMPACTION=y MIGRATION=y
 	BLK_DEV_INITRD=y DEVTMPFS=y PROC_FS=y PROC_SYSCTL=y SYSFS=y TMPFS=y
 	HUGETLBFS=y HUGETLB_PAGE=y DEBUG_FS=y BINFMT_ELF=y BINFMT_SCRIPT=y

@@ -330,7 +330,7 @@ TEST_F(backing, unplug_range_keeps_the_edges)
 }
 
 /* What the guest wrote through KVM is what goes. */
-TEST_F(backing, guest_data_discarded)
+TEST_F_TIMEOUT(backing, guest_data_discarded, 120)
 {
 	static const int two[NR_BLOCKS] = { 0, 0, 0, 0, 1, 1 };
 	static const int one[NR_BLOCKS] = { 0, 0, 0, 0, 0, 1 };
