@@ -435,7 +435,7 @@ static void vmm_pause(struct worker *w)
 	lock(&f->dev_lock);
 	/* mostly short pauses: a paused guest makes no progress */
 	paused = m->paused ? rng_below(&w->rng, 4) == 0 :
-			     rng_below(&w->rng, 3) == 0;
+			     rng_below(&w->rng, 8) == 0;
 	doing(w, "VHOST_MEM_SET_PAUSED %d (paused: %d)", paused, m->paused);
 	r = vmt_ft_set_paused(f->e.dev.fd, paused);
 	TEST_ASSERT(!r, "VHOST_MEM_SET_PAUSED %d: expected success, got %s",
