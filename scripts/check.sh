@@ -33,9 +33,10 @@ stage unit make -s unit
 for s in $series; do
 	stage "vm-$s" vm_retrying --series "$s" -- tests/selftests/run_tests.sh
 	# Hard protection's vCPU hold, with the vCPUs and the worker on two
-	# CPUs (with one, 6.1 never lets the vCPU run inside the window).
+	# CPUs (with one, 6.1 never lets the vCPU run inside the window); the
+	# fuzzer's threads, really side by side (its default 24 s).
 	stage "vm-smp-$s" vm_retrying --series "$s" --cpus 2 --timeout 600 -- \
-		tests/selftests/run_tests.sh protect_test vcpu_hold_test
+		tests/selftests/run_tests.sh protect_test vcpu_hold_test fuzz_test
 done
 # Only the 6.12 guest in a 6.12 test VM: with 6.1 as either, nested boots
 # hang the TCG test VM too often for every run (tests/e2e/README.md);
