@@ -2,15 +2,19 @@
 /*
  * vhost-mem selftests: a bounded, seeded fuzzer of the whole device.
  *
- * Four parts run for a set time, each in its own thread with its own PRNG
+ * Five parts run for a set time, each in its own thread with its own PRNG
  * (or, with VHOST_MEM_FUZZ_THREADS=1, in turn in one thread, which then
  * replays exactly):
  *
- * - the guest: batches of PLUG, UNPLUG, UNPLUG_ALL, STATE and unknown
- *   requests over the requestq, with valid and invalid ranges, each answer
- *   checked against the model (req_util.h); now and then a sweep of STATE
- *   over the usable region and a vCPU that must read a plugged block of
- *   every live chunk (and get an MMIO exit elsewhere);
+ * - the guest's driver: batches of PLUG, UNPLUG, UNPLUG_ALL, STATE and
+ *   unknown requests over the requestq, with valid and invalid ranges, each
+ *   answer checked against the model (req_util.h); now and then a sweep of
+ *   STATE over the usable region;
+ * - the guest's vCPU: it must read a plugged block of every live chunk
+ *   (and get an MMIO exit elsewhere), and it writes a tag into a plugged
+ *   block and reads it back in a loop while the others run: no request
+ *   unplugs that block meanwhile, so every read must find the tag, however
+ *   its memslot is cut and joined around it;
  * - the VMM: VHOST_MEM_SET_REQUESTED_SIZE, SET_PAUSED, SET_RUNNING 0/1
  *   with requests waiting in the ring, a virtio reset (fresh ring),
  *   VHOST_MEM_RESET, GET_STATE / RESET / SET_STATE round trips with
@@ -24,7 +28,8 @@
  * The checks are exact, not fuzzy: whatever changes the plug state (the
  * requests, stop/start, resets, SET_STATE, pause) runs under dev_lock,
  * whatever changes the requested size (ioctl or netlink) under size_lock,
- * each together with the model's update.  A batch that holds only dev_lock
+ * each together with the model's update; the block the vCPU reads is
+ * left alone (no UNPLUG covers it, no UNPLUG_ALL or system reset).  A batch that holds only dev_lock
  * runs alongside resizes: it has no PLUG and no UNPLUG_ALL, and only
  * ranges that are valid or invalid whatever the usable region grows to,
  * so its answers do not depend on the order.  With both locks held,
@@ -105,10 +110,12 @@ static u64 rng_below(struct rng *r, u64 n)
 /* The run                                                            */
 /* ------------------------------------------------------------------ */
 
-enum role { ROLE_GUEST, ROLE_VMM, ROLE_NETLINK, ROLE_READER, NR_ROLES };
+enum role {
+	ROLE_GUEST, ROLE_VMM, ROLE_NETLINK, ROLE_READER, ROLE_VCPU, NR_ROLES
+};
 
 static const char * const role_names[NR_ROLES] = {
-	"guest", "vmm", "netlink", "reader",
+	"guest", "vmm", "netlink", "reader", "vcpu",
 };
 
 struct fuzz;
@@ -122,6 +129,8 @@ struct worker {
 	char last[192];		/* the operation in progress */
 	struct nlt nl;		/* ROLE_NETLINK */
 	struct vhost_mem_status seen;	/* ROLE_READER: the last status */
+	struct vmt_scan scans;		/* ROLE_VCPU: all of them */
+	u64 scan_reads;
 };
 
 struct fuzz {
@@ -137,6 +146,7 @@ struct fuzz {
 	u64 cookie;
 	int cfg_efd;
 	u64 cfg_expected;		/* __atomic: signals not yet read */
+	s64 pinned;			/* a block the vCPU reads, or -1 */
 	u64 features;			/* offered */
 	int refcnt;			/* the module's, before the device */
 	struct worker w[NR_ROLES];
@@ -277,6 +287,21 @@ static bool guided_range(struct worker *w, const struct vmt_model *m,
 	return true;
 }
 
+/* Under dev_lock: q would unplug the block the vCPU is reading. */
+static bool covers_pinned(const struct fuzz *f, const struct vmt_model *m,
+			  const struct vmt_mem_req *q)
+{
+	u64 gpa;
+
+	if (f->pinned < 0)
+		return false;
+	if (q->type == UNPLUG_ALL)
+		return true;
+	gpa = vmt_model_block_gpa(m, f->pinned);
+	return q->type == UNPLUG && q->addr <= gpa &&
+	       gpa - q->addr < (u64)q->nb_blocks * m->block_size;
+}
+
 /*
  * One request.  Concurrent (only dev_lock held): no PLUG, no UNPLUG_ALL,
  * and a range whose answer no resize can change.
@@ -325,6 +350,8 @@ out:
 		q->addr = m->addr + m->region_size;
 		q->nb_blocks = 1;
 	}
+	if (covers_pinned(w->f, m, q))
+		q->type = STATE;	/* the same range check, no change */
 }
 
 static void describe_batch(struct worker *w, const char *what,
@@ -366,17 +393,6 @@ static void guest_batch(struct worker *w, bool concurrent)
 	unlock_all(f);
 }
 
-/* A vCPU reads a plugged block of every live chunk, MMIO elsewhere. */
-static void guest_vcpu(struct worker *w)
-{
-	struct fuzz *f = w->f;
-
-	doing(w, "vCPU reads of every chunk");
-	lock(&f->dev_lock);
-	vmt_rq_check_guest(&f->e);
-	unlock(&f->dev_lock);
-}
-
 static void guest_states(struct worker *w)
 {
 	struct fuzz *f = w->f;
@@ -392,12 +408,10 @@ static void guest_step(struct worker *w)
 {
 	u64 r = rng_below(&w->rng, 100);
 
-	if (r < 45)
+	if (r < 50)
 		guest_batch(w, false);
-	else if (r < 85)
+	else if (r < 92)
 		guest_batch(w, true);
-	else if (r < 95)
-		guest_vcpu(w);
 	else
 		guest_states(w);
 }
@@ -502,6 +516,11 @@ static void vmm_system_reset(struct worker *w)
 
 	doing(w, "VHOST_MEM_RESET");
 	lock_all(f);
+	if (f->pinned >= 0) {
+		/* the vCPU reads a plugged block: not now */
+		unlock_all(f);
+		return;
+	}
 	r = vmt_ft_reset(f->e.dev.fd);
 	TEST_ASSERT(!r, "VHOST_MEM_RESET: expected success, got %s",
 		    errstr(r));
@@ -542,6 +561,10 @@ static void vmm_state_round_trip(struct worker *w)
 	doing(w, "GET_STATE, RESET, SET_STATE (plugged 0x%llx)",
 	      (unsigned long long)e->model.plugged);
 	lock_all(f);
+	if (f->pinned >= 0) {
+		unlock_all(f);
+		return;
+	}
 	blob = vmt_ft_save(e->dev.fd, &len);
 	TEST_ASSERT_EQ(len, STATE_HDR + (e->model.nr_blocks + 7) / 8);
 	r = vmt_ft_set_state(e->dev.fd, blob, len);
@@ -861,11 +884,94 @@ static void reader_step(struct worker *w)
 }
 
 /* ------------------------------------------------------------------ */
+/* The vCPU                                                           */
+/* ------------------------------------------------------------------ */
+
+/* A plugged block from a random place on, or -1. */
+static s64 random_plugged(struct worker *w, const struct vmt_model *m)
+{
+	u64 b = rng_below(&w->rng, m->nr_blocks), i;
+
+	for (i = 0; i < m->nr_blocks; i++, b = (b + 1) % m->nr_blocks)
+		if (vmt_model_plugged(m, b))
+			return b;
+	return -1;
+}
+
+/* Every live chunk (or run) readable, MMIO elsewhere. */
+static void vcpu_chunks(struct worker *w)
+{
+	struct fuzz *f = w->f;
+
+	doing(w, "reads of every chunk");
+	lock(&f->dev_lock);
+	vmt_rq_check_guest(&f->e);
+	unlock(&f->dev_lock);
+}
+
+/*
+ * The guest writes a tag into a plugged block, then reads it in a loop
+ * without leaving guest mode while the other threads plug and unplug
+ * around it (hard protection: its memslot is cut and joined, with the
+ * vCPU held out meanwhile): never an MMIO exit, never another value.
+ */
+static void vcpu_scan(struct worker *w)
+{
+	struct fuzz *f = w->f;
+	const struct vmt_model *m = &f->e.model;
+	u64 count = 100 + rng_below(&w->rng, 2000), tag, gpa;
+	struct vmt_scan scan = { 0 };
+	s64 b;
+	int r;
+
+	lock(&f->dev_lock);
+	b = random_plugged(w, m);
+	if (b < 0) {
+		unlock(&f->dev_lock);
+		vcpu_chunks(w);
+		return;
+	}
+	gpa = vmt_model_block_gpa(m, b) + rng_below(&w->rng, m->block_size / 8) * 8;
+	tag = splitmix64(f->seed ^ (w->steps << 20) ^ gpa) | 1;
+	doing(w, "guest scan of 0x%llx (block %lld) x %llu for 0x%llx",
+	      (unsigned long long)gpa, (long long)b,
+	      (unsigned long long)count, (unsigned long long)tag);
+	r = vmt_guest_write_u64(f->e.vm, gpa, tag);
+	TEST_ASSERT(r == VMT_ACCESS_OK,
+		    "guest write to plugged block %lld (GPA 0x%llx): expected completed, got %s",
+		    (long long)b, (unsigned long long)gpa, vmt_access_name(r));
+	f->pinned = b;
+	unlock(&f->dev_lock);
+
+	vmt_guest_scan(f->e.vm, gpa, gpa, tag, count, &scan);
+
+	lock(&f->dev_lock);
+	f->pinned = -1;
+	unlock(&f->dev_lock);
+	w->scan_reads += count;
+	w->scans.interrupted += scan.interrupted;
+	TEST_ASSERT(!scan.mmio_exits && !scan.mismatches,
+		    "the guest read plugged block %lld (GPA 0x%llx) %llu times while the others ran: %llu MMIO exits, %llu other values",
+		    (long long)b, (unsigned long long)gpa,
+		    (unsigned long long)count,
+		    (unsigned long long)scan.mmio_exits,
+		    (unsigned long long)scan.mismatches);
+}
+
+static void vcpu_step(struct worker *w)
+{
+	if (rng_below(&w->rng, 100) < 25)
+		vcpu_chunks(w);
+	else
+		vcpu_scan(w);
+}
+
+/* ------------------------------------------------------------------ */
 /* Running the parts                                                  */
 /* ------------------------------------------------------------------ */
 
 static void (*const steps[NR_ROLES])(struct worker *w) = {
-	guest_step, vmm_step, netlink_step, reader_step,
+	guest_step, vmm_step, netlink_step, reader_step, vcpu_step,
 };
 
 static bool fuzz_over(struct fuzz *f, u64 steps_done)
@@ -880,14 +986,13 @@ static bool fuzz_over(struct fuzz *f, u64 steps_done)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	sigset_t set;
+	sigset_t set, old;
 
 	/* the KVM_RUN deadline's signal belongs to the vCPU's thread */
-	if (w->role != ROLE_GUEST) {
-		sigemptyset(&set);
-		sigaddset(&set, SIGRTMIN);
-		pthread_sigmask(SIG_BLOCK, &set, NULL);
-	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMIN);
+	pthread_sigmask(w->role == ROLE_VCPU ? SIG_UNBLOCK : SIG_BLOCK, &set,
+			&old);
 	while (!fuzz_over(w->f, w->steps)) {
 		steps[w->role](w);
 		w->steps++;
@@ -896,14 +1001,15 @@ static void *worker_main(void *arg)
 			usleep(500);
 	}
 	doing(w, "done");
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return NULL;
 }
 
 /* One thread: the parts in an order the seed decides. */
 static void run_single(struct fuzz *f)
 {
-	/* weights: guest, vmm, netlink, reader */
-	static const unsigned int weight[NR_ROLES] = { 50, 20, 15, 15 };
+	/* weights: guest, vmm, netlink, reader, vcpu */
+	static const unsigned int weight[NR_ROLES] = { 45, 20, 13, 12, 10 };
 	struct rng sched;
 	u64 total = 0, r;
 	unsigned int i;
@@ -993,7 +1099,7 @@ FIXTURE_SETUP(fuzz)
 	TH_LOG("seed %llu: rerun with VHOST_MEM_FUZZ_SEED=%llu (%llu s, %s)",
 	       (unsigned long long)seed, (unsigned long long)seed,
 	       (unsigned long long)seconds,
-	       f->threads ? "4 threads" : "1 thread");
+	       f->threads ? "5 threads" : "1 thread");
 
 	f->refcnt = vmt_module_refcnt(VMT_MODULE_NAME);
 	pthread_mutex_init(&f->dev_lock, NULL);
@@ -1008,6 +1114,7 @@ FIXTURE_SETUP(fuzz)
 	TEST_ASSERT(f->cfg_efd >= 0, "eventfd");
 	TEST_ASSERT_OK(vmt_mem_set_config_call(e->dev.fd, f->cfg_efd));
 	f->id = vmt_dev_id(e->dev.fd);
+	f->pinned = -1;
 
 	for (i = 0; i < NR_ROLES; i++) {
 		f->w[i].f = f;
@@ -1051,6 +1158,9 @@ TEST_F_TIMEOUT(fuzz, run, CASE_TIMEOUT)
 	for (i = 0; i < NR_ROLES; i++)
 		TH_LOG("%s: %llu steps", role_names[i],
 		       (unsigned long long)f->w[i].steps);
+	TH_LOG("vcpu: %llu reads of a plugged block, %llu KVM_RUN interruptions (vCPU holds, signals)",
+	       (unsigned long long)f->w[ROLE_VCPU].scan_reads,
+	       (unsigned long long)f->w[ROLE_VCPU].scans.interrupted);
 	TH_LOG("answers: PLUG %llu ACK %llu NACK %llu BUSY %llu ERROR; UNPLUG %llu ACK %llu BUSY %llu ERROR; UNPLUG_ALL %llu; STATE %llu ACK %llu ERROR; now %llu MiB plugged of %llu requested, %u memslots",
 	       (unsigned long long)m->requests[PLUG][0],
 	       (unsigned long long)m->requests[PLUG][1],
