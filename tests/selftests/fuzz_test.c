@@ -919,7 +919,7 @@ static void vcpu_scan(struct worker *w)
 {
 	struct fuzz *f = w->f;
 	const struct vmt_model *m = &f->e.model;
-	u64 count = 100 + rng_below(&w->rng, 2000), tag, gpa;
+	u64 count = 500 + rng_below(&w->rng, 20000), tag, gpa;
 	struct vmt_scan scan = { 0 };
 	s64 b;
 	int r;
