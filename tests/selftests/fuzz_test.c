@@ -919,7 +919,8 @@ static void vcpu_scan(struct worker *w)
 {
 	struct fuzz *f = w->f;
 	const struct vmt_model *m = &f->e.model;
-	u64 count = 500 + rng_below(&w->rng, 20000), tag, gpa;
+	u64 count = 500 + rng_below(&w->rng, 5000), tag, gpa, reads = 0;
+	u64 until = vmt_now_ns() + (20 + rng_below(&w->rng, 100)) * 1000000;
 	struct vmt_scan scan = { 0 };
 	s64 b;
 	int r;
@@ -943,17 +944,22 @@ static void vcpu_scan(struct worker *w)
 	f->pinned = b;
 	unlock(&f->dev_lock);
 
-	vmt_guest_scan(f->e.vm, gpa, gpa, tag, count, &scan);
+	/* with threads, for a while: the others must run meanwhile */
+	do {
+		vmt_guest_scan(f->e.vm, gpa, gpa, tag, count, &scan);
+		reads += count;
+	} while (f->threads && vmt_now_ns() < until &&
+		 !__atomic_load_n(&f->stop, __ATOMIC_RELAXED));
 
 	lock(&f->dev_lock);
 	f->pinned = -1;
 	unlock(&f->dev_lock);
-	w->scan_reads += count;
+	w->scan_reads += reads;
 	w->scans.interrupted += scan.interrupted;
 	TEST_ASSERT(!scan.mmio_exits && !scan.mismatches,
 		    "the guest read plugged block %lld (GPA 0x%llx) %llu times while the others ran: %llu MMIO exits, %llu other values",
 		    (long long)b, (unsigned long long)gpa,
-		    (unsigned long long)count,
+		    (unsigned long long)reads,
 		    (unsigned long long)scan.mmio_exits,
 		    (unsigned long long)scan.mismatches);
 }
