@@ -197,18 +197,6 @@ static int py_eval(const char *json, const char *expr, char *out, size_t len)
 	(const char *)__v;						\
 })
 
-static u32 vmt_dev_id(int fd)
-{
-	char path[64], buf[512], *p;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	TEST_ASSERT(vmt_read_file(path, buf, sizeof(buf)) > 0, "cannot read %s",
-		    path);
-	p = strstr(buf, "vhost-mem-id:");
-	TEST_ASSERT(p, "%s has no vhost-mem-id line", path);
-	return (u32)strtoul(p + strlen("vhost-mem-id:"), NULL, 10);
-}
-
 static int set_config_call(int fd, int efd)
 {
 	return ioctl(fd, VHOST_MEM_SET_CONFIG_CALL, &efd) ? -errno : 0;

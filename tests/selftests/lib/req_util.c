@@ -140,9 +140,12 @@ u16 vmt_model_decide(const struct vmt_model *m, u16 type, u64 addr, u16 nb,
 		    (type == VIRTIO_MEM_REQ_PLUG ? VIRTIO_MEM_STATE_UNPLUGGED :
 						   VIRTIO_MEM_STATE_PLUGGED))
 			return VIRTIO_MEM_RESP_ERROR;
-		return VIRTIO_MEM_RESP_ACK;
+		/* paused: BUSY for what would be acknowledged */
+		return m->paused ? VIRTIO_MEM_RESP_BUSY : VIRTIO_MEM_RESP_ACK;
 	case VIRTIO_MEM_REQ_UNPLUG_ALL:
-		return VIRTIO_MEM_RESP_ACK;
+		/* ... unless there is nothing to unplug (no host work) */
+		return m->paused && m->plugged ? VIRTIO_MEM_RESP_BUSY :
+						 VIRTIO_MEM_RESP_ACK;
 	case VIRTIO_MEM_REQ_STATE:
 		if (!vmt_model_range_valid(m, addr, nb))
 			return VIRTIO_MEM_RESP_ERROR;
@@ -266,7 +269,8 @@ int vmt_model_diff(const struct vmt_model *m, const struct vhost_mem_status *st,
 		   bool running, FILE *f)
 {
 	u32 flags = VHOST_MEM_STATUS_F_VM | VHOST_MEM_STATUS_F_REGION |
-		    (running ? VHOST_MEM_STATUS_F_RUNNING : 0);
+		    (running ? VHOST_MEM_STATUS_F_RUNNING : 0) |
+		    (m->paused ? VHOST_MEM_STATUS_F_PAUSED : 0);
 	char what[64];
 	unsigned int t, r;
 	int bad = 0;

@@ -50,6 +50,7 @@ struct vmt_model {
 	u64 requested;
 	u64 plugged;
 	bool hard;			/* hard protection: memslots per run */
+	bool paused;			/* VHOST_MEM_SET_PAUSED 1: BUSY */
 	u8 *map;			/* one byte per block, 1: plugged */
 	u32 *chunk_count;		/* plugged blocks per chunk */
 	u64 requests[VHOST_MEM_NR_REQ_TYPES][VHOST_MEM_NR_RESP_TYPES];

@@ -363,3 +363,16 @@ void vmt_dev_close(struct vmt_dev *d)
 		close(d->fd);
 	d->fd = -1;
 }
+
+/* The device id of an open /dev/vhost-mem, from its fdinfo. */
+u32 vmt_dev_id(int fd)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	TEST_ASSERT(vmt_read_file(path, buf, sizeof(buf)) > 0,
+		    "cannot read %s", path);
+	p = strstr(buf, "vhost-mem-id:");
+	TEST_ASSERT(p, "%s has no vhost-mem-id line: %s", path, buf);
+	return (u32)strtoul(p + strlen("vhost-mem-id:"), NULL, 10);
+}

@@ -84,6 +84,8 @@ int vmt_mem_get_status(int fd, struct vhost_mem_status *st);
 /* The config-change eventfd (-1 removes it). */
 int vmt_mem_set_config_call(int fd, int efd);
 void vmt_mem_status_print(FILE *f, const struct vhost_mem_status *st);
+/* The device id of an open /dev/vhost-mem (the netlink id), from its fdinfo. */
+u32 vmt_dev_id(int fd);
 
 /*
  * A device ready for requests.  vmt_dev_open_ready() does, failing the test
