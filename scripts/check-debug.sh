@@ -63,10 +63,12 @@ if build; then
 		VHOST_MEM_FUZZ_SECONDS="${VHOST_MEM_FUZZ_SECONDS:-300}" \
 		tests/selftests/run_tests.sh
 	# The nested guest runs the stock 6.12 kernel; the test VM (the
-	# module, KVM, vhost) runs the debug kernel.
-	# Its boot prints slower too: a console silent for 60 s is no hang.
+	# module, KVM, vhost) runs the debug kernel, so the nested boot too
+	# prints slower: its console may be silent for longer than 60 s.
 	[ -z "$e2e" ] || VHOST_MEM_E2E_TIMEOUT=${VHOST_MEM_E2E_TIMEOUT:-1800} \
-		VHOST_MEM_E2E_SILENCE=${VHOST_MEM_E2E_SILENCE:-180} stage "e2e-$SERIES" timed "the e2e scenario" tests/e2e/run.sh "6.12@$SERIES"
+		VHOST_MEM_E2E_SILENCE=${VHOST_MEM_E2E_SILENCE:-180} \
+		stage "e2e-$SERIES" timed "the e2e scenario" \
+		tests/e2e/run.sh "6.12@$SERIES"
 else
 	failures=1
 fi
