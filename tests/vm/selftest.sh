@@ -41,6 +41,10 @@ has() { grep -qF -- "$2" "$1"; }
 timed_out() {	# seconds-taken
 	is "$rc" 124 && has "$tmp/err" "vm: guest timed out after 30 s" && [ "$1" -lt 45 ]
 }
+hung() {	# seconds-taken
+	is "$rc" 124 && has "$tmp/err" "vm: guest hung: no console output and no heartbeat for 20 s" &&
+		[ "$1" -lt 90 ]
+}
 died() { is "$rc" 125 && has "$tmp/err" "vm: guest exited without a result"; }
 
 # All processes below $1 (run.sh -> setpriv/timeout -> QEMU).
@@ -101,6 +105,14 @@ assert fd >= 0'
 	t0=$SECONDS
 	vm "$s" --timeout 30 -- sleep 300
 	check "$s: the time limit ends the run" timed_out $((SECONDS - t0))
+
+	# A quiet COMMAND is no hang while the heartbeat goes on; a guest
+	# without one (its heartbeat killed: PID 1's children named init) is.
+	VHOST_MEM_VM_SILENCE=20 vm "$s" -- sleep 40
+	check "$s: a quiet command outlives the watchdog" is "$rc" 0
+	t0=$SECONDS
+	VHOST_MEM_VM_SILENCE=20 vm "$s" -- sh -c 'pkill -P 1 -x init; sleep 300'
+	check "$s: the watchdog ends a silent guest" hung $((SECONDS - t0))
 
 	kill_qemu_test "$s"
 	check "$s: a killed QEMU is reported" died
