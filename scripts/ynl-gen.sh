@@ -15,10 +15,11 @@
 #                                 generator's tree and the Python modules it
 #                                 and tools/net/ynl/cli.py need)
 #
-# Everything comes from Debian's package registry and is cached in
-# .cache/ynl/: the generator's part of linux-source-6.12 (the version that
-# scripts/setup.sh resolved), and python3-yaml and python3-jsonschema unless
-# Debian's python3 already has them.  A warm cache needs no network.
+# Everything comes from Debian's package registry: the generator's part of
+# linux-source-6.12, the version that scripts/setup.sh resolved (its
+# extraction has it, else it is fetched into .cache/ynl/ once), and
+# python3-yaml and python3-jsonschema (into .cache/ynl/, unless Debian's
+# python3 has them).  A warm cache needs no network.
 #
 # The generator looks for the kernel tree's root, a directory with a
 # MAINTAINERS file, upwards from the spec and loops for ever without one (it
@@ -38,11 +39,12 @@ PY_PACKAGES=(python3-yaml python3-jsonschema python3-attr python3-pyrsistent)
 log() { printf 'ynl-gen: %s\n' "$*" >&2; }
 die() { printf 'ynl-gen: error: %s\n' "$*" >&2; exit 1; }
 
-# The version of linux-source-6.12 that the rest of the build uses.
+# The version of linux-source-6.12 that the rest of the build uses, and
+# its extracted part (KSRC), which has the generator if scripts/setup.sh
+# set the series up since it extracts it.
 source_version() {
 	local v
-	v=$("$top/scripts/setup.sh" --env "$SERIES" 2>/dev/null |
-		sed -n 's/^VERSION=//p')
+	v=$(sed -n 's/^VERSION=//p' <<<"$series_env")
 	[ -n "$v" ] || v=$(apt-cache policy "linux-source-$SERIES" 2>/dev/null |
 		awk '/Candidate:/ { print $2 }')
 	{ [ -n "$v" ] && [ "$v" != "(none)" ]; } ||
@@ -120,10 +122,14 @@ main() {
 	"") ;;
 	*) die "usage: $0 [--check | --env]" ;;
 	esac
-	mkdir -p "$cache"
-	version=$(source_version)
-	YNL_TREE=$cache/linux-source-$version
-	fetch_tree "$version" "$YNL_TREE"
+	series_env=$("$top/scripts/setup.sh" --env "$SERIES" 2>/dev/null) || series_env=
+	YNL_TREE=$(sed -n 's/^KSRC=//p' <<<"$series_env")
+	if [ ! -f "$YNL_TREE/tools/net/ynl/ynl-gen-c.py" ]; then
+		mkdir -p "$cache"
+		version=$(source_version)
+		YNL_TREE=$cache/linux-source-$version
+		fetch_tree "$version" "$YNL_TREE"
+	fi
 	find_python_modules
 	if [ -n "$env" ]; then
 		printf 'YNL_TREE=%s\nYNL_PYTHONPATH=%s\n' "$YNL_TREE" "$YNL_PYTHONPATH"
@@ -141,7 +147,8 @@ main() {
 		cmp -s "$out/$f" "$top/$dst" && continue
 		if [ -n "$check" ]; then
 			log "$dst differs from what $SPEC generates (run scripts/ynl-gen.sh):"
-			diff -u "$top/$dst" "$out/$f" | sed "s|$out/$f|$dst (generated)|" || true
+			diff -u --label "$dst" --label "$dst (generated)" \
+				"$top/$dst" "$out/$f" || true
 			rc=1
 		else
 			cp "$out/$f" "$top/$dst"
