@@ -11,6 +11,9 @@
 #include <linux/mm.h>
 #include <linux/eventfd.h>
 #include <linux/virtio_mem.h>
+#include <linux/slab.h>
+#include <net/genetlink.h>
+#include <net/netlink.h>
 
 #include "vhost.h"
 
@@ -94,6 +97,110 @@ static inline void vhost_mem_eventfd_signal(struct eventfd_ctx *ctx)
 	eventfd_signal(ctx, 1);
 #endif
 }
+
+/*
+ * 6.7 added the variable-width integers of the netlink spec's "uint": 4
+ * bytes when the value fits, else 8.  Older kernels validate a request's
+ * uint attribute (netlink-gen.c's NLA_UINT) as binary that must be 4 or 8
+ * bytes long, with EINVAL otherwise, as 6.7's NLA_UINT does.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 7, 0)
+static inline int vhost_mem_nla_validate_uint(const struct nlattr *attr,
+					      struct netlink_ext_ack *extack)
+{
+	if (nla_len(attr) == sizeof(u32) || nla_len(attr) == sizeof(u64))
+		return 0;
+	NL_SET_ERR_MSG_ATTR(extack, attr, "invalid attribute length");
+	return -EINVAL;
+}
+
+#define NLA_UINT	NLA_BINARY,					\
+			.validation_type = NLA_VALIDATE_FUNCTION,	\
+			.validate = vhost_mem_nla_validate_uint
+
+static inline u64 nla_get_uint(const struct nlattr *nla)
+{
+	if (nla_len(nla) == sizeof(u32))
+		return nla_get_u32(nla);
+	return nla_get_u64(nla);
+}
+
+static inline int nla_put_uint(struct sk_buff *skb, int attrtype, u64 value)
+{
+	u64 tmp64 = value;
+	u32 tmp32 = value;
+
+	if (tmp64 == tmp32)
+		return nla_put_u32(skb, attrtype, tmp32);
+	return nla_put(skb, attrtype, sizeof(tmp64), &tmp64);
+}
+#endif
+
+/*
+ * 6.2 added split ops: one entry for the do and one for the dump of a
+ * command, as netlink-gen.c (scripts/ynl-gen.sh) declares them.  Before,
+ * a family has one genl_ops per command, which these merge the split ops
+ * into at registration (the policy is the do's; the GENL_CMD_CAP_* flags
+ * only tell what the entry has, as 6.1's genl_ctrl reports anyway).
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0)
+#define genl_split_ops		genl_ops
+#define split_ops		ops
+#define n_split_ops		n_ops
+
+static inline int vhost_mem_genl_register_family(struct genl_family *family)
+{
+	const struct genl_ops *op;
+	struct genl_ops *ops, *m;
+	int i, n = 0, ret;
+
+	ops = kcalloc(family->n_ops, sizeof(*ops), GFP_KERNEL);
+	if (!ops)
+		return -ENOMEM;
+	for (i = 0; i < family->n_ops; i++) {
+		op = &family->ops[i];
+		for (m = ops; m < ops + n && m->cmd != op->cmd; m++)
+			;
+		if (m == ops + n) {
+			*m = *op;
+			n++;
+			continue;
+		}
+		m->flags |= op->flags;
+		if (op->doit) {
+			m->doit = op->doit;
+			m->policy = op->policy;
+			m->maxattr = op->maxattr;
+		} else {
+			m->start = op->start;
+			m->dumpit = op->dumpit;
+			m->done = op->done;
+		}
+	}
+	family->ops = ops;
+	family->n_ops = n;
+	ret = genl_register_family(family);
+	if (ret)
+		kfree(ops);
+	return ret;
+}
+
+static inline void vhost_mem_genl_unregister_family(struct genl_family *family)
+{
+	genl_unregister_family(family);
+	kfree(family->ops);
+}
+#else
+static inline int vhost_mem_genl_register_family(struct genl_family *family)
+{
+	return genl_register_family(family);
+}
+
+static inline void vhost_mem_genl_unregister_family(struct genl_family *family)
+{
+	genl_unregister_family(family);
+}
+#endif
 
 /* Only in the 6.12 uapi; the bit is the spec's. */
 #ifndef VIRTIO_MEM_F_PERSISTENT_SUSPEND

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vhost-mem: the generic netlink family "vhost_mem", the admin's control
- * plane (Documentation/netlink/specs/vhost_mem.yaml specifies it).
+ * vhost-mem: the generic netlink family "vhost-mem", the admin's control
+ * plane.  Documentation/netlink/specs/vhost_mem.yaml specifies it, and
+ * scripts/ynl-gen.sh generates its policies, ops and family from there
+ * (netlink-gen.c); here are the handlers and the events.
  *
  * A device belongs to the network namespace of the process that opened
  * /dev/vhost-mem: a socket lists, reads, resizes and hears only the devices
@@ -23,33 +25,11 @@
 #include <net/netlink.h>
 #include <net/sock.h>
 
+#include "compat.h"
 #include "device.h"
 #include "netlink.h"
+#include "netlink-gen.h"
 #include "registry.h"
-
-/* Multicast groups, in the order of vhost_mem_nl_mcgrps[]. */
-enum {
-	VHOST_MEM_NLGRP_EVENTS,
-};
-
-/* The only attributes a request may carry; strict validation rejects others. */
-static const struct nla_policy vhost_mem_nl_policy[VHOST_MEM_A_MAX + 1] = {
-	[VHOST_MEM_A_ID] = { .type = NLA_U32 },
-	[VHOST_MEM_A_REQUESTED_SIZE] = { .type = NLA_U64 },
-	[VHOST_MEM_A_COOKIE] = { .type = NLA_U64 },
-};
-
-static struct genl_family vhost_mem_nl_family;
-
-static int vhost_mem_nl_put_u64(struct sk_buff *skb, int type, u64 value)
-{
-	return nla_put_u64_64bit(skb, type, value, VHOST_MEM_A_PAD);
-}
-
-static int vhost_mem_nl_put_stat(struct sk_buff *skb, int type, u64 value)
-{
-	return nla_put_u64_64bit(skb, type, value, VHOST_MEM_A_REQ_STATS_PAD);
-}
 
 /* One VHOST_MEM_A_REQ_STATS nest per request type, unknown types last. */
 static int vhost_mem_nl_put_req_stats(struct sk_buff *skb,
@@ -65,14 +45,14 @@ static int vhost_mem_nl_put_req_stats(struct sk_buff *skb,
 		if (!nest)
 			return -EMSGSIZE;
 		if (nla_put_u32(skb, VHOST_MEM_A_REQ_STATS_TYPE, type) ||
-		    vhost_mem_nl_put_stat(skb, VHOST_MEM_A_REQ_STATS_ACK,
-					  n[VIRTIO_MEM_RESP_ACK]) ||
-		    vhost_mem_nl_put_stat(skb, VHOST_MEM_A_REQ_STATS_NACK,
-					  n[VIRTIO_MEM_RESP_NACK]) ||
-		    vhost_mem_nl_put_stat(skb, VHOST_MEM_A_REQ_STATS_BUSY,
-					  n[VIRTIO_MEM_RESP_BUSY]) ||
-		    vhost_mem_nl_put_stat(skb, VHOST_MEM_A_REQ_STATS_ERROR,
-					  n[VIRTIO_MEM_RESP_ERROR])) {
+		    nla_put_uint(skb, VHOST_MEM_A_REQ_STATS_ACK,
+				 n[VIRTIO_MEM_RESP_ACK]) ||
+		    nla_put_uint(skb, VHOST_MEM_A_REQ_STATS_NACK,
+				 n[VIRTIO_MEM_RESP_NACK]) ||
+		    nla_put_uint(skb, VHOST_MEM_A_REQ_STATS_BUSY,
+				 n[VIRTIO_MEM_RESP_BUSY]) ||
+		    nla_put_uint(skb, VHOST_MEM_A_REQ_STATS_ERROR,
+				 n[VIRTIO_MEM_RESP_ERROR])) {
 			nla_nest_cancel(skb, nest);
 			return -EMSGSIZE;
 		}
@@ -88,16 +68,14 @@ static int vhost_mem_nl_put_region(struct sk_buff *skb,
 
 	if (nla_put_s32(skb, VHOST_MEM_A_NODE_ID, info->node_id) ||
 	    nla_put_u32(skb, VHOST_MEM_A_REGION_FLAGS, info->region_flags) ||
-	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_ADDR, st->guest_phys_addr) ||
-	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_REGION_SIZE, st->region_size) ||
-	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_BLOCK_SIZE, st->block_size) ||
-	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_CHUNK_SIZE, st->chunk_size) ||
-	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_USABLE_SIZE,
-				 st->usable_region_size) ||
-	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_REQUESTED_SIZE,
-				 st->requested_size) ||
-	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_PLUGGED_SIZE,
-				 st->plugged_size) ||
+	    nla_put_uint(skb, VHOST_MEM_A_ADDR, st->guest_phys_addr) ||
+	    nla_put_uint(skb, VHOST_MEM_A_REGION_SIZE, st->region_size) ||
+	    nla_put_uint(skb, VHOST_MEM_A_BLOCK_SIZE, st->block_size) ||
+	    nla_put_uint(skb, VHOST_MEM_A_CHUNK_SIZE, st->chunk_size) ||
+	    nla_put_uint(skb, VHOST_MEM_A_USABLE_SIZE,
+			 st->usable_region_size) ||
+	    nla_put_uint(skb, VHOST_MEM_A_REQUESTED_SIZE, st->requested_size) ||
+	    nla_put_uint(skb, VHOST_MEM_A_PLUGGED_SIZE, st->plugged_size) ||
 	    nla_put_u32(skb, VHOST_MEM_A_MEMSLOTS, st->memslots) ||
 	    nla_put_u32(skb, VHOST_MEM_A_MEMSLOTS_MAX, st->memslots_max))
 		return -EMSGSIZE;
@@ -108,8 +86,8 @@ static int vhost_mem_nl_put_info(struct sk_buff *skb,
 				 const struct vhost_mem_info *info)
 {
 	if (nla_put_u32(skb, VHOST_MEM_A_STATUS_FLAGS, info->st.flags) ||
-	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_FEATURES, info->features) ||
-	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_DROPPED, info->st.dropped))
+	    nla_put_uint(skb, VHOST_MEM_A_FEATURES, info->features) ||
+	    nla_put_uint(skb, VHOST_MEM_A_DROPPED, info->st.dropped))
 		return -EMSGSIZE;
 	if (info->owner_pid &&
 	    nla_put_u32(skb, VHOST_MEM_A_OWNER_PID, info->owner_pid))
@@ -145,7 +123,7 @@ static int vhost_mem_nl_fill_dev(struct sk_buff *skb, struct vhost_mem *vm,
 	if (!hdr)
 		return -EMSGSIZE;
 	if (nla_put_u32(skb, VHOST_MEM_A_ID, vm->id) ||
-	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_COOKIE, vm->cookie))
+	    nla_put_uint(skb, VHOST_MEM_A_COOKIE, vm->cookie))
 		goto cancel;
 	if (ret == -EBUSY ? nla_put_flag(skb, VHOST_MEM_A_BUSY) :
 	    vhost_mem_nl_put_info(skb, &info))
@@ -187,7 +165,7 @@ static int vhost_mem_nl_check_cookie(struct genl_info *info,
 {
 	struct nlattr *attr = info->attrs[VHOST_MEM_A_COOKIE];
 
-	if (!attr || nla_get_u64(attr) == vm->cookie)
+	if (!attr || nla_get_uint(attr) == vm->cookie)
 		return 0;
 	NL_SET_ERR_MSG_ATTR(info->extack, attr,
 			    "The id names another device now (the cookie differs)");
@@ -195,8 +173,7 @@ static int vhost_mem_nl_check_cookie(struct genl_info *info,
 }
 
 /* Waits for the device if it is busy, killably. */
-static int vhost_mem_nl_dev_get_doit(struct sk_buff *skb,
-				     struct genl_info *info)
+int vhost_mem_nl_dev_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct vhost_mem *vm;
 	struct sk_buff *msg;
@@ -227,8 +204,8 @@ put:
 }
 
 /* Resumes at cb->args[0], the next id to look at: ids in increasing order. */
-static int vhost_mem_nl_dev_get_dumpit(struct sk_buff *skb,
-				       struct netlink_callback *cb)
+int vhost_mem_nl_dev_get_dumpit(struct sk_buff *skb,
+				struct netlink_callback *cb)
 {
 	struct net *net = sock_net(skb->sk);
 	unsigned long id = cb->args[0];
@@ -291,8 +268,7 @@ static int vhost_mem_nl_may_resize(struct sk_buff *skb,
 	return -EPERM;
 }
 
-static int vhost_mem_nl_dev_set_doit(struct sk_buff *skb,
-				     struct genl_info *info)
+int vhost_mem_nl_dev_set_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct vhost_mem *vm;
 	u64 size;
@@ -302,7 +278,7 @@ static int vhost_mem_nl_dev_set_doit(struct sk_buff *skb,
 		NL_SET_ERR_MSG(info->extack, "The requested size is missing");
 		return -EINVAL;
 	}
-	size = nla_get_u64(info->attrs[VHOST_MEM_A_REQUESTED_SIZE]);
+	size = nla_get_uint(info->attrs[VHOST_MEM_A_REQUESTED_SIZE]);
 
 	vm = vhost_mem_nl_find(info);
 	if (IS_ERR(vm))
@@ -340,11 +316,10 @@ void vhost_mem_nl_notify(struct vhost_mem *vm, u8 cmd,
 	if (!hdr)
 		goto free;
 	if (nla_put_u32(skb, VHOST_MEM_A_ID, vm->id) ||
-	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_COOKIE, vm->cookie) ||
-	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_REQUESTED_SIZE,
-				 ntf->requested) ||
-	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_PLUGGED_SIZE, ntf->plugged) ||
-	    vhost_mem_nl_put_u64(skb, VHOST_MEM_A_USABLE_SIZE, ntf->usable))
+	    nla_put_uint(skb, VHOST_MEM_A_COOKIE, vm->cookie) ||
+	    nla_put_uint(skb, VHOST_MEM_A_REQUESTED_SIZE, ntf->requested) ||
+	    nla_put_uint(skb, VHOST_MEM_A_PLUGGED_SIZE, ntf->plugged) ||
+	    nla_put_uint(skb, VHOST_MEM_A_USABLE_SIZE, ntf->usable))
 		goto free;
 	if (cmd == VHOST_MEM_CMD_REQUESTED_SIZE_NTF &&
 	    nla_put_u32(skb, VHOST_MEM_A_ORIGIN, ntf->origin))
@@ -352,8 +327,8 @@ void vhost_mem_nl_notify(struct vhost_mem *vm, u8 cmd,
 	if (cmd == VHOST_MEM_CMD_ERROR_NTF &&
 	    (nla_put_u32(skb, VHOST_MEM_A_ERROR, -ntf->error) ||
 	     nla_put_u32(skb, VHOST_MEM_A_REQ_TYPE, ntf->req_type) ||
-	     vhost_mem_nl_put_u64(skb, VHOST_MEM_A_REQ_ADDR, ntf->req_addr) ||
-	     vhost_mem_nl_put_u64(skb, VHOST_MEM_A_REQ_SIZE, ntf->req_size) ||
+	     nla_put_uint(skb, VHOST_MEM_A_REQ_ADDR, ntf->req_addr) ||
+	     nla_put_uint(skb, VHOST_MEM_A_REQ_SIZE, ntf->req_size) ||
 	     nla_put_u32(skb, VHOST_MEM_A_ERRORS, ntf->nr_errors)))
 		goto free;
 	genlmsg_end(skb, hdr);
@@ -365,49 +340,18 @@ free:
 	nlmsg_free(skb);
 }
 
-static const struct genl_small_ops vhost_mem_nl_ops[] = {
-	{
-		.cmd = VHOST_MEM_CMD_DEV_GET,
-		.doit = vhost_mem_nl_dev_get_doit,
-		.dumpit = vhost_mem_nl_dev_get_dumpit,
-	},
-	{
-		.cmd = VHOST_MEM_CMD_DEV_SET,
-		.doit = vhost_mem_nl_dev_set_doit,
-	},
-};
-
-static const struct genl_multicast_group vhost_mem_nl_mcgrps[] = {
-	[VHOST_MEM_NLGRP_EVENTS] = { .name = VHOST_MEM_MCGRP_EVENTS },
-};
-
 /*
- * resv_start_op 0: every command validates strictly (unknown attributes,
- * trailing data and reserved header bits are errors).  parallel_ops: each
- * operation holds a reference to its device, nothing global.
+ * The family (netlink-gen.c): no command has a reserved start, so every
+ * one validates strictly (unknown attributes, trailing data and reserved
+ * header bits are errors); parallel_ops, as each operation holds a
+ * reference to its device and nothing global.
  */
-static struct genl_family vhost_mem_nl_family __ro_after_init = {
-	.name = VHOST_MEM_GENL_NAME,
-	.version = VHOST_MEM_GENL_VERSION,
-	.hdrsize = 0,
-	.maxattr = VHOST_MEM_A_MAX,
-	.policy = vhost_mem_nl_policy,
-	.netnsok = true,
-	.parallel_ops = true,
-	.module = THIS_MODULE,
-	.small_ops = vhost_mem_nl_ops,
-	.n_small_ops = ARRAY_SIZE(vhost_mem_nl_ops),
-	.resv_start_op = 0,
-	.mcgrps = vhost_mem_nl_mcgrps,
-	.n_mcgrps = ARRAY_SIZE(vhost_mem_nl_mcgrps),
-};
-
 int __init vhost_mem_nl_init(void)
 {
-	return genl_register_family(&vhost_mem_nl_family);
+	return vhost_mem_genl_register_family(&vhost_mem_nl_family);
 }
 
 void vhost_mem_nl_exit(void)
 {
-	genl_unregister_family(&vhost_mem_nl_family);
+	vhost_mem_genl_unregister_family(&vhost_mem_nl_family);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The generic netlink family "vhost_mem" (netlink.c): registration, and the
+ * The generic netlink family "vhost-mem" (netlink.c): registration, and the
  * events the device sends to its multicast group.
  */
 #ifndef VHOST_MEM_NETLINK_H

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Kernel coding style for every C file of the project (kernel and
-# userspace), with checkpatch.pl from Debian's linux-source.  TAP output.
+# userspace), with checkpatch.pl from Debian's linux-source; and, as the
+# last case, that the files generated from the netlink spec are what it
+# generates (scripts/ynl-gen.sh --check).  TAP output.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +20,7 @@ USER_IGNORE+=PREFER_FALLTHROUGH,EMBEDDED_FUNCTION_NAME,FILE_PATH_CHANGES,PREFER_
 
 mapfile -t files < <(git ls-files -co --exclude-standard -- '*.c' '*.h')
 echo "TAP version 13"
-echo "1..${#files[@]}"
+echo "1..$((${#files[@]} + 1))"
 n=0 bad=0
 for f in "${files[@]}"; do
 	n=$((n + 1))
@@ -38,4 +40,12 @@ for f in "${files[@]}"; do
 		bad=1
 	fi
 done
+n=$((n + 1))
+if out=$(scripts/ynl-gen.sh --check 2>&1); then
+	echo "ok $n generated from Documentation/netlink/specs/vhost_mem.yaml"
+else
+	echo "not ok $n generated from Documentation/netlink/specs/vhost_mem.yaml"
+	printf '%s\n' "$out" | sed 's/^/# /'
+	bad=1
+fi
 exit $bad

@@ -97,9 +97,12 @@ image_package() {	# kver version
 	die "no linux-image-$1 (signed or unsigned) of version $2"
 }
 
-# Only what the build and the tests need, never the whole tree.
+# Only what the build and the tests need, never the whole tree; from
+# 6.12 also the YNL generator and CLI with the netlink schemas and specs
+# (scripts/ynl-gen.sh).
 extract_source() {
-	local series=$1 deb=$2 dst=$3 p=linux-source-$1
+	local series=$1 deb=$2 dst=$3 p=linux-source-$1 ynl=()
+	[ "$series" != 6.12 ] || ynl=("$p/tools/net/ynl" "$p/Documentation/netlink")
 	mkdir -p "$dst.tmp"
 	dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/src/$p.tar.xz" |
 		tar -xJ -C "$dst.tmp" --strip-components=1 \
@@ -107,7 +110,7 @@ extract_source() {
 			"$p/tools/testing/selftests/kselftest_harness.h" \
 			"$p/tools/testing/selftests/kselftest.h" \
 			"$p/scripts/checkpatch.pl" "$p/scripts/spelling.txt" \
-			"$p/scripts/const_structs.checkpatch" ||
+			"$p/scripts/const_structs.checkpatch" "${ynl[@]}" ||
 		die "extracting from $deb failed"
 	mv "$dst.tmp" "$dst"
 }

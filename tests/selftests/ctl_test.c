@@ -17,6 +17,11 @@
  *
  * The tool is build/tools/vhost-mem-ctl/vhost-mem-ctl next to this
  * program's build directory, or $VHOST_MEM_CTL.
+ *
+ * And the kernel's own YNL CLI (tools/net/ynl/cli.py of linux-source-6.12)
+ * against the spec: a dump, a do of each command and a subscription to
+ * the events; ynl.env in this program's directory (make selftests writes
+ * it) says where the CLI and the spec are.
  */
 #include <fcntl.h>
 #include <libgen.h>
@@ -704,6 +709,140 @@ TEST_F_TIMEOUT(ctl, monitor, 120)
 	EXPECT_EQ(1, count_lines(r->out)) TH_LOG("%s", r->out);
 	close(r->out_fd);
 	close(r->err_fd);
+	free(r);
+}
+
+/* The kernel's YNL CLI: what ynl.env (tests/selftests/Makefile) says. */
+struct ynl {
+	char tree[PATH_MAX], pythonpath[PATH_MAX], spec[PATH_MAX];
+	char cli[PATH_MAX + 32], schema[PATH_MAX + 64];
+};
+
+/* NULL, or why the CLI cannot be found. */
+static const char *find_ynl(struct ynl *y)
+{
+	char exe[PATH_MAX], env[PATH_MAX + 16], line[PATH_MAX];
+	ssize_t n;
+	FILE *f;
+
+	memset(y, 0, sizeof(*y));
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0)
+		return "cannot read /proc/self/exe";
+	exe[n] = '\0';
+	snprintf(env, sizeof(env), "%s/ynl.env", dirname(exe));
+	f = fopen(env, "r");
+	if (!f)
+		return "no ynl.env (make selftests writes it with scripts/ynl-gen.sh --env)";
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!strncmp(line, "YNL_TREE=", 9))
+			snprintf(y->tree, sizeof(y->tree), "%s", line + 9);
+		else if (!strncmp(line, "YNL_PYTHONPATH=", 15))
+			snprintf(y->pythonpath, sizeof(y->pythonpath), "%s", line + 15);
+		else if (!strncmp(line, "YNL_SPEC=", 9))
+			snprintf(y->spec, sizeof(y->spec), "%s", line + 9);
+	}
+	fclose(f);
+	snprintf(y->cli, sizeof(y->cli), "%s/tools/net/ynl/cli.py", y->tree);
+	snprintf(y->schema, sizeof(y->schema),
+		 "%s/Documentation/netlink/genetlink.yaml", y->tree);
+	if (access(y->cli, R_OK) || access(y->spec, R_OK) ||
+	    access(y->schema, R_OK))
+		return "ynl.env names no YNL CLI, spec or schema";
+	if (y->pythonpath[0])
+		setenv("PYTHONPATH", y->pythonpath, 1);
+	return NULL;
+}
+
+/* cli.py --spec ... --output-json ARGS..., NULL: not waited for. */
+#define YNL_START(r, y, ...)						\
+	spawn((r), (const char *const []){ python(), (y)->cli,		\
+		"--spec", (y)->spec, "--schema", (y)->schema,		\
+		"--output-json", __VA_ARGS__, NULL }, -1)
+
+static struct run *ynl_run(struct ynl *y, const char *op_kind,
+			   const char *op, const char *json)
+{
+	struct run *r = calloc(1, sizeof(*r));
+
+	TEST_ASSERT(r, "out of memory");
+	if (json)
+		YNL_START(r, y, op_kind, op, "--json", json);
+	else
+		YNL_START(r, y, op_kind, op);
+	finish(r, 60000);
+	return r;
+}
+
+TEST_F_TIMEOUT(ctl, ynl_cli, 180)
+{
+	struct run *r;
+	const char *why;
+	struct ynl y;
+	char json[128], expr[256];
+	int i, st = 0;
+
+	why = find_ynl(&y);
+	if (why)
+		SKIP(return, "%s", why);
+
+	/* dump: our device is there, with its region */
+	r = ynl_run(&y, "--dump", "dev-get", NULL);
+	ASSERT_EQ(0, r->status) TH_LOG("cli.py --dump dev-get: %s%s", r->out, r->err);
+	snprintf(expr, sizeof(expr),
+		 "[(x['region-size'] >> 20, x['block-size'] >> 20) for x in d if x['id'] == %u]",
+		 self->id);
+	EXPECT_STREQ("[(256, 2)]", PY(r->out, expr)) TH_LOG("%s", r->out);
+	free(r);
+
+	/* do dev-set, then dev-get: the size the guest is asked for */
+	snprintf(json, sizeof(json), "{\"id\": %u, \"requested-size\": %llu}",
+		 self->id, 8ULL << 20);
+	r = ynl_run(&y, "--do", "dev-set", json);
+	EXPECT_EQ(0, r->status) TH_LOG("cli.py --do dev-set: %s%s", r->out, r->err);
+	free(r);
+	EXPECT_EQ(8ULL << 20, requested_size(self->dev.fd));
+	snprintf(json, sizeof(json), "{\"id\": %u}", self->id);
+	r = ynl_run(&y, "--do", "dev-get", json);
+	ASSERT_EQ(0, r->status) TH_LOG("cli.py --do dev-get: %s%s", r->out, r->err);
+	EXPECT_STREQ("8 0", PY(r->out, "'%d %d' % (d['requested-size'] >> 20, d['plugged-size'])"))
+		TH_LOG("%s", r->out);
+	free(r);
+	/* an error is the kernel's, extack and all */
+	snprintf(json, sizeof(json), "{\"id\": %u, \"requested-size\": 1}",
+		 self->id);
+	r = ynl_run(&y, "--do", "dev-set", json);
+	EXPECT_NE(0, r->status);
+	EXPECT_NE(NULL, strstr(r->out, "multiple of the block size"))
+		TH_LOG("cli.py on a misaligned size: %s%s", r->out, r->err);
+	free(r);
+
+	/*
+	 * --subscribe events: the CLI prints what arrived during its sleep
+	 * when it ends; the size changes until then, so that some changes
+	 * fall after it subscribed however slowly it starts.
+	 */
+	r = calloc(1, sizeof(*r));
+	ASSERT_NE(NULL, r);
+	YNL_START(r, &y, "--subscribe", "events", "--sleep", "10");
+	for (i = 0; i < 600 && waitpid(r->pid, &st, WNOHANG) == 0; i++) {
+		ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd,
+							(i % 2) * TEST_BLOCK_SIZE));
+		vmt_sleep_ms(100);
+	}
+	ASSERT_LT(i, 600) TH_LOG("cli.py --subscribe did not end");
+	read_all(r->out_fd, r->out, sizeof(r->out));
+	read_all(r->err_fd, r->err, sizeof(r->err));
+	close(r->out_fd);
+	close(r->err_fd);
+	ASSERT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st))
+		TH_LOG("cli.py --subscribe: %s%s", r->out, r->err);
+	snprintf(expr, sizeof(expr),
+		 "sorted({(n['name'], n['msg']['id'] == %u, n['msg'].get('origin')) for n in d})",
+		 self->id);
+	EXPECT_STREQ("[('requested-size-ntf', True, 'vmm')]", PY(r->out, expr))
+		TH_LOG("%s", r->out);
 	free(r);
 }
 

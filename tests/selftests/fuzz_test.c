@@ -1129,7 +1129,7 @@ FIXTURE_SETUP(fuzz)
 		doing(&f->w[i], "not started");
 	}
 	r = nlt_open(&f->w[ROLE_NETLINK].nl);
-	TEST_ASSERT(!r, "the netlink family %s: %s", VHOST_MEM_GENL_NAME,
+	TEST_ASSERT(!r, "the netlink family %s: %s", VHOST_MEM_FAMILY_NAME,
 		    errstr(r));
 	r = nlt_get(&f->w[ROLE_NETLINK].nl, f->id, &d);
 	TEST_ASSERT(!r, "DEV_GET of our device: %s", errstr(r));

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vhost-mem-ctl: list, inspect, resize and watch vhost-mem devices through
- * the "vhost_mem" generic netlink family.  See vhost-mem-ctl(8).
+ * the "vhost-mem" generic netlink family.  See vhost-mem-ctl(8).
  *
  * Every message is built and parsed with libnl; the kernel decides every
  * rule (this tool only explains the errors it gets back).
@@ -327,7 +327,7 @@ static void __attribute__((noreturn)) die_no_module(void)
 {
 	die(EXIT_NO_MODULE,
 	    "the vhost_mem kernel module is not loaded (no generic netlink family \"%s\"); load it with: modprobe vhost_mem",
-	    VHOST_MEM_GENL_NAME);
+	    VHOST_MEM_FAMILY_NAME);
 }
 
 static struct nl_sock *ctl_socket(void)
@@ -348,12 +348,12 @@ static void ctl_open(struct ctl *c)
 {
 	c->sk = ctl_socket();
 	ctl_enable_ext_ack(c->sk);
-	c->family = genl_ctrl_resolve(c->sk, VHOST_MEM_GENL_NAME);
+	c->family = genl_ctrl_resolve(c->sk, VHOST_MEM_FAMILY_NAME);
 	if (c->family == -NLE_OBJ_NOTFOUND)
 		die_no_module();
 	if (c->family < 0)
 		die(EXIT_FAIL, "cannot look up the family \"%s\": %s",
-		    VHOST_MEM_GENL_NAME, nl_geterror(c->family));
+		    VHOST_MEM_FAMILY_NAME, nl_geterror(c->family));
 }
 
 /* A socket subscribed to the events group. */
@@ -362,7 +362,7 @@ static struct nl_sock *ctl_events_socket(void)
 	struct nl_sock *sk = ctl_socket();
 	int grp, ret;
 
-	grp = genl_ctrl_resolve_grp(sk, VHOST_MEM_GENL_NAME,
+	grp = genl_ctrl_resolve_grp(sk, VHOST_MEM_FAMILY_NAME,
 				    VHOST_MEM_MCGRP_EVENTS);
 	if (grp == -NLE_OBJ_NOTFOUND)
 		die_no_module();
@@ -398,7 +398,7 @@ static struct nl_msg *ctl_msg(struct ctl *c, uint8_t cmd, int flags)
 	struct nl_msg *msg = nlmsg_alloc();
 
 	if (!msg || !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, c->family, 0,
-				 flags, cmd, VHOST_MEM_GENL_VERSION))
+				 flags, cmd, VHOST_MEM_FAMILY_VERSION))
 		die(EXIT_FAIL, "out of memory");
 	return msg;
 }
@@ -497,6 +497,9 @@ struct dev_list {
 	size_t n, cap;
 };
 
+/* libnl 3.7 has no NLA_UINT: 4 or 8 bytes, read by get_uint(). */
+#define NLA_UINT_POLICY	{ .type = NLA_UNSPEC, .minlen = 4, .maxlen = 8 }
+
 static struct nla_policy dev_policy[VHOST_MEM_A_MAX + 1] = {
 	[VHOST_MEM_A_ID] = { .type = NLA_U32 },
 	[VHOST_MEM_A_OWNER_PID] = { .type = NLA_U32 },
@@ -504,40 +507,45 @@ static struct nla_policy dev_policy[VHOST_MEM_A_MAX + 1] = {
 	[VHOST_MEM_A_NODE_ID] = { .type = NLA_S32 },
 	[VHOST_MEM_A_STATUS_FLAGS] = { .type = NLA_U32 },
 	[VHOST_MEM_A_REGION_FLAGS] = { .type = NLA_U32 },
-	[VHOST_MEM_A_FEATURES] = { .type = NLA_U64 },
+	[VHOST_MEM_A_FEATURES] = NLA_UINT_POLICY,
 	[VHOST_MEM_A_CONFIG_CALL] = { .type = NLA_FLAG },
-	[VHOST_MEM_A_ADDR] = { .type = NLA_U64 },
-	[VHOST_MEM_A_REGION_SIZE] = { .type = NLA_U64 },
-	[VHOST_MEM_A_BLOCK_SIZE] = { .type = NLA_U64 },
-	[VHOST_MEM_A_CHUNK_SIZE] = { .type = NLA_U64 },
-	[VHOST_MEM_A_USABLE_SIZE] = { .type = NLA_U64 },
-	[VHOST_MEM_A_REQUESTED_SIZE] = { .type = NLA_U64 },
-	[VHOST_MEM_A_PLUGGED_SIZE] = { .type = NLA_U64 },
+	[VHOST_MEM_A_ADDR] = NLA_UINT_POLICY,
+	[VHOST_MEM_A_REGION_SIZE] = NLA_UINT_POLICY,
+	[VHOST_MEM_A_BLOCK_SIZE] = NLA_UINT_POLICY,
+	[VHOST_MEM_A_CHUNK_SIZE] = NLA_UINT_POLICY,
+	[VHOST_MEM_A_USABLE_SIZE] = NLA_UINT_POLICY,
+	[VHOST_MEM_A_REQUESTED_SIZE] = NLA_UINT_POLICY,
+	[VHOST_MEM_A_PLUGGED_SIZE] = NLA_UINT_POLICY,
 	[VHOST_MEM_A_MEMSLOTS] = { .type = NLA_U32 },
 	[VHOST_MEM_A_MEMSLOTS_MAX] = { .type = NLA_U32 },
-	[VHOST_MEM_A_DROPPED] = { .type = NLA_U64 },
+	[VHOST_MEM_A_DROPPED] = NLA_UINT_POLICY,
 	[VHOST_MEM_A_REQ_STATS] = { .type = NLA_NESTED },
 	[VHOST_MEM_A_ORIGIN] = { .type = NLA_U32 },
 	[VHOST_MEM_A_ERROR] = { .type = NLA_U32 },
 	[VHOST_MEM_A_REQ_TYPE] = { .type = NLA_U32 },
-	[VHOST_MEM_A_REQ_ADDR] = { .type = NLA_U64 },
-	[VHOST_MEM_A_REQ_SIZE] = { .type = NLA_U64 },
+	[VHOST_MEM_A_REQ_ADDR] = NLA_UINT_POLICY,
+	[VHOST_MEM_A_REQ_SIZE] = NLA_UINT_POLICY,
 	[VHOST_MEM_A_ERRORS] = { .type = NLA_U32 },
-	[VHOST_MEM_A_COOKIE] = { .type = NLA_U64 },
+	[VHOST_MEM_A_COOKIE] = NLA_UINT_POLICY,
 	[VHOST_MEM_A_BUSY] = { .type = NLA_FLAG },
 };
 
 static struct nla_policy stats_policy[VHOST_MEM_A_REQ_STATS_MAX + 1] = {
 	[VHOST_MEM_A_REQ_STATS_TYPE] = { .type = NLA_U32 },
-	[VHOST_MEM_A_REQ_STATS_ACK] = { .type = NLA_U64 },
-	[VHOST_MEM_A_REQ_STATS_NACK] = { .type = NLA_U64 },
-	[VHOST_MEM_A_REQ_STATS_BUSY] = { .type = NLA_U64 },
-	[VHOST_MEM_A_REQ_STATS_ERROR] = { .type = NLA_U64 },
+	[VHOST_MEM_A_REQ_STATS_ACK] = NLA_UINT_POLICY,
+	[VHOST_MEM_A_REQ_STATS_NACK] = NLA_UINT_POLICY,
+	[VHOST_MEM_A_REQ_STATS_BUSY] = NLA_UINT_POLICY,
+	[VHOST_MEM_A_REQ_STATS_ERROR] = NLA_UINT_POLICY,
 };
 
-static uint64_t get_u64(struct nlattr **tb, int type)
+/* The spec's "uint": 4 bytes when the value fits, else 8 (unaligned). */
+static uint64_t get_uint(struct nlattr **tb, int type)
 {
-	return tb[type] ? nla_get_u64(tb[type]) : 0;
+	if (!tb[type])
+		return 0;
+	if (nla_len(tb[type]) == sizeof(uint32_t))
+		return nla_get_u32(tb[type]);
+	return nla_get_u64(tb[type]);
 }
 
 static uint32_t get_u32(struct nlattr **tb, int type)
@@ -565,7 +573,7 @@ static void parse_req_stats(struct dev *d, struct nlattr *nest)
 		return;		/* a newer kernel's type: not shown */
 	d->has_req[type] = true;
 	for (r = 0; r < NR_RESP; r++)
-		d->req[type][r] = get_u64(tb, resp_attr[r]);
+		d->req[type][r] = get_uint(tb, resp_attr[r]);
 }
 
 static int parse_dev_msg(struct nl_msg *msg, struct dev *d)
@@ -579,7 +587,7 @@ static int parse_dev_msg(struct nl_msg *msg, struct dev *d)
 	    !tb[VHOST_MEM_A_ID])
 		return -EINVAL;
 	d->id = nla_get_u32(tb[VHOST_MEM_A_ID]);
-	d->cookie = get_u64(tb, VHOST_MEM_A_COOKIE);
+	d->cookie = get_uint(tb, VHOST_MEM_A_COOKIE);
 	d->busy = tb[VHOST_MEM_A_BUSY];
 	d->has_owner = tb[VHOST_MEM_A_OWNER_PID];
 	d->owner_pid = get_u32(tb, VHOST_MEM_A_OWNER_PID);
@@ -591,18 +599,18 @@ static int parse_dev_msg(struct nl_msg *msg, struct dev *d)
 	d->flags = get_u32(tb, VHOST_MEM_A_STATUS_FLAGS);
 	d->has_region = d->flags & VHOST_MEM_STATUS_F_REGION;
 	d->config_call = tb[VHOST_MEM_A_CONFIG_CALL];
-	d->features = get_u64(tb, VHOST_MEM_A_FEATURES);
-	d->dropped = get_u64(tb, VHOST_MEM_A_DROPPED);
+	d->features = get_uint(tb, VHOST_MEM_A_FEATURES);
+	d->dropped = get_uint(tb, VHOST_MEM_A_DROPPED);
 	d->node = tb[VHOST_MEM_A_NODE_ID] ?
 		  nla_get_s32(tb[VHOST_MEM_A_NODE_ID]) : -1;
 	d->region_flags = get_u32(tb, VHOST_MEM_A_REGION_FLAGS);
-	d->addr = get_u64(tb, VHOST_MEM_A_ADDR);
-	d->region_size = get_u64(tb, VHOST_MEM_A_REGION_SIZE);
-	d->block_size = get_u64(tb, VHOST_MEM_A_BLOCK_SIZE);
-	d->chunk_size = get_u64(tb, VHOST_MEM_A_CHUNK_SIZE);
-	d->usable = get_u64(tb, VHOST_MEM_A_USABLE_SIZE);
-	d->requested = get_u64(tb, VHOST_MEM_A_REQUESTED_SIZE);
-	d->plugged = get_u64(tb, VHOST_MEM_A_PLUGGED_SIZE);
+	d->addr = get_uint(tb, VHOST_MEM_A_ADDR);
+	d->region_size = get_uint(tb, VHOST_MEM_A_REGION_SIZE);
+	d->block_size = get_uint(tb, VHOST_MEM_A_BLOCK_SIZE);
+	d->chunk_size = get_uint(tb, VHOST_MEM_A_CHUNK_SIZE);
+	d->usable = get_uint(tb, VHOST_MEM_A_USABLE_SIZE);
+	d->requested = get_uint(tb, VHOST_MEM_A_REQUESTED_SIZE);
+	d->plugged = get_uint(tb, VHOST_MEM_A_PLUGGED_SIZE);
 	d->memslots = get_u32(tb, VHOST_MEM_A_MEMSLOTS);
 	d->memslots_max = get_u32(tb, VHOST_MEM_A_MEMSLOTS_MAX);
 	nla_for_each_attr(a, genlmsg_attrdata(nlmsg_data(nlh), 0),
@@ -989,15 +997,15 @@ static int parse_event(struct nl_msg *msg, struct event *ev)
 		return -EINVAL;
 	ev->cmd = genlmsg_hdr(nlh)->cmd;
 	ev->id = nla_get_u32(tb[VHOST_MEM_A_ID]);
-	ev->requested = get_u64(tb, VHOST_MEM_A_REQUESTED_SIZE);
-	ev->plugged = get_u64(tb, VHOST_MEM_A_PLUGGED_SIZE);
-	ev->usable = get_u64(tb, VHOST_MEM_A_USABLE_SIZE);
+	ev->requested = get_uint(tb, VHOST_MEM_A_REQUESTED_SIZE);
+	ev->plugged = get_uint(tb, VHOST_MEM_A_PLUGGED_SIZE);
+	ev->usable = get_uint(tb, VHOST_MEM_A_USABLE_SIZE);
 	ev->origin = get_u32(tb, VHOST_MEM_A_ORIGIN);
 	ev->error = get_u32(tb, VHOST_MEM_A_ERROR);
 	ev->req_type = get_u32(tb, VHOST_MEM_A_REQ_TYPE);
 	ev->errors = get_u32(tb, VHOST_MEM_A_ERRORS);
-	ev->req_addr = get_u64(tb, VHOST_MEM_A_REQ_ADDR);
-	ev->req_size = get_u64(tb, VHOST_MEM_A_REQ_SIZE);
+	ev->req_addr = get_uint(tb, VHOST_MEM_A_REQ_ADDR);
+	ev->req_size = get_uint(tb, VHOST_MEM_A_REQ_SIZE);
 	return 0;
 }
 

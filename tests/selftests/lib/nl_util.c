@@ -28,7 +28,7 @@ int nlt_open(struct nlt *n)
 	TEST_ASSERT(n->sk, "nl_socket_alloc() failed");
 	TEST_ASSERT(!genl_connect(n->sk), "genl_connect() failed");
 	nlt_ext_ack(n->sk);
-	n->family = genl_ctrl_resolve(n->sk, VHOST_MEM_GENL_NAME);
+	n->family = genl_ctrl_resolve(n->sk, VHOST_MEM_FAMILY_NAME);
 	if (n->family < 0) {
 		nl_socket_free(n->sk);
 		n->sk = NULL;
@@ -50,7 +50,7 @@ struct nl_msg *nlt_msg(struct nlt *n, u8 cmd, int flags)
 
 	TEST_ASSERT(msg, "nlmsg_alloc() failed");
 	TEST_ASSERT(genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, n->family, 0,
-				flags, cmd, VHOST_MEM_GENL_VERSION),
+				flags, cmd, VHOST_MEM_FAMILY_VERSION),
 		    "genlmsg_put() failed");
 	return msg;
 }
@@ -116,9 +116,14 @@ int nlt_transact(struct nlt *n, struct nl_msg *msg,
 	return n->err;
 }
 
-static u64 nlt_u64(struct nlattr **tb, int type)
+/* The spec's "uint": 4 bytes when the value fits, else 8 (unaligned). */
+static u64 nlt_uint(struct nlattr **tb, int type)
 {
-	return tb[type] ? nla_get_u64(tb[type]) : 0;
+	if (!tb[type])
+		return 0;
+	if (nla_len(tb[type]) == sizeof(u32))
+		return nla_get_u32(tb[type]);
+	return nla_get_u64(tb[type]);
 }
 
 static u32 nlt_u32(struct nlattr **tb, int type)
@@ -137,10 +142,10 @@ static void nlt_parse_stats(struct nlt_dev *d, struct nlattr *nest)
 		    "a VHOST_MEM_A_REQ_STATS nest without its type");
 	t = nla_get_u32(tb[VHOST_MEM_A_REQ_STATS_TYPE]);
 	TEST_ASSERT(t < VHOST_MEM_NR_REQ_TYPES, "request stats of type %u", t);
-	d->req[t][VIRTIO_MEM_RESP_ACK] = nlt_u64(tb, VHOST_MEM_A_REQ_STATS_ACK);
-	d->req[t][VIRTIO_MEM_RESP_NACK] = nlt_u64(tb, VHOST_MEM_A_REQ_STATS_NACK);
-	d->req[t][VIRTIO_MEM_RESP_BUSY] = nlt_u64(tb, VHOST_MEM_A_REQ_STATS_BUSY);
-	d->req[t][VIRTIO_MEM_RESP_ERROR] = nlt_u64(tb, VHOST_MEM_A_REQ_STATS_ERROR);
+	d->req[t][VIRTIO_MEM_RESP_ACK] = nlt_uint(tb, VHOST_MEM_A_REQ_STATS_ACK);
+	d->req[t][VIRTIO_MEM_RESP_NACK] = nlt_uint(tb, VHOST_MEM_A_REQ_STATS_NACK);
+	d->req[t][VIRTIO_MEM_RESP_BUSY] = nlt_uint(tb, VHOST_MEM_A_REQ_STATS_BUSY);
+	d->req[t][VIRTIO_MEM_RESP_ERROR] = nlt_uint(tb, VHOST_MEM_A_REQ_STATS_ERROR);
 	d->nr_req_stats++;
 }
 
@@ -169,19 +174,19 @@ static void nlt_parse_dev(struct nl_msg *msg, struct nlt_dev *d)
 	d->node = d->has_node ? (s32)nla_get_u32(tb[VHOST_MEM_A_NODE_ID]) : 0;
 	d->config_call = tb[VHOST_MEM_A_CONFIG_CALL];
 	d->region_flags = nlt_u32(tb, VHOST_MEM_A_REGION_FLAGS);
-	d->features = nlt_u64(tb, VHOST_MEM_A_FEATURES);
-	d->dropped = nlt_u64(tb, VHOST_MEM_A_DROPPED);
-	d->addr = nlt_u64(tb, VHOST_MEM_A_ADDR);
-	d->region_size = nlt_u64(tb, VHOST_MEM_A_REGION_SIZE);
-	d->block_size = nlt_u64(tb, VHOST_MEM_A_BLOCK_SIZE);
-	d->chunk_size = nlt_u64(tb, VHOST_MEM_A_CHUNK_SIZE);
-	d->usable = nlt_u64(tb, VHOST_MEM_A_USABLE_SIZE);
-	d->requested = nlt_u64(tb, VHOST_MEM_A_REQUESTED_SIZE);
-	d->plugged = nlt_u64(tb, VHOST_MEM_A_PLUGGED_SIZE);
+	d->features = nlt_uint(tb, VHOST_MEM_A_FEATURES);
+	d->dropped = nlt_uint(tb, VHOST_MEM_A_DROPPED);
+	d->addr = nlt_uint(tb, VHOST_MEM_A_ADDR);
+	d->region_size = nlt_uint(tb, VHOST_MEM_A_REGION_SIZE);
+	d->block_size = nlt_uint(tb, VHOST_MEM_A_BLOCK_SIZE);
+	d->chunk_size = nlt_uint(tb, VHOST_MEM_A_CHUNK_SIZE);
+	d->usable = nlt_uint(tb, VHOST_MEM_A_USABLE_SIZE);
+	d->requested = nlt_uint(tb, VHOST_MEM_A_REQUESTED_SIZE);
+	d->plugged = nlt_uint(tb, VHOST_MEM_A_PLUGGED_SIZE);
 	d->memslots = nlt_u32(tb, VHOST_MEM_A_MEMSLOTS);
 	d->memslots_max = nlt_u32(tb, VHOST_MEM_A_MEMSLOTS_MAX);
 	d->has_cookie = tb[VHOST_MEM_A_COOKIE];
-	d->cookie = nlt_u64(tb, VHOST_MEM_A_COOKIE);
+	d->cookie = nlt_uint(tb, VHOST_MEM_A_COOKIE);
 	d->busy = tb[VHOST_MEM_A_BUSY];
 	nla_for_each_attr(a, genlmsg_attrdata(nlmsg_data(nlh), 0),
 			  genlmsg_attrlen(nlmsg_data(nlh), 0), rem)
@@ -277,14 +282,14 @@ static int nlt_on_event(struct nl_msg *msg, void *arg)
 	e->id = nla_get_u32(tb[VHOST_MEM_A_ID]);
 	e->has_origin = tb[VHOST_MEM_A_ORIGIN];
 	e->origin = nlt_u32(tb, VHOST_MEM_A_ORIGIN);
-	e->requested = nlt_u64(tb, VHOST_MEM_A_REQUESTED_SIZE);
-	e->plugged = nlt_u64(tb, VHOST_MEM_A_PLUGGED_SIZE);
-	e->usable = nlt_u64(tb, VHOST_MEM_A_USABLE_SIZE);
+	e->requested = nlt_uint(tb, VHOST_MEM_A_REQUESTED_SIZE);
+	e->plugged = nlt_uint(tb, VHOST_MEM_A_PLUGGED_SIZE);
+	e->usable = nlt_uint(tb, VHOST_MEM_A_USABLE_SIZE);
 	e->error = nlt_u32(tb, VHOST_MEM_A_ERROR);
 	e->req_type = nlt_u32(tb, VHOST_MEM_A_REQ_TYPE);
 	e->errors = nlt_u32(tb, VHOST_MEM_A_ERRORS);
-	e->req_addr = nlt_u64(tb, VHOST_MEM_A_REQ_ADDR);
-	e->req_size = nlt_u64(tb, VHOST_MEM_A_REQ_SIZE);
+	e->req_addr = nlt_uint(tb, VHOST_MEM_A_REQ_ADDR);
+	e->req_size = nlt_uint(tb, VHOST_MEM_A_REQ_SIZE);
 	ev->tail++;
 	return NL_OK;
 }
@@ -297,10 +302,10 @@ void nlt_events_open(struct nlt_events *ev)
 	memset(ev, 0, sizeof(*ev));
 	ev->sk = nl_socket_alloc();
 	TEST_ASSERT(ev->sk && !genl_connect(ev->sk), "event socket");
-	grp = genl_ctrl_resolve_grp(ev->sk, VHOST_MEM_GENL_NAME,
+	grp = genl_ctrl_resolve_grp(ev->sk, VHOST_MEM_FAMILY_NAME,
 				    VHOST_MEM_MCGRP_EVENTS);
 	TEST_ASSERT(grp >= 0, "genl_ctrl_resolve_grp(%s, %s): %s",
-		    VHOST_MEM_GENL_NAME, VHOST_MEM_MCGRP_EVENTS,
+		    VHOST_MEM_FAMILY_NAME, VHOST_MEM_MCGRP_EVENTS,
 		    nl_geterror(grp));
 	nl_socket_disable_seq_check(ev->sk);
 	TEST_ASSERT(!nl_socket_add_membership(ev->sk, grp),
