@@ -64,11 +64,13 @@ if build; then
 		tests/selftests/run_tests.sh
 	# The nested guest runs the stock 6.12 kernel; the test VM (the
 	# module, KVM, vhost) runs the debug kernel, so the nested boot too
-	# is slower (100 s, a reset and boot more than the default 180 s)
-	# and its console may be silent for longer than 60 s.
+	# is slower (100 s, a reset and boot more than the default 180 s),
+	# its console may be silent for longer than 60 s, and a guest with
+	# pinned memory needs more than 20 s to unplug what it can.
 	[ -z "$e2e" ] || VHOST_MEM_E2E_TIMEOUT=${VHOST_MEM_E2E_TIMEOUT:-1800} \
 		VHOST_MEM_E2E_BOOT_TIMEOUT=${VHOST_MEM_E2E_BOOT_TIMEOUT:-600} \
 		VHOST_MEM_E2E_SILENCE=${VHOST_MEM_E2E_SILENCE:-180} \
+		VHOST_MEM_E2E_STUCK_WAIT=${VHOST_MEM_E2E_STUCK_WAIT:-120} \
 		stage "e2e-$SERIES" timed "the e2e scenario" \
 		tests/e2e/run.sh "6.12@$SERIES"
 else
