@@ -110,7 +110,8 @@ extract_source() {
 			"$p/tools/testing/selftests/kselftest_harness.h" \
 			"$p/tools/testing/selftests/kselftest.h" \
 			"$p/scripts/checkpatch.pl" "$p/scripts/spelling.txt" \
-			"$p/scripts/const_structs.checkpatch" "${ynl[@]}" ||
+			"$p/scripts/const_structs.checkpatch" "$p/scripts/kernel-doc" \
+			"${ynl[@]}" ||
 		die "extracting from $deb failed"
 	mv "$dst.tmp" "$dst"
 }

@@ -43,10 +43,15 @@
 #define VHOST_MEM_SLOTS_NEEDED_HARD(region_size, block_size) \
 	(((region_size) / (block_size) + 1) / 2)
 
-/* VHOST_MEM_SET_VM: the KVM VM whose memslots this device manages. */
+/**
+ * struct vhost_mem_vm - argument of VHOST_MEM_SET_VM
+ * @size: sizeof() of the struct the caller was built with.
+ * @vm_fd: the KVM VM whose memslots this device manages, from
+ *	KVM_CREATE_VM.  It is referenced until release.
+ */
 struct vhost_mem_vm {
 	__u32 size;
-	__s32 vm_fd;		/* from KVM_CREATE_VM; referenced until release */
+	__s32 vm_fd;
 };
 
 /* vhost_mem_region.flags */
@@ -72,22 +77,40 @@ struct vhost_mem_vm {
 #define VHOST_MEM_UI_ON			1 /* required from the guest */
 #define VHOST_MEM_UI_OFF		2 /* not offered: all memory readable */
 
-/* VHOST_MEM_SET_REGION: the device-owned guest-physical region. */
+/**
+ * struct vhost_mem_region - argument of VHOST_MEM_SET_REGION
+ * @size: sizeof() of the struct the caller was built with.
+ * @flags: VHOST_MEM_REGION_F_*.
+ * @guest_phys_addr: base of the device-owned guest-physical region, a
+ *	multiple of @block_size.
+ * @region_size: size of the region, a multiple of @block_size.
+ * @userspace_addr: the backing in the owner's mm, page aligned.
+ * @block_size: a power of 2, at least 1 MiB; 0 means the THP size.
+ * @chunk_size: the memslot granularity; 0 means 1 GiB or @block_size.
+ * @backing_offset: the region's offset in @backing_fd.
+ * @backing_fd: a memfd, shmem or hugetlbfs file.
+ * @node_id: the guest proximity domain, -1 for none.
+ * @slot_base: the first KVM memslot id reserved for the device.
+ * @slot_count: the number of ids reserved, at least
+ *	VHOST_MEM_SLOTS_NEEDED() or VHOST_MEM_SLOTS_NEEDED_HARD().
+ * @unplugged_inaccessible: VHOST_MEM_UI_*.
+ * @reserved: must be 0.
+ */
 struct vhost_mem_region {
 	__u32 size;
-	__u32 flags;		/* VHOST_MEM_REGION_F_* */
-	__u64 guest_phys_addr;	/* base, a multiple of block_size */
-	__u64 region_size;	/* a multiple of block_size */
-	__u64 userspace_addr;	/* backing in the owner's mm, page aligned */
-	__u64 block_size;	/* power of 2, >= 1 MiB; 0: the THP size */
-	__u64 chunk_size;	/* memslot granularity; 0: 1 GiB or block_size */
-	__u64 backing_offset;	/* region's offset in backing_fd */
-	__s32 backing_fd;	/* memfd, shmem or hugetlbfs file */
-	__s32 node_id;		/* guest proximity domain, -1 for none */
-	__u32 slot_base;	/* first KVM memslot id reserved for us */
-	__u32 slot_count;	/* ids reserved, >= VHOST_MEM_SLOTS_NEEDED(_HARD)() */
-	__u32 unplugged_inaccessible;	/* VHOST_MEM_UI_* */
-	__u32 reserved;		/* 0 */
+	__u32 flags;
+	__u64 guest_phys_addr;
+	__u64 region_size;
+	__u64 userspace_addr;
+	__u64 block_size;
+	__u64 chunk_size;
+	__u64 backing_offset;
+	__s32 backing_fd;
+	__s32 node_id;
+	__u32 slot_base;
+	__u32 slot_count;
+	__u32 unplugged_inaccessible;
+	__u32 reserved;
 };
 
 /* Index of vhost_mem_status.requests[type][] for an unknown request type. */
@@ -102,10 +125,31 @@ struct vhost_mem_region {
 #define VHOST_MEM_STATUS_F_RUNNING	(1U << 2) /* processing requests */
 #define VHOST_MEM_STATUS_F_PAUSED	(1U << 3) /* answering BUSY */
 
-/* VHOST_MEM_GET_STATUS: everything the VMM's config space needs, and more. */
+/**
+ * struct vhost_mem_status - argument of VHOST_MEM_GET_STATUS
+ *
+ * Everything the VMM's config space needs, and more.
+ *
+ * @size: in: sizeof() of the struct the caller was built with.
+ *	Out: the number of bytes written.
+ * @flags: VHOST_MEM_STATUS_F_*.
+ * @guest_phys_addr: base of the region.
+ * @region_size: size of the region.
+ * @block_size: the block size.
+ * @chunk_size: the memslot granularity.
+ * @usable_region_size: the usable region's size.
+ * @plugged_size: the size of the plugged blocks.
+ * @requested_size: the size the VMM requested.
+ * @memslots: the KVM memslots live now.
+ * @memslots_max: the memslot ids the device may use at most.
+ * @dropped: malformed chains dropped without an answer.
+ * @requests: request counters, indexed by request type
+ *	(VIRTIO_MEM_REQ_* or VHOST_MEM_REQ_UNKNOWN) and answer
+ *	(VIRTIO_MEM_RESP_*).
+ */
 struct vhost_mem_status {
-	__u32 size;		/* in: sizeof() known by the caller */
-	__u32 flags;		/* VHOST_MEM_STATUS_F_* */
+	__u32 size;
+	__u32 flags;
 	__u64 guest_phys_addr;
 	__u64 region_size;
 	__u64 block_size;
@@ -113,9 +157,9 @@ struct vhost_mem_status {
 	__u64 usable_region_size;
 	__u64 plugged_size;
 	__u64 requested_size;
-	__u32 memslots;		/* KVM memslots live now */
-	__u32 memslots_max;	/* ids the device may use at most */
-	__u64 dropped;		/* malformed chains dropped without answer */
+	__u32 memslots;
+	__u32 memslots_max;
+	__u64 dropped;
 	__u64 requests[VHOST_MEM_NR_REQ_TYPES][VHOST_MEM_NR_RESP_TYPES];
 };
 
@@ -145,18 +189,25 @@ struct vhost_mem_status {
  */
 #define VHOST_MEM_SET_PAUSED		_IOW(VHOST_VIRTIO, 0xC6, int)
 
-/*
- * The device state for migration: an opaque, versioned blob with the sizes
- * and the plugged-block map.  GET writes it to buf (buf_len in: the room;
- * out: the size, also when ENOSPC says the room is too small).  SET loads
- * it into a device whose region matches, before it runs, with nothing
- * plugged: its memslots are created (and its blocks populated with
- * PREALLOC) before the ioctl returns.
+/**
+ * struct vhost_mem_state - argument of VHOST_MEM_GET_STATE and _SET_STATE
+ *
+ * The device state for migration is an opaque, versioned blob with the
+ * sizes and the plugged-block map.  GET writes it to @buf.  SET loads it
+ * into a device whose region matches, before it runs, with nothing
+ * plugged.  SET creates the memslots before the ioctl returns.  With
+ * VHOST_MEM_REGION_F_PREALLOC it also populates the plugged blocks.
+ *
+ * @size: sizeof() of the struct the caller was built with.
+ * @flags: must be 0.
+ * @buf: user address of the blob.
+ * @buf_len: in: the room at @buf.  Out: the blob's size, also when
+ *	ENOSPC says the room is too small.
  */
 struct vhost_mem_state {
 	__u32 size;
-	__u32 flags;		/* 0 */
-	__u64 buf;		/* user address of the blob */
+	__u32 flags;
+	__u64 buf;
 	__u64 buf_len;
 };
 #define VHOST_MEM_GET_STATE		_IOWR(VHOST_VIRTIO, 0xC7, struct vhost_mem_state)
