@@ -55,31 +55,31 @@ struct vhost_mem {
 	struct vhost_mem_ntf failure;	/* vq.mutex: the batch's failures */
 };
 
-#define vhost_mem_warn(vm, fmt, ...) \
-	pr_warn_ratelimited("vhost-mem%d: " fmt, (vm)->id, ##__VA_ARGS__)
+#define vhost_mem_warn(vmem, fmt, ...) \
+	pr_warn_ratelimited("vhost-mem%d: " fmt, (vmem)->id, ##__VA_ARGS__)
 
 struct vhost_mem *vhost_mem_create(void);
-void vhost_mem_destroy(struct vhost_mem *vm);
+void vhost_mem_destroy(struct vhost_mem *vmem);
 
-u64 vhost_mem_get_features(struct vhost_mem *vm);
-int vhost_mem_set_features(struct vhost_mem *vm, u64 features);
-int vhost_mem_set_vm(struct vhost_mem *vm, const struct vhost_mem_vm *arg);
-int vhost_mem_set_region(struct vhost_mem *vm,
+u64 vhost_mem_get_features(struct vhost_mem *vmem);
+int vhost_mem_set_features(struct vhost_mem *vmem, u64 features);
+int vhost_mem_set_vm(struct vhost_mem *vmem, const struct vhost_mem_vm *arg);
+int vhost_mem_set_region(struct vhost_mem *vmem,
 			 const struct vhost_mem_region *arg);
-int vhost_mem_set_requested_size(struct vhost_mem *vm, u64 size,
+int vhost_mem_set_requested_size(struct vhost_mem *vmem, u64 size,
 				 enum vhost_mem_origin origin);
-int vhost_mem_set_running(struct vhost_mem *vm, bool running);
-int vhost_mem_get_status(struct vhost_mem *vm, struct vhost_mem_status *st);
+int vhost_mem_set_running(struct vhost_mem *vmem, bool running);
+int vhost_mem_get_status(struct vhost_mem *vmem, struct vhost_mem_status *st);
 /* The same, with dev.mutex and vq.mutex held. */
-void vhost_mem_read_status(struct vhost_mem *vm, struct vhost_mem_status *st);
-int vhost_mem_set_paused(struct vhost_mem *vm, bool paused);
-int vhost_mem_get_state(struct vhost_mem *vm, void __user *buf, u64 *len);
-int vhost_mem_set_state(struct vhost_mem *vm, const void __user *buf, u64 len);
-int vhost_mem_reset(struct vhost_mem *vm);
-int vhost_mem_reset_owner(struct vhost_mem *vm);
+void vhost_mem_read_status(struct vhost_mem *vmem, struct vhost_mem_status *st);
+int vhost_mem_set_paused(struct vhost_mem *vmem, bool paused);
+int vhost_mem_get_state(struct vhost_mem *vmem, void __user *buf, u64 *len);
+int vhost_mem_set_state(struct vhost_mem *vmem, const void __user *buf, u64 len);
+int vhost_mem_reset(struct vhost_mem *vmem);
+int vhost_mem_reset_owner(struct vhost_mem *vmem);
 
 /* Called by the request handler with vq.mutex held. */
-u16 vhost_mem_handle_request(struct vhost_mem *vm, u16 type, u64 addr,
+u16 vhost_mem_handle_request(struct vhost_mem *vmem, u16 type, u64 addr,
 			     u16 nb_blocks, u16 *state);
 
 /* request.c */
@@ -103,18 +103,18 @@ struct vhost_mem_info {
 };
 
 /* After a successful VHOST_SET_OWNER, with dev.mutex held. */
-void vhost_mem_record_owner(struct vhost_mem *vm);
-int vhost_mem_set_config_call(struct vhost_mem *vm, int fd);
+void vhost_mem_record_owner(struct vhost_mem *vmem);
+int vhost_mem_set_config_call(struct vhost_mem *vmem, int fd);
 /*
  * A reference held: 0, -ENODEV (dead), -EINTR (killed while waiting for
  * the device's locks) or, if !wait, -EBUSY (they are taken).
  */
-int vhost_mem_get_info(struct vhost_mem *vm, struct vhost_mem_info *info,
+int vhost_mem_get_info(struct vhost_mem *vmem, struct vhost_mem_info *info,
 		       bool wait);
 /* The sizes an event reports, vq.mutex held. */
-void vhost_mem_ntf_sizes(struct vhost_mem *vm, struct vhost_mem_ntf *ntf);
+void vhost_mem_ntf_sizes(struct vhost_mem *vmem, struct vhost_mem_ntf *ntf);
 /* A request answered BUSY because the host failed; vq.mutex held. */
-void vhost_mem_record_failure(struct vhost_mem *vm, u16 type, u64 addr,
+void vhost_mem_record_failure(struct vhost_mem *vmem, u16 type, u64 addr,
 			      u16 nb_blocks, int error);
 
 /*
@@ -127,9 +127,9 @@ struct vhost_mem_batch {
 	struct vhost_mem_ntf failure;
 };
 
-void vhost_mem_batch_begin(struct vhost_mem *vm, struct vhost_mem_batch *batch);
-void vhost_mem_batch_end(struct vhost_mem *vm, struct vhost_mem_batch *batch);
-void vhost_mem_batch_send(struct vhost_mem *vm,
+void vhost_mem_batch_begin(struct vhost_mem *vmem, struct vhost_mem_batch *batch);
+void vhost_mem_batch_end(struct vhost_mem *vmem, struct vhost_mem_batch *batch);
+void vhost_mem_batch_send(struct vhost_mem *vmem,
 			  const struct vhost_mem_batch *batch);
 
 #endif /* VHOST_MEM_DEVICE_H */

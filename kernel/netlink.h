@@ -35,7 +35,7 @@ void vhost_mem_nl_exit(void);
  * if anyone listens there.  Process context; may sleep; the caller holds a
  * reference to the device (its file or a registry reference).
  */
-void vhost_mem_nl_notify(struct vhost_mem *vm, u8 cmd,
+void vhost_mem_nl_notify(struct vhost_mem *vmem, u8 cmd,
 			 const struct vhost_mem_ntf *ntf);
 
 #endif /* VHOST_MEM_NETLINK_H */
