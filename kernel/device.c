@@ -22,6 +22,7 @@
 
 #include "compat.h"
 #include "device.h"
+#include "layout.h"
 #include "plug.h"
 #include "registry.h"
 
@@ -380,6 +381,8 @@ static int vhost_mem_setup_region(struct vhost_mem *vmem,
 	vmem->has_region = true;
 	vmem->node_id = arg->node_id;
 	vmem->region_flags = arg->flags;
+	vmem->layout = arg->flags & VHOST_MEM_REGION_F_HARD_PROTECT ?
+		       &vhost_mem_runs_layout : &vhost_mem_chunks_layout;
 	vmem->ui_mode = arg->unplugged_inaccessible;
 	vmem->unplugged_inaccessible = vmem->ui_mode != VHOST_MEM_UI_OFF;
 	mutex_unlock(&vmem->vq.mutex);

@@ -33,6 +33,7 @@ struct vhost_mem {
 	struct list_head region_node;	/* vhost_mem_regions, its lock */
 	u32 ui_mode;			/* VHOST_MEM_UI_* */
 	struct vhost_mem_memslots slots;
+	const struct vhost_mem_layout *layout;	/* what each memslot maps */
 	struct vhost_mem_backing backing;
 
 	/* Under vq.mutex. */

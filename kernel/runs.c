@@ -16,8 +16,10 @@
  * memslots, so KVM's copy is only compared with it, never used.  Records
  * lie within the region, so no block index below can leave it.
  */
+#include <linux/virtio_mem.h>
+
 #include "device.h"
-#include "plug.h"
+#include "layout.h"
 #include "vcpus.h"
 
 /* Blocks [first, end). */
@@ -41,11 +43,14 @@ static u64 vhost_mem_slot_end(const struct vhost_mem *vmem,
 static int vhost_mem_map_run(struct vhost_mem *vmem, const struct vhost_mem_run *run)
 {
 	int index = vhost_mem_memslot_free_index(&vmem->slots);
+	int ret;
 
 	if (index < 0)
 		return index;
-	return vhost_mem_map_blocks(vmem, index, run->first,
-				    run->end - run->first) ?: index;
+	ret = vhost_mem_map_blocks(vmem, index, run->first, run->end - run->first);
+	if (ret)
+		return ret;
+	return index;
 }
 
 /* Puts back a memslot a failed reshape deleted. */
@@ -107,12 +112,14 @@ out:
 	return ret;
 }
 
-/* Before a PLUG of [first, first + nr) is committed: one run with its neighbours. */
-int vhost_mem_runs_plug(struct vhost_mem *vmem, u64 first, u64 nr)
+/* Before a PLUG is committed: its blocks one run with their neighbours. */
+static int vhost_mem_runs_plug(struct vhost_mem *vmem,
+			       const struct vhost_mem_plan *plan)
 {
 	const struct vhost_mem_blocks *b = &vmem->blocks;
 	struct vhost_mem_memslot old[VHOST_MEM_RESHAPE_MAX];
-	struct vhost_mem_run run = { first, first + nr };
+	u64 first = plan->first_block;
+	struct vhost_mem_run run = { first, first + plan->nr_blocks };
 	unsigned int nr_old = 0;
 
 	if (first && vhost_mem_memslot_at(&vmem->slots, vhost_mem_blocks_gpa(b, first - 1),
@@ -160,7 +167,7 @@ static unsigned int vhost_mem_runs_cut(struct vhost_mem *vmem, u64 first, u64 en
  * those fail, the request is BUSY with blocks of it already unmapped: the
  * guest is giving them up, and its retry finishes the job.
  */
-int vhost_mem_runs_unplug(struct vhost_mem *vmem, u64 first, u64 end)
+static int vhost_mem_runs_cut_out(struct vhost_mem *vmem, u64 first, u64 end)
 {
 	struct vhost_mem_memslot cut[VHOST_MEM_RESHAPE_MAX], slot;
 	struct vhost_mem_run rest[VHOST_MEM_RESHAPE_MAX];
@@ -184,13 +191,35 @@ int vhost_mem_runs_unplug(struct vhost_mem *vmem, u64 first, u64 end)
 }
 
 /* UNPLUG_ALL: nothing stays plugged, so no vCPU needs holding. */
-void vhost_mem_runs_unmap_all(struct vhost_mem *vmem)
+static void vhost_mem_runs_unmap_all(struct vhost_mem *vmem)
 {
 	u32 i;
 
 	for (i = 0; i < vmem->slots.count; i++)
 		if (vhost_mem_memslot_is_live(&vmem->slots, i))
 			vhost_mem_unmap_index(vmem, i);
+}
+
+/*
+ * UNPLUG, UNPLUG_ALL, after the discard: the blocks unmapped, and
+ * discarded again, in case the guest wrote to them until then.
+ */
+static int vhost_mem_runs_unplug(struct vhost_mem *vmem,
+				 const struct vhost_mem_plan *plan)
+{
+	const struct vhost_mem_blocks *b = &vmem->blocks;
+	int ret = 0;
+
+	if (plan->type == VIRTIO_MEM_REQ_UNPLUG_ALL)
+		vhost_mem_runs_unmap_all(vmem);
+	else
+		ret = vhost_mem_runs_cut_out(vmem, plan->first_block,
+					     plan->first_block + plan->nr_blocks);
+	if (!ret)
+		vhost_mem_backing_discard(&vmem->backing,
+					  vhost_mem_blocks_offset(b, plan->first_block),
+					  vhost_mem_blocks_bytes(b, plan->nr_blocks));
+	return ret;
 }
 
 /* Does the memslot map exactly one whole run of plugged blocks? */
@@ -234,7 +263,7 @@ static bool vhost_mem_runs_drop_stale(struct vhost_mem *vmem, bool del, bool *ov
 }
 
 /* Start, restore, reset: a memslot for each run of plugged blocks, no other. */
-int vhost_mem_runs_sync(struct vhost_mem *vmem)
+static int vhost_mem_runs_sync(struct vhost_mem *vmem)
 {
 	struct vhost_mem_vcpus_stop *stop = NULL;
 	struct vhost_mem_memslot slot;
@@ -261,3 +290,11 @@ int vhost_mem_runs_sync(struct vhost_mem *vmem)
 		vhost_mem_vcpus_resume(stop);
 	return err;
 }
+
+/* Populated first: a failed PLUG then has no memslot reshape to undo. */
+const struct vhost_mem_layout vhost_mem_runs_layout = {
+	.plug		= vhost_mem_runs_plug,
+	.unplug		= vhost_mem_runs_unplug,
+	.sync		= vhost_mem_runs_sync,
+	.populate_first	= true,
+};
