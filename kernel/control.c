@@ -2,7 +2,7 @@
 /*
  * vhost-mem: the control plane hooks.  What netlink.c reads of a device
  * (without waiting for a busy one, if it asks so), the owner, the
- * config-change eventfd, and the events of resizes and requests.
+ * config-change eventfd.
  */
 #include <linux/delay.h>
 #include <linux/eventfd.h>
@@ -129,47 +129,4 @@ int vhost_mem_get_info(struct vhost_mem *vmem, struct vhost_mem_info *info,
 unlock:
 	mutex_unlock(&vmem->dev.mutex);
 	return ret;
-}
-
-/* A request the host could not carry out (answered BUSY), vq.mutex held. */
-void vhost_mem_record_failure(struct vhost_mem *vmem, u16 type, u64 addr,
-			      u16 nb_blocks, int error)
-{
-	struct vhost_mem_ntf *f = &vmem->failure;
-
-	if (!f->nr_errors++) {
-		f->error = error;
-		f->req_type = type;
-		f->req_addr = addr;
-		f->req_size = vhost_mem_blocks_bytes(&vmem->blocks, nb_blocks);
-	}
-}
-
-void vhost_mem_batch_begin(struct vhost_mem *vmem, struct vhost_mem_batch *batch)
-{
-	batch->plugged_before = vmem->blocks.plugged_size;
-	vmem->failure.nr_errors = 0;
-}
-
-void vhost_mem_batch_end(struct vhost_mem *vmem, struct vhost_mem_batch *batch)
-{
-	vhost_mem_ntf_sizes(vmem, &batch->sizes);
-	batch->failure = vmem->failure;
-	vhost_mem_ntf_sizes(vmem, &batch->failure);
-	vmem->failure.nr_errors = 0;
-}
-
-/* Cheap when nobody listens: vhost_mem_nl_notify() checks first. */
-void vhost_mem_batch_send(struct vhost_mem *vmem,
-			  const struct vhost_mem_batch *batch)
-{
-	const struct vhost_mem_ntf *sizes = &batch->sizes;
-
-	if (batch->failure.nr_errors)
-		vhost_mem_nl_notify(vmem, VHOST_MEM_CMD_ERROR_NTF, &batch->failure);
-	if (sizes->plugged == batch->plugged_before)
-		return;
-	vhost_mem_nl_notify(vmem, VHOST_MEM_CMD_PLUGGED_SIZE_NTF, sizes);
-	if (sizes->plugged == sizes->requested)
-		vhost_mem_nl_notify(vmem, VHOST_MEM_CMD_SIZE_REACHED_NTF, sizes);
 }

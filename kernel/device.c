@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The device: set-up, start/stop, resize, status, and the execution of the
- * plans blocks.c makes (memslots, then backing, then commit).  The ioctls
+ * The device: set-up, start/stop, resize, status, migration state and
+ * reset (its plan carried out by plug.c, then committed).  The ioctls
  * (and later the control plane) call only the functions declared in
  * device.h; none of them decides anything of the protocol itself.
  */
@@ -411,12 +411,20 @@ int vhost_mem_set_region(struct vhost_mem *vmem,
 	return ret;
 }
 
-/* For the events (netlink.c), with vq.mutex held. */
-void vhost_mem_ntf_sizes(struct vhost_mem *vmem, struct vhost_mem_ntf *ntf)
+/* dev.mutex held; owners can change, so checked under the same hold. */
+static int vhost_mem_check_resize(struct vhost_mem *vmem,
+				  enum vhost_mem_origin origin)
 {
-	ntf->requested = vmem->blocks.requested_size;
-	ntf->plugged = vmem->blocks.plugged_size;
-	ntf->usable = vmem->blocks.usable_size;
+	int ret;
+
+	if (origin == VHOST_MEM_ORIGIN_VMM) {
+		ret = vhost_dev_check_owner(&vmem->dev);
+		if (ret)
+			return ret;
+	}
+	if (!vmem->has_region)
+		return -EBADFD;
+	return 0;
 }
 
 int vhost_mem_set_requested_size(struct vhost_mem *vmem, u64 size,
@@ -429,22 +437,22 @@ int vhost_mem_set_requested_size(struct vhost_mem *vmem, u64 size,
 	/* A device stuck for good (FUSE backing) must not make us unkillable. */
 	if (mutex_lock_killable(&vmem->dev.mutex))
 		return -EINTR;
-	/* Checked under the same hold as the change: owners can change. */
-	ret = origin == VHOST_MEM_ORIGIN_VMM ? vhost_dev_check_owner(&vmem->dev) : 0;
-	if (!ret && !vmem->has_region)
-		ret = -EBADFD;
-	if (!ret && mutex_lock_killable(&vmem->vq.mutex))
+	ret = vhost_mem_check_resize(vmem, origin);
+	if (ret)
+		goto unlock;
+	if (mutex_lock_killable(&vmem->vq.mutex)) {
 		ret = -EINTR;
-	if (!ret) {
-		changed = vmem->blocks.requested_size != size;
-		ret = vhost_mem_blocks_set_requested(&vmem->blocks, size);
-		changed &= !ret;
-		vhost_mem_ntf_sizes(vmem, &ntf);
-		mutex_unlock(&vmem->vq.mutex);
+		goto unlock;
 	}
+	changed = vmem->blocks.requested_size != size;
+	ret = vhost_mem_blocks_set_requested(&vmem->blocks, size);
+	changed &= !ret;
+	vhost_mem_ntf_sizes(vmem, &ntf);
+	mutex_unlock(&vmem->vq.mutex);
 	/* The VMM tells the guest itself; for anyone else, we do. */
 	if (changed && origin != VHOST_MEM_ORIGIN_VMM && vmem->config_ctx)
 		vhost_mem_eventfd_signal(vmem->config_ctx);
+unlock:
 	mutex_unlock(&vmem->dev.mutex);
 	if (changed)
 		vhost_mem_nl_notify(vmem, VHOST_MEM_CMD_REQUESTED_SIZE_NTF, &ntf);
@@ -472,11 +480,16 @@ static int vhost_mem_start_vq(struct vhost_mem *vmem)
 	return ret;
 }
 
-/* Takes dev.mutex: 0 for the owner of a device whose region is set. */
-static int vhost_mem_lock_set_up(struct vhost_mem *vmem)
+/* dev.mutex held: 0 for the owner of a device whose region is set. */
+static int vhost_mem_check_set_up(struct vhost_mem *vmem)
 {
-	mutex_lock(&vmem->dev.mutex);
-	return vhost_dev_check_owner(&vmem->dev) ?: vmem->has_region ? 0 : -EBADFD;
+	int ret = vhost_dev_check_owner(&vmem->dev);
+
+	if (ret)
+		return ret;
+	if (!vmem->has_region)
+		return -EBADFD;
+	return 0;
 }
 
 /*
@@ -509,20 +522,31 @@ static int vhost_mem_apply_features(struct vhost_mem *vmem)
 	return ret;
 }
 
+static int vhost_mem_start(struct vhost_mem *vmem)
+{
+	int ret = vhost_mem_apply_features(vmem);
+
+	if (ret)
+		return ret;
+	return vhost_mem_start_vq(vmem);
+}
+
+static void vhost_mem_stop(struct vhost_mem *vmem)
+{
+	vhost_mem_stop_vq(vmem);
+	vhost_dev_flush(&vmem->dev);
+}
+
 int vhost_mem_set_running(struct vhost_mem *vmem, bool running)
 {
 	int ret;
 
-	ret = vhost_mem_lock_set_up(vmem);
-	if (!ret) {
-		if (running) {
-			ret = vhost_mem_apply_features(vmem) ?:
-			      vhost_mem_start_vq(vmem);
-		} else {
-			vhost_mem_stop_vq(vmem);
-			vhost_dev_flush(&vmem->dev);
-		}
-	}
+	mutex_lock(&vmem->dev.mutex);
+	ret = vhost_mem_check_set_up(vmem);
+	if (!ret && running)
+		ret = vhost_mem_start(vmem);
+	else if (!ret)
+		vhost_mem_stop(vmem);
 	mutex_unlock(&vmem->dev.mutex);
 	return ret;
 }
@@ -568,33 +592,38 @@ int vhost_mem_get_status(struct vhost_mem *vmem, struct vhost_mem_status *st)
  * its config changed, so a Linux driver retries now instead of after its
  * 50-300 s back-off.
  */
-int vhost_mem_set_paused(struct vhost_mem *vmem, bool paused)
+static void vhost_mem_pause(struct vhost_mem *vmem, bool paused)
 {
 	bool resumed;
+
+	mutex_lock(&vmem->vq.mutex);
+	resumed = vmem->paused && !paused;
+	vmem->paused = paused;
+	mutex_unlock(&vmem->vq.mutex);
+	if (resumed && vmem->config_ctx)
+		vhost_mem_eventfd_signal(vmem->config_ctx);
+}
+
+int vhost_mem_set_paused(struct vhost_mem *vmem, bool paused)
+{
 	int ret;
 
-	ret = vhost_mem_lock_set_up(vmem);
-	if (!ret) {
-		mutex_lock(&vmem->vq.mutex);
-		resumed = vmem->paused && !paused;
-		vmem->paused = paused;
-		mutex_unlock(&vmem->vq.mutex);
-		if (resumed && vmem->config_ctx)
-			vhost_mem_eventfd_signal(vmem->config_ctx);
-	}
+	mutex_lock(&vmem->dev.mutex);
+	ret = vhost_mem_check_set_up(vmem);
+	if (!ret)
+		vhost_mem_pause(vmem, paused);
 	mutex_unlock(&vmem->dev.mutex);
 	return ret;
 }
 
-int vhost_mem_get_state(struct vhost_mem *vmem, void __user *buf, u64 *len)
+/* *len: the state's size, also when it is more than *len (-ENOSPC). */
+static int vhost_mem_save_state(struct vhost_mem *vmem, void __user *buf,
+				u64 *len)
 {
 	size_t size;
 	u8 *blob;
 	int ret;
 
-	ret = vhost_mem_lock_set_up(vmem);
-	if (ret)
-		goto out;
 	size = vhost_mem_blocks_state_size(&vmem->blocks);
 	ret = -ENOSPC;
 	if (*len < size)
@@ -610,7 +639,18 @@ int vhost_mem_get_state(struct vhost_mem *vmem, void __user *buf, u64 *len)
 	kvfree(blob);
 out:
 	if (!ret || ret == -ENOSPC)
-		*len = vhost_mem_blocks_state_size(&vmem->blocks);
+		*len = size;
+	return ret;
+}
+
+int vhost_mem_get_state(struct vhost_mem *vmem, void __user *buf, u64 *len)
+{
+	int ret;
+
+	mutex_lock(&vmem->dev.mutex);
+	ret = vhost_mem_check_set_up(vmem);
+	if (!ret)
+		ret = vhost_mem_save_state(vmem, buf, len);
 	mutex_unlock(&vmem->dev.mutex);
 	return ret;
 }
@@ -674,26 +714,32 @@ static u8 *vhost_mem_copy_state(struct vhost_mem *vmem, const void __user *buf,
 	return blob;
 }
 
+static int vhost_mem_restore(struct vhost_mem *vmem, const void __user *buf,
+			     u64 len, struct vhost_mem_batch *batch)
+{
+	u8 *blob = vhost_mem_copy_state(vmem, buf, len);
+	int ret;
+
+	if (IS_ERR(blob))
+		return PTR_ERR(blob);
+	mutex_lock(&vmem->vq.mutex);
+	vhost_mem_batch_begin(vmem, batch);
+	ret = vhost_mem_load_state(vmem, blob, len);
+	vhost_mem_batch_end(vmem, batch);
+	mutex_unlock(&vmem->vq.mutex);
+	kvfree(blob);
+	return ret;
+}
+
 int vhost_mem_set_state(struct vhost_mem *vmem, const void __user *buf, u64 len)
 {
 	struct vhost_mem_batch batch;
-	u8 *blob = NULL;
 	int ret;
 
-	ret = vhost_mem_lock_set_up(vmem);
-	if (!ret) {
-		blob = vhost_mem_copy_state(vmem, buf, len);
-		if (IS_ERR(blob))
-			ret = PTR_ERR(blob);
-	}
-	if (!ret) {
-		mutex_lock(&vmem->vq.mutex);
-		vhost_mem_batch_begin(vmem, &batch);
-		ret = vhost_mem_load_state(vmem, blob, len);
-		vhost_mem_batch_end(vmem, &batch);
-		mutex_unlock(&vmem->vq.mutex);
-		kvfree(blob);
-	}
+	mutex_lock(&vmem->dev.mutex);
+	ret = vhost_mem_check_set_up(vmem);
+	if (!ret)
+		ret = vhost_mem_restore(vmem, buf, len, &batch);
 	mutex_unlock(&vmem->dev.mutex);
 	if (!ret)
 		vhost_mem_batch_send(vmem, &batch);
@@ -701,51 +747,35 @@ int vhost_mem_set_state(struct vhost_mem *vmem, const void __user *buf, u64 len)
 }
 
 /* A system reset unplugs everything, exactly as the guest's UNPLUG_ALL. */
-int vhost_mem_reset(struct vhost_mem *vmem)
+static int vhost_mem_unplug_all(struct vhost_mem *vmem,
+				struct vhost_mem_batch *batch)
 {
-	struct vhost_mem_batch batch;
 	struct vhost_mem_plan plan;
 	int ret;
 
-	ret = vhost_mem_lock_set_up(vmem);
-	if (!ret) {
-		mutex_lock(&vmem->vq.mutex);
-		vhost_mem_batch_begin(vmem, &batch);
-		vhost_mem_blocks_decide(&vmem->blocks, VIRTIO_MEM_REQ_UNPLUG_ALL,
-					0, 0, false, &plan);
-		ret = vhost_mem_execute(vmem, &plan);
-		if (!ret)
-			vhost_mem_blocks_commit(&vmem->blocks, &plan);
-		vhost_mem_batch_end(vmem, &batch);
-		mutex_unlock(&vmem->vq.mutex);
-	}
+	mutex_lock(&vmem->vq.mutex);
+	vhost_mem_batch_begin(vmem, batch);
+	vhost_mem_blocks_decide(&vmem->blocks, VIRTIO_MEM_REQ_UNPLUG_ALL,
+				0, 0, false, &plan);
+	ret = vhost_mem_execute(vmem, &plan);
+	if (!ret)
+		vhost_mem_blocks_commit(&vmem->blocks, &plan);
+	vhost_mem_batch_end(vmem, batch);
+	mutex_unlock(&vmem->vq.mutex);
+	return ret;
+}
+
+int vhost_mem_reset(struct vhost_mem *vmem)
+{
+	struct vhost_mem_batch batch;
+	int ret;
+
+	mutex_lock(&vmem->dev.mutex);
+	ret = vhost_mem_check_set_up(vmem);
+	if (!ret)
+		ret = vhost_mem_unplug_all(vmem, &batch);
 	mutex_unlock(&vmem->dev.mutex);
 	if (!ret)
 		vhost_mem_batch_send(vmem, &batch);
 	return ret;
-}
-
-u16 vhost_mem_handle_request(struct vhost_mem *vmem, u16 type, u64 addr,
-			     u16 nb_blocks, u16 *state)
-{
-	struct vhost_mem_plan plan;
-	u16 answer;
-	int ret;
-
-	vhost_mem_blocks_decide(&vmem->blocks, type, addr, nb_blocks, vmem->paused,
-				&plan);
-	answer = plan.resp;
-	if (vhost_mem_plan_needs_commit(&plan)) {
-		/* Host-side failures leave the state as it was: BUSY. */
-		ret = vhost_mem_execute(vmem, &plan);
-		if (ret) {
-			answer = VIRTIO_MEM_RESP_BUSY;
-			vhost_mem_record_failure(vmem, type, addr, nb_blocks, ret);
-		} else {
-			vhost_mem_blocks_commit(&vmem->blocks, &plan);
-		}
-	}
-	*state = plan.state;
-	vmem->requests[min_t(u16, type, VHOST_MEM_REQ_UNKNOWN)][answer]++;
-	return answer;
 }

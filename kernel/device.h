@@ -11,7 +11,7 @@
 #include "blocks.h"
 #include "memslot.h"
 #include "backing.h"
-#include "netlink.h"
+#include "events.h"
 
 /*
  * One virtio-mem device: one open of /dev/vhost-mem.
@@ -79,17 +79,13 @@ int vhost_mem_set_state(struct vhost_mem *vmem, const void __user *buf, u64 len)
 int vhost_mem_reset(struct vhost_mem *vmem);
 int vhost_mem_reset_owner(struct vhost_mem *vmem);
 
-/* Called by the request handler with vq.mutex held. */
-u16 vhost_mem_handle_request(struct vhost_mem *vmem, u16 type, u64 addr,
-			     u16 nb_blocks, u16 *state);
-
 /* request.c */
 void vhost_mem_handle_kick(struct vhost_work *work);
 
 /*
- * Control plane hooks: what netlink.c reads of a device, the owner, the
- * config-change eventfd and the events of the request path.  The device
- * registry is registry.h.
+ * Control plane hooks (control.c): what netlink.c reads of a device, the
+ * owner, the config-change eventfd.  The device registry is registry.h,
+ * what a device sends is events.h.
  */
 #define VHOST_MEM_VM_ID_LEN	48
 
@@ -112,25 +108,4 @@ int vhost_mem_set_config_call(struct vhost_mem *vmem, int fd);
  */
 int vhost_mem_get_info(struct vhost_mem *vmem, struct vhost_mem_info *info,
 		       bool wait);
-/* The sizes an event reports, vq.mutex held. */
-void vhost_mem_ntf_sizes(struct vhost_mem *vmem, struct vhost_mem_ntf *ntf);
-/* A request answered BUSY because the host failed; vq.mutex held. */
-void vhost_mem_record_failure(struct vhost_mem *vmem, u16 type, u64 addr,
-			      u16 nb_blocks, int error);
-
-/*
- * The events of a batch of requests: begin and end under vq.mutex, send
- * after dropping it.  A zeroed batch sends nothing.
- */
-struct vhost_mem_batch {
-	u64 plugged_before;
-	struct vhost_mem_ntf sizes;	/* at the end */
-	struct vhost_mem_ntf failure;
-};
-
-void vhost_mem_batch_begin(struct vhost_mem *vmem, struct vhost_mem_batch *batch);
-void vhost_mem_batch_end(struct vhost_mem *vmem, struct vhost_mem_batch *batch);
-void vhost_mem_batch_send(struct vhost_mem *vmem,
-			  const struct vhost_mem_batch *batch);
-
 #endif /* VHOST_MEM_DEVICE_H */

@@ -12,6 +12,7 @@
 #include <linux/uaccess.h>
 
 #include "device.h"
+#include "netlink.h"
 
 static int vhost_mem_open(struct inode *inode, struct file *f)
 {

@@ -3,7 +3,7 @@
  * vhost-mem: the generic netlink family "vhost-mem", the admin's control
  * plane.  Documentation/netlink/specs/vhost_mem.yaml specifies it, and
  * scripts/ynl-gen.sh generates its policies, ops and family from there
- * (netlink-gen.c); here are the handlers and the events.
+ * (netlink-gen.c); here are the handlers (the events are events.c).
  *
  * A device belongs to the network namespace of the process that opened
  * /dev/vhost-mem: a socket lists, reads, resizes and hears only the devices
@@ -298,46 +298,6 @@ int vhost_mem_nl_dev_set_doit(struct sk_buff *skb, struct genl_info *info)
 	}
 	vhost_mem_put(vmem);
 	return ret;
-}
-
-void vhost_mem_nl_notify(struct vhost_mem *vmem, u8 cmd,
-			 const struct vhost_mem_ntf *ntf)
-{
-	struct sk_buff *skb;
-	void *hdr;
-
-	if (!genl_has_listeners(&vhost_mem_nl_family, vmem->net,
-				VHOST_MEM_NLGRP_EVENTS))
-		return;
-	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!skb)
-		return;
-	hdr = genlmsg_put(skb, 0, 0, &vhost_mem_nl_family, 0, cmd);
-	if (!hdr)
-		goto free;
-	if (nla_put_u32(skb, VHOST_MEM_A_ID, vmem->id) ||
-	    nla_put_uint(skb, VHOST_MEM_A_COOKIE, vmem->cookie) ||
-	    nla_put_uint(skb, VHOST_MEM_A_REQUESTED_SIZE, ntf->requested) ||
-	    nla_put_uint(skb, VHOST_MEM_A_PLUGGED_SIZE, ntf->plugged) ||
-	    nla_put_uint(skb, VHOST_MEM_A_USABLE_SIZE, ntf->usable))
-		goto free;
-	if (cmd == VHOST_MEM_CMD_REQUESTED_SIZE_NTF &&
-	    nla_put_u32(skb, VHOST_MEM_A_ORIGIN, ntf->origin))
-		goto free;
-	if (cmd == VHOST_MEM_CMD_ERROR_NTF &&
-	    (nla_put_u32(skb, VHOST_MEM_A_ERROR, -ntf->error) ||
-	     nla_put_u32(skb, VHOST_MEM_A_REQ_TYPE, ntf->req_type) ||
-	     nla_put_uint(skb, VHOST_MEM_A_REQ_ADDR, ntf->req_addr) ||
-	     nla_put_uint(skb, VHOST_MEM_A_REQ_SIZE, ntf->req_size) ||
-	     nla_put_u32(skb, VHOST_MEM_A_ERRORS, ntf->nr_errors)))
-		goto free;
-	genlmsg_end(skb, hdr);
-	/* Consumes skb; nobody may be listening any more. */
-	genlmsg_multicast_netns(&vhost_mem_nl_family, vmem->net, skb, 0,
-				VHOST_MEM_NLGRP_EVENTS, GFP_KERNEL);
-	return;
-free:
-	nlmsg_free(skb);
 }
 
 /*

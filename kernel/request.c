@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The requestq: pops the guest's descriptor chains, reads each virtio-mem
- * request, has the device answer it, writes the response and signals the
- * guest once per batch.  The guest is not trusted: the chain's shape is
- * checked here, every field of the request in blocks.c.
+ * request, answers it (blocks.c decides, plug.c does the host work),
+ * writes the response and signals the guest once per batch.  The guest is
+ * not trusted: the chain's shape is checked here, every field of the
+ * request in blocks.c.
  */
 #include <linux/uio.h>
 #include <linux/virtio_mem.h>
 
 #include "device.h"
+#include "plug.h"
 
 #define CREATE_TRACE_POINTS
 #include "trace.h"
@@ -20,6 +22,35 @@ struct vhost_mem_served {
 	u16 nb_blocks;
 	u16 answer;
 };
+
+/*
+ * Decided by blocks.c, carried out by plug.c, committed if that worked;
+ * vq.mutex held.
+ */
+static u16 vhost_mem_handle_request(struct vhost_mem *vmem, u16 type, u64 addr,
+				    u16 nb_blocks, u16 *state)
+{
+	struct vhost_mem_plan plan;
+	u16 answer;
+	int ret;
+
+	vhost_mem_blocks_decide(&vmem->blocks, type, addr, nb_blocks, vmem->paused,
+				&plan);
+	answer = plan.resp;
+	if (vhost_mem_plan_needs_commit(&plan)) {
+		/* Host-side failures leave the state as it was: BUSY. */
+		ret = vhost_mem_execute(vmem, &plan);
+		if (ret) {
+			answer = VIRTIO_MEM_RESP_BUSY;
+			vhost_mem_record_failure(vmem, type, addr, nb_blocks, ret);
+		} else {
+			vhost_mem_blocks_commit(&vmem->blocks, &plan);
+		}
+	}
+	*state = plan.state;
+	vmem->requests[min_t(u16, type, VHOST_MEM_REQ_UNKNOWN)][answer]++;
+	return answer;
+}
 
 /*
  * Serves one chain: the request in its device-readable part, the response
