@@ -2,7 +2,7 @@
 /*
  * vhost-mem: the control plane hooks.  What netlink.c reads of a device
  * (without waiting for a busy one, if it asks so), the owner, the
- * config-change eventfd, and the events of resizes and requests.
+ * config-change eventfd.
  */
 #include <linux/delay.h>
 #include <linux/eventfd.h>
@@ -17,14 +17,14 @@
 #include "device.h"
 
 /* The owner cannot change: the vhost core has no way to drop it. */
-void vhost_mem_record_owner(struct vhost_mem *vm)
+void vhost_mem_record_owner(struct vhost_mem *vmem)
 {
-	lockdep_assert_held(&vm->dev.mutex);
-	put_pid(vm->owner);
-	vm->owner = get_pid(task_tgid(current));
+	lockdep_assert_held(&vmem->dev.mutex);
+	put_pid(vmem->owner);
+	vmem->owner = get_pid(task_tgid(current));
 }
 
-int vhost_mem_set_config_call(struct vhost_mem *vm, int fd)
+int vhost_mem_set_config_call(struct vhost_mem *vmem, int fd)
 {
 	struct eventfd_ctx *ctx = NULL;
 	int ret;
@@ -34,11 +34,11 @@ int vhost_mem_set_config_call(struct vhost_mem *vm, int fd)
 		if (IS_ERR(ctx))
 			return PTR_ERR(ctx);
 	}
-	mutex_lock(&vm->dev.mutex);
-	ret = vhost_dev_check_owner(&vm->dev);
+	mutex_lock(&vmem->dev.mutex);
+	ret = vhost_dev_check_owner(&vmem->dev);
 	if (!ret)
-		swap(ctx, vm->config_ctx);
-	mutex_unlock(&vm->dev.mutex);
+		swap(ctx, vmem->config_ctx);
+	mutex_unlock(&vmem->dev.mutex);
 	/* The new one if we failed, else the old one. */
 	if (ctx)
 		eventfd_ctx_put(ctx);
@@ -72,19 +72,19 @@ static int vhost_mem_ctl_lock(struct mutex *lock, bool wait)
  * translated into the reader's pid namespace, or "" if the creator is not
  * visible there (or gone: a reused pid would name another process).
  */
-static void vhost_mem_vm_id(struct vhost_mem *vm, char *buf, size_t len)
+static void vhost_mem_vm_id(struct vhost_mem *vmem, char *buf, size_t len)
 {
 	struct pid_namespace *ns = task_active_pid_ns(current);
 	struct task_struct *task;
 	struct pid *pid;
 	int nr;
 
-	if (sscanf(vm->kvm->stats_id, "kvm-%d", &nr) != 1)
+	if (sscanf(vmem->kvm->stats_id, "kvm-%d", &nr) != 1)
 		return;
 	rcu_read_lock();
 	pid = find_pid_ns(nr, &init_pid_ns);
 	task = pid ? pid_task(pid, PIDTYPE_PID) : NULL;
-	if (task && READ_ONCE(task->mm) == vm->kvm->mm)
+	if (task && READ_ONCE(task->mm) == vmem->kvm->mm)
 		nr = pid_nr_ns(pid, ns);
 	else
 		nr = 0;
@@ -94,82 +94,39 @@ static void vhost_mem_vm_id(struct vhost_mem *vm, char *buf, size_t len)
 }
 
 /* dev.mutex held, the device alive. */
-static void vhost_mem_read_info(struct vhost_mem *vm,
+static void vhost_mem_read_info(struct vhost_mem *vmem,
 				struct vhost_mem_info *info)
 {
 	/* In the caller's pid namespace: 0 if the owner is not visible. */
-	if (vm->owner)
-		info->owner_pid = pid_vnr(vm->owner);
-	if (vm->kvm)
-		vhost_mem_vm_id(vm, info->vm_id, sizeof(info->vm_id));
-	info->node_id = vm->has_region ? vm->node_id : NUMA_NO_NODE;
-	info->region_flags = vm->region_flags;
-	info->config_call = vm->config_ctx;
+	if (vmem->owner)
+		info->owner_pid = pid_vnr(vmem->owner);
+	if (vmem->kvm)
+		vhost_mem_vm_id(vmem, info->vm_id, sizeof(info->vm_id));
+	info->node_id = vmem->has_region ? vmem->node_id : NUMA_NO_NODE;
+	info->region_flags = vmem->region_flags;
+	info->config_call = vmem->config_ctx;
 }
 
-int vhost_mem_get_info(struct vhost_mem *vm, struct vhost_mem_info *info,
+int vhost_mem_get_info(struct vhost_mem *vmem, struct vhost_mem_info *info,
 		       bool wait)
 {
 	int ret;
 
 	memset(info, 0, sizeof(*info));
-	ret = vhost_mem_ctl_lock(&vm->dev.mutex, wait);
+	ret = vhost_mem_ctl_lock(&vmem->dev.mutex, wait);
 	if (ret)
 		return ret;
 	ret = -ENODEV;
-	if (vm->dead)
+	if (vmem->dead)
 		goto unlock;
-	ret = vhost_mem_ctl_lock(&vm->vq.mutex, wait);
+	ret = vhost_mem_ctl_lock(&vmem->vq.mutex, wait);
 	if (ret)
 		goto unlock;
-	vhost_mem_read_status(vm, &info->st);
-	info->features = vm->vq.acked_features;
-	mutex_unlock(&vm->vq.mutex);
-	vhost_mem_read_info(vm, info);
+	vhost_mem_read_status(vmem, &info->st);
+	info->features = vmem->vq.acked_features;
+	mutex_unlock(&vmem->vq.mutex);
+	vhost_mem_read_info(vmem, info);
 unlock:
-	mutex_unlock(&vm->dev.mutex);
+	mutex_unlock(&vmem->dev.mutex);
 	return ret;
-}
-
-/* A request the host could not carry out (answered BUSY), vq.mutex held. */
-void vhost_mem_record_failure(struct vhost_mem *vm, u16 type, u64 addr,
-			      u16 nb_blocks, int error)
-{
-	struct vhost_mem_ntf *f = &vm->failure;
-
-	if (!f->nr_errors++) {
-		f->error = error;
-		f->req_type = type;
-		f->req_addr = addr;
-		f->req_size = vhost_mem_blocks_bytes(&vm->blocks, nb_blocks);
-	}
-}
-
-void vhost_mem_batch_begin(struct vhost_mem *vm, struct vhost_mem_batch *batch)
-{
-	batch->plugged_before = vm->blocks.plugged_size;
-	vm->failure.nr_errors = 0;
-}
-
-void vhost_mem_batch_end(struct vhost_mem *vm, struct vhost_mem_batch *batch)
-{
-	vhost_mem_ntf_sizes(vm, &batch->sizes);
-	batch->failure = vm->failure;
-	vhost_mem_ntf_sizes(vm, &batch->failure);
-	vm->failure.nr_errors = 0;
-}
-
-/* Cheap when nobody listens: vhost_mem_nl_notify() checks first. */
-void vhost_mem_batch_send(struct vhost_mem *vm,
-			  const struct vhost_mem_batch *batch)
-{
-	const struct vhost_mem_ntf *sizes = &batch->sizes;
-
-	if (batch->failure.nr_errors)
-		vhost_mem_nl_notify(vm, VHOST_MEM_CMD_ERROR_NTF, &batch->failure);
-	if (sizes->plugged == batch->plugged_before)
-		return;
-	vhost_mem_nl_notify(vm, VHOST_MEM_CMD_PLUGGED_SIZE_NTF, sizes);
-	if (sizes->plugged == sizes->requested)
-		vhost_mem_nl_notify(vm, VHOST_MEM_CMD_SIZE_REACHED_NTF, sizes);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The device: set-up, start/stop, resize, status, and the execution of the
- * plans blocks.c makes (memslots, then backing, then commit).  The ioctls
+ * The device: set-up, start/stop, resize, status, migration state and
+ * reset (its plan carried out by plug.c, then committed).  The ioctls
  * (and later the control plane) call only the functions declared in
  * device.h; none of them decides anything of the protocol itself.
  */
@@ -22,6 +22,7 @@
 
 #include "compat.h"
 #include "device.h"
+#include "layout.h"
 #include "plug.h"
 #include "registry.h"
 
@@ -38,38 +39,38 @@ static LIST_HEAD(vhost_mem_regions);
 
 struct vhost_mem *vhost_mem_create(void)
 {
-	struct vhost_mem *vm;
+	struct vhost_mem *vmem;
 	int ret;
 
-	vm = kvzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
-	if (!vm)
+	vmem = kvzalloc(sizeof(*vmem), GFP_KERNEL_ACCOUNT);
+	if (!vmem)
 		return ERR_PTR(-ENOMEM);
-	vm->vqs[VHOST_MEM_REQUESTQ] = &vm->vq;
-	vm->vq.handle_kick = vhost_mem_handle_kick;
-	vhost_dev_init(&vm->dev, vm->vqs, VHOST_MEM_NUM_VQS, UIO_MAXIOV,
+	vmem->vqs[VHOST_MEM_REQUESTQ] = &vmem->vq;
+	vmem->vq.handle_kick = vhost_mem_handle_kick;
+	vhost_dev_init(&vmem->dev, vmem->vqs, VHOST_MEM_NUM_VQS, UIO_MAXIOV,
 		       VHOST_MEM_WEIGHT, 0, true, NULL);
-	vm->net = get_net(current->nsproxy->net_ns);
-	vm->node_id = NUMA_NO_NODE;
-	INIT_LIST_HEAD(&vm->region_node);
+	vmem->net = get_net(current->nsproxy->net_ns);
+	vmem->node_id = NUMA_NO_NODE;
+	INIT_LIST_HEAD(&vmem->region_node);
 	/* Until the guest acks features, only plugged chunks are mapped. */
-	vm->unplugged_inaccessible = true;
+	vmem->unplugged_inaccessible = true;
 
 	/* Last: from here on the control plane may find the device. */
-	ret = vhost_mem_register(vm);
+	ret = vhost_mem_register(vmem);
 	if (ret) {
-		vhost_dev_cleanup(&vm->dev);
-		put_net(vm->net);
-		kvfree(vm);
+		vhost_dev_cleanup(&vmem->dev);
+		put_net(vmem->net);
+		kvfree(vmem);
 		return ERR_PTR(ret);
 	}
-	return vm;
+	return vmem;
 }
 
-static void vhost_mem_stop_vq(struct vhost_mem *vm)
+static void vhost_mem_stop_vq(struct vhost_mem *vmem)
 {
-	mutex_lock(&vm->vq.mutex);
-	vhost_vq_set_backend(&vm->vq, NULL);
-	mutex_unlock(&vm->vq.mutex);
+	mutex_lock(&vmem->vq.mutex);
+	vhost_vq_set_backend(&vmem->vq, NULL);
+	mutex_unlock(&vmem->vq.mutex);
 }
 
 /*
@@ -77,62 +78,62 @@ static void vhost_mem_stop_vq(struct vhost_mem *vm)
  * backing, blocks), the VM, the owner's eventfd.  The queue is stopped and
  * flushed, and dev.mutex held or the device unreachable.
  */
-static void vhost_mem_release_setup(struct vhost_mem *vm)
+static void vhost_mem_release_setup(struct vhost_mem *vmem)
 {
 	mutex_lock(&vhost_mem_regions_lock);
-	list_del_init(&vm->region_node);
+	list_del_init(&vmem->region_node);
 	mutex_unlock(&vhost_mem_regions_lock);
 
 	/* The memory goes with the device: the VM may outlive us. */
-	vhost_mem_memslots_destroy(&vm->slots);
-	vhost_mem_backing_release(&vm->backing);
-	vhost_mem_blocks_free(&vm->blocks);
-	if (vm->vm_file)
-		fput(vm->vm_file);
-	if (vm->config_ctx)
-		eventfd_ctx_put(vm->config_ctx);
-	put_pid(vm->owner);
+	vhost_mem_memslots_destroy(&vmem->slots);
+	vhost_mem_backing_release(&vmem->backing);
+	vhost_mem_blocks_free(&vmem->blocks);
+	if (vmem->vm_file)
+		fput(vmem->vm_file);
+	if (vmem->config_ctx)
+		eventfd_ctx_put(vmem->config_ctx);
+	put_pid(vmem->owner);
 
-	mutex_lock(&vm->vq.mutex);
-	vm->vm_file = NULL;
-	vm->kvm = NULL;
-	vm->config_ctx = NULL;
-	vm->owner = NULL;
-	vm->has_region = false;
-	vm->paused = false;
-	vm->unplugged_inaccessible = true;
-	WRITE_ONCE(vm->ui_mode, VHOST_MEM_UI_AUTO);
-	WRITE_ONCE(vm->region_flags, 0);
-	WRITE_ONCE(vm->node_id, NUMA_NO_NODE);
-	memset(vm->requests, 0, sizeof(vm->requests));
-	vm->dropped = 0;
-	mutex_unlock(&vm->vq.mutex);
+	mutex_lock(&vmem->vq.mutex);
+	vmem->vm_file = NULL;
+	vmem->kvm = NULL;
+	vmem->config_ctx = NULL;
+	vmem->owner = NULL;
+	vmem->has_region = false;
+	vmem->paused = false;
+	vmem->unplugged_inaccessible = true;
+	WRITE_ONCE(vmem->ui_mode, VHOST_MEM_UI_AUTO);
+	WRITE_ONCE(vmem->region_flags, 0);
+	WRITE_ONCE(vmem->node_id, NUMA_NO_NODE);
+	memset(vmem->requests, 0, sizeof(vmem->requests));
+	vmem->dropped = 0;
+	mutex_unlock(&vmem->vq.mutex);
 }
 
-void vhost_mem_destroy(struct vhost_mem *vm)
+void vhost_mem_destroy(struct vhost_mem *vmem)
 {
-	vhost_mem_unregister(vm);
+	vhost_mem_unregister(vmem);
 
-	vhost_mem_stop_vq(vm);
-	vhost_dev_flush(&vm->dev);
-	vhost_dev_stop(&vm->dev);
-	vhost_dev_cleanup(&vm->dev);
-	vhost_mem_release_setup(vm);
+	vhost_mem_stop_vq(vmem);
+	vhost_dev_flush(&vmem->dev);
+	vhost_dev_stop(&vmem->dev);
+	vhost_dev_cleanup(&vmem->dev);
+	vhost_mem_release_setup(vmem);
 	/* The struct stays while the control plane holds a reference. */
-	vhost_mem_put(vm);
+	vhost_mem_put(vmem);
 }
 
 /*
  * VHOST_RESET_OWNER, as vhost-net and vhost-vsock do it: the device is as
  * just opened (no owner, VM, region nor ring), its memslots are deleted.
  */
-int vhost_mem_reset_owner(struct vhost_mem *vm)
+int vhost_mem_reset_owner(struct vhost_mem *vmem)
 {
 	struct vhost_iotlb *umem;
 	int ret;
 
-	mutex_lock(&vm->dev.mutex);
-	ret = vhost_dev_check_owner(&vm->dev);
+	mutex_lock(&vmem->dev.mutex);
+	ret = vhost_dev_check_owner(&vmem->dev);
 	if (ret)
 		goto out;
 	umem = vhost_dev_reset_owner_prepare();
@@ -140,53 +141,53 @@ int vhost_mem_reset_owner(struct vhost_mem *vm)
 		ret = -ENOMEM;
 		goto out;
 	}
-	vhost_mem_stop_vq(vm);
-	vhost_dev_stop(&vm->dev);
+	vhost_mem_stop_vq(vmem);
+	vhost_dev_stop(&vmem->dev);
 	/* Before the core drops the owner's mm: the backing points into it. */
-	vhost_mem_release_setup(vm);
-	vhost_dev_reset_owner(&vm->dev, umem);
+	vhost_mem_release_setup(vmem);
+	vhost_dev_reset_owner(&vmem->dev, umem);
 out:
-	mutex_unlock(&vm->dev.mutex);
+	mutex_unlock(&vmem->dev.mutex);
 	return ret;
 }
 
 /* The transport's features, and the device's that depend on its set-up. */
-u64 vhost_mem_get_features(struct vhost_mem *vm)
+u64 vhost_mem_get_features(struct vhost_mem *vmem)
 {
 	u64 features = VHOST_MEM_FEATURES;
 
-	if (READ_ONCE(vm->ui_mode) != VHOST_MEM_UI_OFF)
+	if (READ_ONCE(vmem->ui_mode) != VHOST_MEM_UI_OFF)
 		features |= 1ULL << VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE;
-	if (READ_ONCE(vm->region_flags) & VHOST_MEM_REGION_F_PERSISTENT_SUSPEND)
+	if (READ_ONCE(vmem->region_flags) & VHOST_MEM_REGION_F_PERSISTENT_SUSPEND)
 		features |= 1ULL << VIRTIO_MEM_F_PERSISTENT_SUSPEND;
-	if (READ_ONCE(vm->node_id) != NUMA_NO_NODE)
+	if (READ_ONCE(vmem->node_id) != NUMA_NO_NODE)
 		features |= 1ULL << VIRTIO_MEM_F_ACPI_PXM;
 	return features;
 }
 
-int vhost_mem_set_features(struct vhost_mem *vm, u64 features)
+int vhost_mem_set_features(struct vhost_mem *vmem, u64 features)
 {
 	int ret;
 
-	if (features & ~vhost_mem_get_features(vm))
+	if (features & ~vhost_mem_get_features(vmem))
 		return -EOPNOTSUPP;
-	mutex_lock(&vm->dev.mutex);
-	ret = vhost_dev_check_owner(&vm->dev);
+	mutex_lock(&vmem->dev.mutex);
+	ret = vhost_dev_check_owner(&vmem->dev);
 	if (!ret) {
-		mutex_lock(&vm->vq.mutex);
-		vm->vq.acked_features = features;
-		mutex_unlock(&vm->vq.mutex);
+		mutex_lock(&vmem->vq.mutex);
+		vmem->vq.acked_features = features;
+		mutex_unlock(&vmem->vq.mutex);
 	}
-	mutex_unlock(&vm->dev.mutex);
+	mutex_unlock(&vmem->dev.mutex);
 	return ret;
 }
 
-static int vhost_mem_attach_vm(struct vhost_mem *vm, int fd)
+static int vhost_mem_attach_vm(struct vhost_mem *vmem, int fd)
 {
 	struct file *f;
 	struct kvm *kvm;
 
-	if (vm->vm_file)
+	if (vmem->vm_file)
 		return -EBUSY;
 	f = fget(fd);
 	if (!f)
@@ -197,24 +198,24 @@ static int vhost_mem_attach_vm(struct vhost_mem *vm, int fd)
 	}
 	kvm = f->private_data;
 	/* Memslots point into the owner's mm: the VM must live there too. */
-	if (kvm->mm != vm->dev.mm) {
+	if (kvm->mm != vmem->dev.mm) {
 		fput(f);
 		return -EXDEV;
 	}
-	vm->vm_file = f;
-	vm->kvm = kvm;
+	vmem->vm_file = f;
+	vmem->kvm = kvm;
 	return 0;
 }
 
-int vhost_mem_set_vm(struct vhost_mem *vm, const struct vhost_mem_vm *arg)
+int vhost_mem_set_vm(struct vhost_mem *vmem, const struct vhost_mem_vm *arg)
 {
 	int ret;
 
-	mutex_lock(&vm->dev.mutex);
-	ret = vhost_dev_check_owner(&vm->dev);
+	mutex_lock(&vmem->dev.mutex);
+	ret = vhost_dev_check_owner(&vmem->dev);
 	if (!ret)
-		ret = vhost_mem_attach_vm(vm, arg->vm_fd);
-	mutex_unlock(&vm->dev.mutex);
+		ret = vhost_mem_attach_vm(vmem, arg->vm_fd);
+	mutex_unlock(&vmem->dev.mutex);
 	return ret;
 }
 
@@ -293,7 +294,7 @@ static bool vhost_mem_ranges_overlap(u64 a, u64 a_len, u64 b, u64 b_len)
  * Another device of the same VM (one per NUMA node, say) must not share
  * our region or our memslot ids, even while neither has a memslot live.
  */
-static int vhost_mem_claim_region(struct vhost_mem *vm,
+static int vhost_mem_claim_region(struct vhost_mem *vmem,
 				  const struct vhost_mem_region *arg)
 {
 	struct vhost_mem *other;
@@ -301,7 +302,7 @@ static int vhost_mem_claim_region(struct vhost_mem *vm,
 
 	mutex_lock(&vhost_mem_regions_lock);
 	list_for_each_entry(other, &vhost_mem_regions, region_node) {
-		if (other->kvm != vm->kvm)
+		if (other->kvm != vmem->kvm)
 			continue;
 		if (vhost_mem_ranges_overlap(arg->guest_phys_addr,
 					     arg->region_size,
@@ -318,21 +319,21 @@ static int vhost_mem_claim_region(struct vhost_mem *vm,
 		}
 	}
 	if (!ret)
-		list_add_tail(&vm->region_node, &vhost_mem_regions);
+		list_add_tail(&vmem->region_node, &vhost_mem_regions);
 	mutex_unlock(&vhost_mem_regions_lock);
 	return ret;
 }
 
-static int vhost_mem_setup_region(struct vhost_mem *vm,
+static int vhost_mem_setup_region(struct vhost_mem *vmem,
 				  const struct vhost_mem_region *arg)
 {
 	struct vhost_mem_blocks blocks = {};
 	int fd = -1, ret;
 	u64 block_size;
 
-	if (!vm->kvm)
+	if (!vmem->kvm)
 		return -EBADFD;
-	if (vm->has_region)
+	if (vmem->has_region)
 		return -EBUSY;
 	ret = vhost_mem_check_region_arg(arg);
 	if (ret)
@@ -343,14 +344,14 @@ static int vhost_mem_setup_region(struct vhost_mem *vm,
 			return -EBADF;
 	}
 
-	ret = vhost_mem_backing_init(&vm->backing, vm->dev.mm,
+	ret = vhost_mem_backing_init(&vmem->backing, vmem->dev.mm,
 				     arg->userspace_addr, arg->region_size,
 				     fd, arg->backing_offset);
 	if (ret)
 		return ret;
-	block_size = vhost_mem_block_size(arg, &vm->backing);
+	block_size = vhost_mem_block_size(arg, &vmem->backing);
 	ret = -EINVAL;
-	if (block_size < vm->backing.page_size)
+	if (block_size < vmem->backing.page_size)
 		goto err_backing;
 	ret = vhost_mem_blocks_init(&blocks, arg->guest_phys_addr,
 				    arg->region_size, block_size,
@@ -364,59 +365,69 @@ static int vhost_mem_setup_region(struct vhost_mem *vm,
 	ret = -ENOSPC;
 	if (arg->slot_count < vhost_mem_memslots_max(&blocks, arg->flags))
 		goto err_blocks;
-	ret = vhost_mem_memslots_init(&vm->slots, vm->id, vm->kvm, vm->dev.mm,
+	ret = vhost_mem_memslots_init(&vmem->slots, vmem->id, vmem->kvm, vmem->dev.mm,
 				      arg->slot_base, arg->slot_count,
 				      arg->guest_phys_addr,
 				      arg->region_size,
 				      arg->flags & VHOST_MEM_REGION_F_SMM);
 	if (ret)
 		goto err_blocks;
-	ret = vhost_mem_claim_region(vm, arg);
+	ret = vhost_mem_claim_region(vmem, arg);
 	if (ret)
 		goto err_slots;
 
-	mutex_lock(&vm->vq.mutex);
-	vm->blocks = blocks;
-	vm->has_region = true;
-	vm->node_id = arg->node_id;
-	vm->region_flags = arg->flags;
-	vm->ui_mode = arg->unplugged_inaccessible;
-	vm->unplugged_inaccessible = vm->ui_mode != VHOST_MEM_UI_OFF;
-	mutex_unlock(&vm->vq.mutex);
+	mutex_lock(&vmem->vq.mutex);
+	vmem->blocks = blocks;
+	vmem->has_region = true;
+	vmem->node_id = arg->node_id;
+	vmem->region_flags = arg->flags;
+	vmem->layout = arg->flags & VHOST_MEM_REGION_F_HARD_PROTECT ?
+		       &vhost_mem_runs_layout : &vhost_mem_chunks_layout;
+	vmem->ui_mode = arg->unplugged_inaccessible;
+	vmem->unplugged_inaccessible = vmem->ui_mode != VHOST_MEM_UI_OFF;
+	mutex_unlock(&vmem->vq.mutex);
 	return 0;
 
 err_slots:
-	vhost_mem_memslots_destroy(&vm->slots);
+	vhost_mem_memslots_destroy(&vmem->slots);
 
 err_blocks:
 	vhost_mem_blocks_free(&blocks);
 err_backing:
-	vhost_mem_backing_release(&vm->backing);
+	vhost_mem_backing_release(&vmem->backing);
 	return ret;
 }
 
-int vhost_mem_set_region(struct vhost_mem *vm,
+int vhost_mem_set_region(struct vhost_mem *vmem,
 			 const struct vhost_mem_region *arg)
 {
 	int ret;
 
-	mutex_lock(&vm->dev.mutex);
-	ret = vhost_dev_check_owner(&vm->dev);
+	mutex_lock(&vmem->dev.mutex);
+	ret = vhost_dev_check_owner(&vmem->dev);
 	if (!ret)
-		ret = vhost_mem_setup_region(vm, arg);
-	mutex_unlock(&vm->dev.mutex);
+		ret = vhost_mem_setup_region(vmem, arg);
+	mutex_unlock(&vmem->dev.mutex);
 	return ret;
 }
 
-/* For the events (netlink.c), with vq.mutex held. */
-void vhost_mem_ntf_sizes(struct vhost_mem *vm, struct vhost_mem_ntf *ntf)
+/* dev.mutex held; owners can change, so checked under the same hold. */
+static int vhost_mem_check_resize(struct vhost_mem *vmem,
+				  enum vhost_mem_origin origin)
 {
-	ntf->requested = vm->blocks.requested_size;
-	ntf->plugged = vm->blocks.plugged_size;
-	ntf->usable = vm->blocks.usable_size;
+	int ret;
+
+	if (origin == VHOST_MEM_ORIGIN_VMM) {
+		ret = vhost_dev_check_owner(&vmem->dev);
+		if (ret)
+			return ret;
+	}
+	if (!vmem->has_region)
+		return -EBADFD;
+	return 0;
 }
 
-int vhost_mem_set_requested_size(struct vhost_mem *vm, u64 size,
+int vhost_mem_set_requested_size(struct vhost_mem *vmem, u64 size,
 				 enum vhost_mem_origin origin)
 {
 	struct vhost_mem_ntf ntf = { .origin = origin };
@@ -424,40 +435,40 @@ int vhost_mem_set_requested_size(struct vhost_mem *vm, u64 size,
 	int ret;
 
 	/* A device stuck for good (FUSE backing) must not make us unkillable. */
-	if (mutex_lock_killable(&vm->dev.mutex))
+	if (mutex_lock_killable(&vmem->dev.mutex))
 		return -EINTR;
-	/* Checked under the same hold as the change: owners can change. */
-	ret = origin == VHOST_MEM_ORIGIN_VMM ? vhost_dev_check_owner(&vm->dev) : 0;
-	if (!ret && !vm->has_region)
-		ret = -EBADFD;
-	if (!ret && mutex_lock_killable(&vm->vq.mutex))
+	ret = vhost_mem_check_resize(vmem, origin);
+	if (ret)
+		goto unlock;
+	if (mutex_lock_killable(&vmem->vq.mutex)) {
 		ret = -EINTR;
-	if (!ret) {
-		changed = vm->blocks.requested_size != size;
-		ret = vhost_mem_blocks_set_requested(&vm->blocks, size);
-		changed &= !ret;
-		vhost_mem_ntf_sizes(vm, &ntf);
-		mutex_unlock(&vm->vq.mutex);
+		goto unlock;
 	}
+	changed = vmem->blocks.requested_size != size;
+	ret = vhost_mem_blocks_set_requested(&vmem->blocks, size);
+	changed &= !ret;
+	vhost_mem_ntf_sizes(vmem, &ntf);
+	mutex_unlock(&vmem->vq.mutex);
 	/* The VMM tells the guest itself; for anyone else, we do. */
-	if (changed && origin != VHOST_MEM_ORIGIN_VMM && vm->config_ctx)
-		vhost_mem_eventfd_signal(vm->config_ctx);
-	mutex_unlock(&vm->dev.mutex);
+	if (changed && origin != VHOST_MEM_ORIGIN_VMM && vmem->config_ctx)
+		vhost_mem_eventfd_signal(vmem->config_ctx);
+unlock:
+	mutex_unlock(&vmem->dev.mutex);
 	if (changed)
-		vhost_mem_nl_notify(vm, VHOST_MEM_CMD_REQUESTED_SIZE_NTF, &ntf);
+		vhost_mem_nl_notify(vmem, VHOST_MEM_CMD_REQUESTED_SIZE_NTF, &ntf);
 	return ret;
 }
 
-static int vhost_mem_start_vq(struct vhost_mem *vm)
+static int vhost_mem_start_vq(struct vhost_mem *vmem)
 {
-	struct vhost_virtqueue *vq = &vm->vq;
+	struct vhost_virtqueue *vq = &vmem->vq;
 	int ret = 0;
 
 	mutex_lock(&vq->mutex);
 	if (!vhost_vq_access_ok(vq)) {
 		ret = -EFAULT;
 	} else if (!vhost_vq_get_backend(vq)) {
-		vhost_vq_set_backend(vq, vm);
+		vhost_vq_set_backend(vq, vmem);
 		ret = vhost_vq_init_access(vq);
 		if (ret)
 			vhost_vq_set_backend(vq, NULL);
@@ -469,11 +480,16 @@ static int vhost_mem_start_vq(struct vhost_mem *vm)
 	return ret;
 }
 
-/* Takes dev.mutex: 0 for the owner of a device whose region is set. */
-static int vhost_mem_lock_set_up(struct vhost_mem *vm)
+/* dev.mutex held: 0 for the owner of a device whose region is set. */
+static int vhost_mem_check_set_up(struct vhost_mem *vmem)
 {
-	mutex_lock(&vm->dev.mutex);
-	return vhost_dev_check_owner(&vm->dev) ?: vm->has_region ? 0 : -EBADFD;
+	int ret = vhost_dev_check_owner(&vmem->dev);
+
+	if (ret)
+		return ret;
+	if (!vmem->has_region)
+		return -EBADFD;
+	return 0;
 }
 
 /*
@@ -482,60 +498,71 @@ static int vhost_mem_lock_set_up(struct vhost_mem *vm)
  * whole region is mapped for it (and refused, as by QEMU, with "on", and
  * with hard protection).
  */
-static int vhost_mem_apply_features(struct vhost_mem *vm)
+static int vhost_mem_apply_features(struct vhost_mem *vmem)
 {
-	bool acked = vhost_has_feature(&vm->vq,
+	bool acked = vhost_has_feature(&vmem->vq,
 				       VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE);
 	bool was_readable;
 	int ret;
 
 	/* Acked before SET_REGION took a feature away (ui "off"). */
-	if (vm->vq.acked_features & ~vhost_mem_get_features(vm))
+	if (vmem->vq.acked_features & ~vhost_mem_get_features(vmem))
 		return -EINVAL;
-	if ((vm->ui_mode == VHOST_MEM_UI_ON ||
-	     vm->region_flags & VHOST_MEM_REGION_F_HARD_PROTECT) && !acked)
+	if ((vmem->ui_mode == VHOST_MEM_UI_ON ||
+	     vmem->region_flags & VHOST_MEM_REGION_F_HARD_PROTECT) && !acked)
 		return -EINVAL;
-	mutex_lock(&vm->vq.mutex);
-	was_readable = !vm->unplugged_inaccessible;
-	vm->unplugged_inaccessible = acked;
-	ret = vhost_mem_sync_memslots(vm);
+	mutex_lock(&vmem->vq.mutex);
+	was_readable = !vmem->unplugged_inaccessible;
+	vmem->unplugged_inaccessible = acked;
+	ret = vhost_mem_sync_memslots(vmem);
 	/* What the old driver wrote to unplugged memory goes with its mapping. */
 	if (!ret && was_readable && acked)
-		vhost_mem_discard_empty_chunks(vm);
-	mutex_unlock(&vm->vq.mutex);
+		vhost_mem_discard_empty_chunks(vmem);
+	mutex_unlock(&vmem->vq.mutex);
 	return ret;
 }
 
-int vhost_mem_set_running(struct vhost_mem *vm, bool running)
+static int vhost_mem_start(struct vhost_mem *vmem)
+{
+	int ret = vhost_mem_apply_features(vmem);
+
+	if (ret)
+		return ret;
+	return vhost_mem_start_vq(vmem);
+}
+
+static void vhost_mem_stop(struct vhost_mem *vmem)
+{
+	vhost_mem_stop_vq(vmem);
+	vhost_dev_flush(&vmem->dev);
+}
+
+int vhost_mem_set_running(struct vhost_mem *vmem, bool running)
 {
 	int ret;
 
-	ret = vhost_mem_lock_set_up(vm);
-	if (!ret) {
-		if (running) {
-			ret = vhost_mem_apply_features(vm) ?:
-			      vhost_mem_start_vq(vm);
-		} else {
-			vhost_mem_stop_vq(vm);
-			vhost_dev_flush(&vm->dev);
-		}
-	}
-	mutex_unlock(&vm->dev.mutex);
+	mutex_lock(&vmem->dev.mutex);
+	ret = vhost_mem_check_set_up(vmem);
+	if (!ret && running)
+		ret = vhost_mem_start(vmem);
+	else if (!ret)
+		vhost_mem_stop(vmem);
+	mutex_unlock(&vmem->dev.mutex);
 	return ret;
 }
 
-void vhost_mem_read_status(struct vhost_mem *vm, struct vhost_mem_status *st)
+void vhost_mem_read_status(struct vhost_mem *vmem, struct vhost_mem_status *st)
 {
-	const struct vhost_mem_blocks *b = &vm->blocks;
+	const struct vhost_mem_blocks *b = &vmem->blocks;
 
-	lockdep_assert_held(&vm->dev.mutex);
-	lockdep_assert_held(&vm->vq.mutex);
-	st->flags = (vm->paused ? VHOST_MEM_STATUS_F_PAUSED : 0) |
-		    (vm->kvm ? VHOST_MEM_STATUS_F_VM : 0) |
-		    (vm->has_region ? VHOST_MEM_STATUS_F_REGION : 0) |
-		    (vhost_vq_get_backend(&vm->vq) ?
+	lockdep_assert_held(&vmem->dev.mutex);
+	lockdep_assert_held(&vmem->vq.mutex);
+	st->flags = (vmem->paused ? VHOST_MEM_STATUS_F_PAUSED : 0) |
+		    (vmem->kvm ? VHOST_MEM_STATUS_F_VM : 0) |
+		    (vmem->has_region ? VHOST_MEM_STATUS_F_REGION : 0) |
+		    (vhost_vq_get_backend(&vmem->vq) ?
 		     VHOST_MEM_STATUS_F_RUNNING : 0);
-	if (vm->has_region) {
+	if (vmem->has_region) {
 		st->guest_phys_addr = b->addr;
 		st->region_size = b->region_size;
 		st->block_size = b->block_size;
@@ -543,20 +570,20 @@ void vhost_mem_read_status(struct vhost_mem *vm, struct vhost_mem_status *st)
 		st->usable_region_size = b->usable_size;
 		st->plugged_size = b->plugged_size;
 		st->requested_size = b->requested_size;
-		st->memslots = vm->slots.live;
-		st->memslots_max = vhost_mem_memslots_max(b, vm->region_flags);
+		st->memslots = vmem->slots.live;
+		st->memslots_max = vhost_mem_memslots_max(b, vmem->region_flags);
 	}
-	st->dropped = vm->dropped;
-	memcpy(st->requests, vm->requests, sizeof(st->requests));
+	st->dropped = vmem->dropped;
+	memcpy(st->requests, vmem->requests, sizeof(st->requests));
 }
 
-int vhost_mem_get_status(struct vhost_mem *vm, struct vhost_mem_status *st)
+int vhost_mem_get_status(struct vhost_mem *vmem, struct vhost_mem_status *st)
 {
-	mutex_lock(&vm->dev.mutex);
-	mutex_lock(&vm->vq.mutex);
-	vhost_mem_read_status(vm, st);
-	mutex_unlock(&vm->vq.mutex);
-	mutex_unlock(&vm->dev.mutex);
+	mutex_lock(&vmem->dev.mutex);
+	mutex_lock(&vmem->vq.mutex);
+	vhost_mem_read_status(vmem, st);
+	mutex_unlock(&vmem->vq.mutex);
+	mutex_unlock(&vmem->dev.mutex);
 	return 0;
 }
 
@@ -565,34 +592,39 @@ int vhost_mem_get_status(struct vhost_mem *vm, struct vhost_mem_status *st)
  * its config changed, so a Linux driver retries now instead of after its
  * 50-300 s back-off.
  */
-int vhost_mem_set_paused(struct vhost_mem *vm, bool paused)
+static void vhost_mem_pause(struct vhost_mem *vmem, bool paused)
 {
 	bool resumed;
+
+	mutex_lock(&vmem->vq.mutex);
+	resumed = vmem->paused && !paused;
+	vmem->paused = paused;
+	mutex_unlock(&vmem->vq.mutex);
+	if (resumed && vmem->config_ctx)
+		vhost_mem_eventfd_signal(vmem->config_ctx);
+}
+
+int vhost_mem_set_paused(struct vhost_mem *vmem, bool paused)
+{
 	int ret;
 
-	ret = vhost_mem_lock_set_up(vm);
-	if (!ret) {
-		mutex_lock(&vm->vq.mutex);
-		resumed = vm->paused && !paused;
-		vm->paused = paused;
-		mutex_unlock(&vm->vq.mutex);
-		if (resumed && vm->config_ctx)
-			vhost_mem_eventfd_signal(vm->config_ctx);
-	}
-	mutex_unlock(&vm->dev.mutex);
+	mutex_lock(&vmem->dev.mutex);
+	ret = vhost_mem_check_set_up(vmem);
+	if (!ret)
+		vhost_mem_pause(vmem, paused);
+	mutex_unlock(&vmem->dev.mutex);
 	return ret;
 }
 
-int vhost_mem_get_state(struct vhost_mem *vm, void __user *buf, u64 *len)
+/* *len: the state's size, also when it is more than *len (-ENOSPC). */
+static int vhost_mem_save_state(struct vhost_mem *vmem, void __user *buf,
+				u64 *len)
 {
 	size_t size;
 	u8 *blob;
 	int ret;
 
-	ret = vhost_mem_lock_set_up(vm);
-	if (ret)
-		goto out;
-	size = vhost_mem_blocks_state_size(&vm->blocks);
+	size = vhost_mem_blocks_state_size(&vmem->blocks);
 	ret = -ENOSPC;
 	if (*len < size)
 		goto out;
@@ -600,22 +632,33 @@ int vhost_mem_get_state(struct vhost_mem *vm, void __user *buf, u64 *len)
 	blob = kvmalloc(size, GFP_KERNEL_ACCOUNT);
 	if (!blob)
 		goto out;
-	mutex_lock(&vm->vq.mutex);
-	vhost_mem_blocks_save(&vm->blocks, blob);
-	mutex_unlock(&vm->vq.mutex);
+	mutex_lock(&vmem->vq.mutex);
+	vhost_mem_blocks_save(&vmem->blocks, blob);
+	mutex_unlock(&vmem->vq.mutex);
 	ret = copy_to_user(buf, blob, size) ? -EFAULT : 0;
 	kvfree(blob);
 out:
 	if (!ret || ret == -ENOSPC)
-		*len = vhost_mem_blocks_state_size(&vm->blocks);
-	mutex_unlock(&vm->dev.mutex);
+		*len = size;
+	return ret;
+}
+
+int vhost_mem_get_state(struct vhost_mem *vmem, void __user *buf, u64 *len)
+{
+	int ret;
+
+	mutex_lock(&vmem->dev.mutex);
+	ret = vhost_mem_check_set_up(vmem);
+	if (!ret)
+		ret = vhost_mem_save_state(vmem, buf, len);
+	mutex_unlock(&vmem->dev.mutex);
 	return ret;
 }
 
 /* The restored state takes effect only once KVM and the backing match. */
-static int vhost_mem_load_state(struct vhost_mem *vm, const u8 *blob, u64 len)
+static int vhost_mem_load_state(struct vhost_mem *vmem, const u8 *blob, u64 len)
 {
-	struct vhost_mem_blocks old = vm->blocks, loaded = {};
+	struct vhost_mem_blocks old = vmem->blocks, loaded = {};
 	const struct vhost_mem_blocks *b = &old;
 	int ret;
 
@@ -631,15 +674,15 @@ static int vhost_mem_load_state(struct vhost_mem *vm, const u8 *blob, u64 len)
 		vhost_mem_blocks_free(&loaded);
 		return ret;
 	}
-	vm->blocks = loaded;
-	ret = vhost_mem_sync_memslots(vm) ?: vhost_mem_populate_plugged(vm);
+	vmem->blocks = loaded;
+	ret = vhost_mem_sync_memslots(vmem) ?: vhost_mem_populate_plugged(vmem);
 	if (ret) {
 		/*
 		 * Nothing is discarded: the VMM may have loaded the migrated
 		 * RAM into these blocks already, and a retry needs it.
 		 */
-		vm->blocks = old;
-		vhost_mem_sync_memslots(vm);
+		vmem->blocks = old;
+		vhost_mem_sync_memslots(vmem);
 		vhost_mem_blocks_free(&loaded);
 		return ret;
 	}
@@ -652,14 +695,14 @@ static int vhost_mem_load_state(struct vhost_mem *vm, const u8 *blob, u64 len)
  * exactly the state's size: checked before anything is allocated, and the
  * copy is charged to the caller's memory cgroup.
  */
-static u8 *vhost_mem_copy_state(struct vhost_mem *vm, const void __user *buf,
+static u8 *vhost_mem_copy_state(struct vhost_mem *vmem, const void __user *buf,
 				u64 len)
 {
 	u8 *blob;
 
-	if (vhost_vq_get_backend(&vm->vq))
+	if (vhost_vq_get_backend(&vmem->vq))
 		return ERR_PTR(-EBUSY);
-	if (len != vhost_mem_blocks_state_size(&vm->blocks))
+	if (len != vhost_mem_blocks_state_size(&vmem->blocks))
 		return ERR_PTR(-EINVAL);
 	blob = kvmalloc(len, GFP_KERNEL_ACCOUNT);
 	if (!blob)
@@ -671,78 +714,68 @@ static u8 *vhost_mem_copy_state(struct vhost_mem *vm, const void __user *buf,
 	return blob;
 }
 
-int vhost_mem_set_state(struct vhost_mem *vm, const void __user *buf, u64 len)
+static int vhost_mem_restore(struct vhost_mem *vmem, const void __user *buf,
+			     u64 len, struct vhost_mem_batch *batch)
 {
-	struct vhost_mem_batch batch;
-	u8 *blob = NULL;
+	u8 *blob = vhost_mem_copy_state(vmem, buf, len);
 	int ret;
 
-	ret = vhost_mem_lock_set_up(vm);
-	if (!ret) {
-		blob = vhost_mem_copy_state(vm, buf, len);
-		if (IS_ERR(blob))
-			ret = PTR_ERR(blob);
-	}
-	if (!ret) {
-		mutex_lock(&vm->vq.mutex);
-		vhost_mem_batch_begin(vm, &batch);
-		ret = vhost_mem_load_state(vm, blob, len);
-		vhost_mem_batch_end(vm, &batch);
-		mutex_unlock(&vm->vq.mutex);
-		kvfree(blob);
-	}
-	mutex_unlock(&vm->dev.mutex);
+	if (IS_ERR(blob))
+		return PTR_ERR(blob);
+	mutex_lock(&vmem->vq.mutex);
+	vhost_mem_batch_begin(vmem, batch);
+	ret = vhost_mem_load_state(vmem, blob, len);
+	vhost_mem_batch_end(vmem, batch);
+	mutex_unlock(&vmem->vq.mutex);
+	kvfree(blob);
+	return ret;
+}
+
+int vhost_mem_set_state(struct vhost_mem *vmem, const void __user *buf, u64 len)
+{
+	struct vhost_mem_batch batch;
+	int ret;
+
+	mutex_lock(&vmem->dev.mutex);
+	ret = vhost_mem_check_set_up(vmem);
 	if (!ret)
-		vhost_mem_batch_send(vm, &batch);
+		ret = vhost_mem_restore(vmem, buf, len, &batch);
+	mutex_unlock(&vmem->dev.mutex);
+	if (!ret)
+		vhost_mem_batch_send(vmem, &batch);
 	return ret;
 }
 
 /* A system reset unplugs everything, exactly as the guest's UNPLUG_ALL. */
-int vhost_mem_reset(struct vhost_mem *vm)
+static int vhost_mem_unplug_all(struct vhost_mem *vmem,
+				struct vhost_mem_batch *batch)
 {
-	struct vhost_mem_batch batch;
 	struct vhost_mem_plan plan;
 	int ret;
 
-	ret = vhost_mem_lock_set_up(vm);
-	if (!ret) {
-		mutex_lock(&vm->vq.mutex);
-		vhost_mem_batch_begin(vm, &batch);
-		vhost_mem_blocks_decide(&vm->blocks, VIRTIO_MEM_REQ_UNPLUG_ALL,
-					0, 0, false, &plan);
-		ret = vhost_mem_execute(vm, &plan);
-		if (!ret)
-			vhost_mem_blocks_commit(&vm->blocks, &plan);
-		vhost_mem_batch_end(vm, &batch);
-		mutex_unlock(&vm->vq.mutex);
-	}
-	mutex_unlock(&vm->dev.mutex);
+	mutex_lock(&vmem->vq.mutex);
+	vhost_mem_batch_begin(vmem, batch);
+	vhost_mem_blocks_decide(&vmem->blocks, VIRTIO_MEM_REQ_UNPLUG_ALL,
+				0, 0, false, &plan);
+	ret = vhost_mem_execute(vmem, &plan);
 	if (!ret)
-		vhost_mem_batch_send(vm, &batch);
+		vhost_mem_blocks_commit(&vmem->blocks, &plan);
+	vhost_mem_batch_end(vmem, batch);
+	mutex_unlock(&vmem->vq.mutex);
 	return ret;
 }
 
-u16 vhost_mem_handle_request(struct vhost_mem *vm, u16 type, u64 addr,
-			     u16 nb_blocks, u16 *state)
+int vhost_mem_reset(struct vhost_mem *vmem)
 {
-	struct vhost_mem_plan plan;
-	u16 answer;
+	struct vhost_mem_batch batch;
 	int ret;
 
-	vhost_mem_blocks_decide(&vm->blocks, type, addr, nb_blocks, vm->paused,
-				&plan);
-	answer = plan.resp;
-	if (vhost_mem_plan_needs_commit(&plan)) {
-		/* Host-side failures leave the state as it was: BUSY. */
-		ret = vhost_mem_execute(vm, &plan);
-		if (ret) {
-			answer = VIRTIO_MEM_RESP_BUSY;
-			vhost_mem_record_failure(vm, type, addr, nb_blocks, ret);
-		} else {
-			vhost_mem_blocks_commit(&vm->blocks, &plan);
-		}
-	}
-	*state = plan.state;
-	vm->requests[min_t(u16, type, VHOST_MEM_REQ_UNKNOWN)][answer]++;
-	return answer;
+	mutex_lock(&vmem->dev.mutex);
+	ret = vhost_mem_check_set_up(vmem);
+	if (!ret)
+		ret = vhost_mem_unplug_all(vmem, &batch);
+	mutex_unlock(&vmem->dev.mutex);
+	if (!ret)
+		vhost_mem_batch_send(vmem, &batch);
+	return ret;
 }

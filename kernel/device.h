@@ -11,7 +11,7 @@
 #include "blocks.h"
 #include "memslot.h"
 #include "backing.h"
-#include "netlink.h"
+#include "events.h"
 
 /*
  * One virtio-mem device: one open of /dev/vhost-mem.
@@ -33,6 +33,7 @@ struct vhost_mem {
 	struct list_head region_node;	/* vhost_mem_regions, its lock */
 	u32 ui_mode;			/* VHOST_MEM_UI_* */
 	struct vhost_mem_memslots slots;
+	const struct vhost_mem_layout *layout;	/* what each memslot maps */
 	struct vhost_mem_backing backing;
 
 	/* Under vq.mutex. */
@@ -55,40 +56,36 @@ struct vhost_mem {
 	struct vhost_mem_ntf failure;	/* vq.mutex: the batch's failures */
 };
 
-#define vhost_mem_warn(vm, fmt, ...) \
-	pr_warn_ratelimited("vhost-mem%d: " fmt, (vm)->id, ##__VA_ARGS__)
+#define vhost_mem_warn(vmem, fmt, ...) \
+	pr_warn_ratelimited("vhost-mem%d: " fmt, (vmem)->id, ##__VA_ARGS__)
 
 struct vhost_mem *vhost_mem_create(void);
-void vhost_mem_destroy(struct vhost_mem *vm);
+void vhost_mem_destroy(struct vhost_mem *vmem);
 
-u64 vhost_mem_get_features(struct vhost_mem *vm);
-int vhost_mem_set_features(struct vhost_mem *vm, u64 features);
-int vhost_mem_set_vm(struct vhost_mem *vm, const struct vhost_mem_vm *arg);
-int vhost_mem_set_region(struct vhost_mem *vm,
+u64 vhost_mem_get_features(struct vhost_mem *vmem);
+int vhost_mem_set_features(struct vhost_mem *vmem, u64 features);
+int vhost_mem_set_vm(struct vhost_mem *vmem, const struct vhost_mem_vm *arg);
+int vhost_mem_set_region(struct vhost_mem *vmem,
 			 const struct vhost_mem_region *arg);
-int vhost_mem_set_requested_size(struct vhost_mem *vm, u64 size,
+int vhost_mem_set_requested_size(struct vhost_mem *vmem, u64 size,
 				 enum vhost_mem_origin origin);
-int vhost_mem_set_running(struct vhost_mem *vm, bool running);
-int vhost_mem_get_status(struct vhost_mem *vm, struct vhost_mem_status *st);
+int vhost_mem_set_running(struct vhost_mem *vmem, bool running);
+int vhost_mem_get_status(struct vhost_mem *vmem, struct vhost_mem_status *st);
 /* The same, with dev.mutex and vq.mutex held. */
-void vhost_mem_read_status(struct vhost_mem *vm, struct vhost_mem_status *st);
-int vhost_mem_set_paused(struct vhost_mem *vm, bool paused);
-int vhost_mem_get_state(struct vhost_mem *vm, void __user *buf, u64 *len);
-int vhost_mem_set_state(struct vhost_mem *vm, const void __user *buf, u64 len);
-int vhost_mem_reset(struct vhost_mem *vm);
-int vhost_mem_reset_owner(struct vhost_mem *vm);
-
-/* Called by the request handler with vq.mutex held. */
-u16 vhost_mem_handle_request(struct vhost_mem *vm, u16 type, u64 addr,
-			     u16 nb_blocks, u16 *state);
+void vhost_mem_read_status(struct vhost_mem *vmem, struct vhost_mem_status *st);
+int vhost_mem_set_paused(struct vhost_mem *vmem, bool paused);
+int vhost_mem_get_state(struct vhost_mem *vmem, void __user *buf, u64 *len);
+int vhost_mem_set_state(struct vhost_mem *vmem, const void __user *buf, u64 len);
+int vhost_mem_reset(struct vhost_mem *vmem);
+int vhost_mem_reset_owner(struct vhost_mem *vmem);
 
 /* request.c */
 void vhost_mem_handle_kick(struct vhost_work *work);
 
 /*
- * Control plane hooks: what netlink.c reads of a device, the owner, the
- * config-change eventfd and the events of the request path.  The device
- * registry is registry.h.
+ * Control plane hooks (control.c): what netlink.c reads of a device, the
+ * owner, the config-change eventfd.  The device registry is registry.h,
+ * what a device sends is events.h.
  */
 #define VHOST_MEM_VM_ID_LEN	48
 
@@ -103,33 +100,12 @@ struct vhost_mem_info {
 };
 
 /* After a successful VHOST_SET_OWNER, with dev.mutex held. */
-void vhost_mem_record_owner(struct vhost_mem *vm);
-int vhost_mem_set_config_call(struct vhost_mem *vm, int fd);
+void vhost_mem_record_owner(struct vhost_mem *vmem);
+int vhost_mem_set_config_call(struct vhost_mem *vmem, int fd);
 /*
  * A reference held: 0, -ENODEV (dead), -EINTR (killed while waiting for
  * the device's locks) or, if !wait, -EBUSY (they are taken).
  */
-int vhost_mem_get_info(struct vhost_mem *vm, struct vhost_mem_info *info,
+int vhost_mem_get_info(struct vhost_mem *vmem, struct vhost_mem_info *info,
 		       bool wait);
-/* The sizes an event reports, vq.mutex held. */
-void vhost_mem_ntf_sizes(struct vhost_mem *vm, struct vhost_mem_ntf *ntf);
-/* A request answered BUSY because the host failed; vq.mutex held. */
-void vhost_mem_record_failure(struct vhost_mem *vm, u16 type, u64 addr,
-			      u16 nb_blocks, int error);
-
-/*
- * The events of a batch of requests: begin and end under vq.mutex, send
- * after dropping it.  A zeroed batch sends nothing.
- */
-struct vhost_mem_batch {
-	u64 plugged_before;
-	struct vhost_mem_ntf sizes;	/* at the end */
-	struct vhost_mem_ntf failure;
-};
-
-void vhost_mem_batch_begin(struct vhost_mem *vm, struct vhost_mem_batch *batch);
-void vhost_mem_batch_end(struct vhost_mem *vm, struct vhost_mem_batch *batch);
-void vhost_mem_batch_send(struct vhost_mem *vm,
-			  const struct vhost_mem_batch *batch);
-
 #endif /* VHOST_MEM_DEVICE_H */

@@ -12,14 +12,15 @@
 #include <linux/uaccess.h>
 
 #include "device.h"
+#include "netlink.h"
 
 static int vhost_mem_open(struct inode *inode, struct file *f)
 {
-	struct vhost_mem *vm = vhost_mem_create();
+	struct vhost_mem *vmem = vhost_mem_create();
 
-	if (IS_ERR(vm))
-		return PTR_ERR(vm);
-	f->private_data = vm;
+	if (IS_ERR(vmem))
+		return PTR_ERR(vmem);
+	f->private_data = vmem;
 	return 0;
 }
 
@@ -71,25 +72,25 @@ static int vhost_mem_get_switch(void __user *argp, bool *on)
 	return 0;
 }
 
-static long vhost_mem_ioctl_set_vm(struct vhost_mem *vm, void __user *argp)
+static long vhost_mem_ioctl_set_vm(struct vhost_mem *vmem, void __user *argp)
 {
 	struct vhost_mem_vm arg;
 	int ret = vhost_mem_copy_arg(&arg, sizeof(arg), VHOST_MEM_ARG_MIN_SIZE,
 				     argp);
 
-	return ret ?: vhost_mem_set_vm(vm, &arg);
+	return ret ?: vhost_mem_set_vm(vmem, &arg);
 }
 
-static long vhost_mem_ioctl_set_region(struct vhost_mem *vm, void __user *argp)
+static long vhost_mem_ioctl_set_region(struct vhost_mem *vmem, void __user *argp)
 {
 	struct vhost_mem_region arg;
 	int ret = vhost_mem_copy_arg(&arg, sizeof(arg), VHOST_MEM_ARG_MIN_SIZE,
 				     argp);
 
-	return ret ?: vhost_mem_set_region(vm, &arg);
+	return ret ?: vhost_mem_set_region(vmem, &arg);
 }
 
-static long vhost_mem_ioctl_get_status(struct vhost_mem *vm, void __user *argp)
+static long vhost_mem_ioctl_get_status(struct vhost_mem *vmem, void __user *argp)
 {
 	struct vhost_mem_status st = {};
 	u32 usize;
@@ -98,14 +99,14 @@ static long vhost_mem_ioctl_get_status(struct vhost_mem *vm, void __user *argp)
 	ret = vhost_mem_get_arg_size(argp, VHOST_MEM_ARG_MIN_SIZE, &usize);
 	if (ret)
 		return ret;
-	ret = vhost_mem_get_status(vm, &st);
+	ret = vhost_mem_get_status(vmem, &st);
 	if (ret)
 		return ret;
 	st.size = min_t(u32, usize, sizeof(st));
 	return copy_to_user(argp, &st, st.size) ? -EFAULT : 0;
 }
 
-static long vhost_mem_ioctl_state(struct vhost_mem *vm, unsigned int ioctl,
+static long vhost_mem_ioctl_state(struct vhost_mem *vmem, unsigned int ioctl,
 				  void __user *argp)
 {
 	struct vhost_mem_state arg;
@@ -122,8 +123,8 @@ static long vhost_mem_ioctl_state(struct vhost_mem *vm, unsigned int ioctl,
 		return -EINVAL;
 	buf = u64_to_user_ptr(arg.buf);
 	if (ioctl == VHOST_MEM_SET_STATE)
-		return vhost_mem_set_state(vm, buf, arg.buf_len);
-	ret = vhost_mem_get_state(vm, buf, &arg.buf_len);
+		return vhost_mem_set_state(vmem, buf, arg.buf_len);
+	ret = vhost_mem_get_state(vmem, buf, &arg.buf_len);
 	/* The size is the answer, also when the room was too small. */
 	if ((!ret || ret == -ENOSPC) &&
 	    put_user(arg.buf_len, &((struct vhost_mem_state __user *)argp)->buf_len))
@@ -132,18 +133,18 @@ static long vhost_mem_ioctl_state(struct vhost_mem *vm, unsigned int ioctl,
 }
 
 /* Everything that is not ours goes to the vhost core, as vhost-vsock does. */
-static long vhost_mem_core_ioctl(struct vhost_mem *vm, unsigned int ioctl,
+static long vhost_mem_core_ioctl(struct vhost_mem *vmem, unsigned int ioctl,
 				 void __user *argp)
 {
 	long ret;
 
-	mutex_lock(&vm->dev.mutex);
-	ret = vhost_dev_ioctl(&vm->dev, ioctl, argp);
+	mutex_lock(&vmem->dev.mutex);
+	ret = vhost_dev_ioctl(&vmem->dev, ioctl, argp);
 	if (ret == -ENOIOCTLCMD)
-		ret = vhost_vring_ioctl(&vm->dev, ioctl, argp);
+		ret = vhost_vring_ioctl(&vmem->dev, ioctl, argp);
 	if (!ret && ioctl == VHOST_SET_OWNER)
-		vhost_mem_record_owner(vm);
-	mutex_unlock(&vm->dev.mutex);
+		vhost_mem_record_owner(vmem);
+	mutex_unlock(&vmem->dev.mutex);
 	return ret == -ENOIOCTLCMD ? -ENOTTY : ret;
 }
 
@@ -152,7 +153,7 @@ static long vhost_mem_core_ioctl(struct vhost_mem *vm, unsigned int ioctl,
  * (VHOST_MEM_IOC_KEY): the struct's size field tells its version, so a
  * caller built against an older or newer header reaches the same handler.
  */
-static long vhost_mem_own_ioctl(struct vhost_mem *vm, unsigned int key,
+static long vhost_mem_own_ioctl(struct vhost_mem *vmem, unsigned int key,
 				void __user *argp)
 {
 	u64 size;
@@ -161,32 +162,32 @@ static long vhost_mem_own_ioctl(struct vhost_mem *vm, unsigned int key,
 
 	switch (key) {
 	case VHOST_MEM_IOC_KEY(VHOST_MEM_SET_VM):
-		return vhost_mem_ioctl_set_vm(vm, argp);
+		return vhost_mem_ioctl_set_vm(vmem, argp);
 	case VHOST_MEM_IOC_KEY(VHOST_MEM_SET_REGION):
-		return vhost_mem_ioctl_set_region(vm, argp);
+		return vhost_mem_ioctl_set_region(vmem, argp);
 	case VHOST_MEM_IOC_KEY(VHOST_MEM_SET_REQUESTED_SIZE):
 		if (copy_from_user(&size, argp, sizeof(size)))
 			return -EFAULT;
-		return vhost_mem_set_requested_size(vm, size,
+		return vhost_mem_set_requested_size(vmem, size,
 						    VHOST_MEM_ORIGIN_VMM);
 	case VHOST_MEM_IOC_KEY(VHOST_MEM_SET_RUNNING):
 		return vhost_mem_get_switch(argp, &on) ?:
-		       vhost_mem_set_running(vm, on);
+		       vhost_mem_set_running(vmem, on);
 	case VHOST_MEM_IOC_KEY(VHOST_MEM_GET_STATUS):
-		return vhost_mem_ioctl_get_status(vm, argp);
+		return vhost_mem_ioctl_get_status(vmem, argp);
 	case VHOST_MEM_IOC_KEY(VHOST_MEM_SET_PAUSED):
 		return vhost_mem_get_switch(argp, &on) ?:
-		       vhost_mem_set_paused(vm, on);
+		       vhost_mem_set_paused(vmem, on);
 	case VHOST_MEM_IOC_KEY(VHOST_MEM_GET_STATE):
-		return vhost_mem_ioctl_state(vm, VHOST_MEM_GET_STATE, argp);
+		return vhost_mem_ioctl_state(vmem, VHOST_MEM_GET_STATE, argp);
 	case VHOST_MEM_IOC_KEY(VHOST_MEM_SET_STATE):
-		return vhost_mem_ioctl_state(vm, VHOST_MEM_SET_STATE, argp);
+		return vhost_mem_ioctl_state(vmem, VHOST_MEM_SET_STATE, argp);
 	case VHOST_MEM_IOC_KEY(VHOST_MEM_RESET):
-		return vhost_mem_reset(vm);
+		return vhost_mem_reset(vmem);
 	case VHOST_MEM_IOC_KEY(VHOST_MEM_SET_CONFIG_CALL):
 		if (copy_from_user(&fd, argp, sizeof(fd)))
 			return -EFAULT;
-		return vhost_mem_set_config_call(vm, fd);
+		return vhost_mem_set_config_call(vmem, fd);
 	default:
 		return -ENOTTY;
 	}
@@ -201,34 +202,34 @@ static bool vhost_mem_is_own_ioctl(unsigned int ioctl)
 static long vhost_mem_ioctl(struct file *f, unsigned int ioctl,
 			    unsigned long arg)
 {
-	struct vhost_mem *vm = f->private_data;
+	struct vhost_mem *vmem = f->private_data;
 	void __user *argp = (void __user *)arg;
 	u64 features;
 
 	if (vhost_mem_is_own_ioctl(ioctl))
-		return vhost_mem_own_ioctl(vm, VHOST_MEM_IOC_KEY(ioctl), argp);
+		return vhost_mem_own_ioctl(vmem, VHOST_MEM_IOC_KEY(ioctl), argp);
 	switch (ioctl) {
 	case VHOST_GET_FEATURES:
-		features = vhost_mem_get_features(vm);
+		features = vhost_mem_get_features(vmem);
 		return copy_to_user(argp, &features, sizeof(features)) ?
 		       -EFAULT : 0;
 	case VHOST_SET_FEATURES:
 		if (copy_from_user(&features, argp, sizeof(features)))
 			return -EFAULT;
-		return vhost_mem_set_features(vm, features);
+		return vhost_mem_set_features(vmem, features);
 	case VHOST_RESET_OWNER:
-		return vhost_mem_reset_owner(vm);
+		return vhost_mem_reset_owner(vmem);
 	default:
-		return vhost_mem_core_ioctl(vm, ioctl, argp);
+		return vhost_mem_core_ioctl(vmem, ioctl, argp);
 	}
 }
 
 /* /proc/PID/fdinfo/FD: the device's id, as the netlink family names it. */
 static void vhost_mem_show_fdinfo(struct seq_file *m, struct file *f)
 {
-	struct vhost_mem *vm = f->private_data;
+	struct vhost_mem *vmem = f->private_data;
 
-	seq_printf(m, "vhost-mem-id:\t%d\n", vm->id);
+	seq_printf(m, "vhost-mem-id:\t%d\n", vmem->id);
 }
 
 static const struct file_operations vhost_mem_fops = {

@@ -15,7 +15,8 @@ struct vhost_mem_memslot_record {
 
 /*
  * The KVM memslots of one device, from ids base to base + count - 1: which
- * id maps what is plug.c's choice (a chunk, or a run of plugged blocks).
+ * id maps what is the device's layout (layout.h): a chunk, or a run of
+ * plugged blocks.
  *
  * The records, not KVM, say where a live memslot lies: the VMM can move,
  * replace or delete a memslot behind our back, so KVM's copy is only ever

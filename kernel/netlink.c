@@ -3,7 +3,7 @@
  * vhost-mem: the generic netlink family "vhost-mem", the admin's control
  * plane.  Documentation/netlink/specs/vhost_mem.yaml specifies it, and
  * scripts/ynl-gen.sh generates its policies, ops and family from there
- * (netlink-gen.c); here are the handlers and the events.
+ * (netlink-gen.c); here are the handlers (the events are events.c).
  *
  * A device belongs to the network namespace of the process that opened
  * /dev/vhost-mem: a socket lists, reads, resizes and hears only the devices
@@ -108,22 +108,22 @@ static int vhost_mem_nl_put_info(struct sk_buff *skb,
  * Without wait, a device whose locks are taken gets the busy flag instead
  * of its state.  -ENODEV: it is being closed.
  */
-static int vhost_mem_nl_fill_dev(struct sk_buff *skb, struct vhost_mem *vm,
+static int vhost_mem_nl_fill_dev(struct sk_buff *skb, struct vhost_mem *vmem,
 				 u32 portid, u32 seq, int flags, bool wait)
 {
 	struct vhost_mem_info info;
 	void *hdr;
 	int ret;
 
-	ret = vhost_mem_get_info(vm, &info, wait);
+	ret = vhost_mem_get_info(vmem, &info, wait);
 	if (ret && ret != -EBUSY)
 		return ret;
 	hdr = genlmsg_put(skb, portid, seq, &vhost_mem_nl_family, flags,
 			  VHOST_MEM_CMD_DEV_GET);
 	if (!hdr)
 		return -EMSGSIZE;
-	if (nla_put_u32(skb, VHOST_MEM_A_ID, vm->id) ||
-	    nla_put_uint(skb, VHOST_MEM_A_COOKIE, vm->cookie))
+	if (nla_put_u32(skb, VHOST_MEM_A_ID, vmem->id) ||
+	    nla_put_uint(skb, VHOST_MEM_A_COOKIE, vmem->cookie))
 		goto cancel;
 	if (ret == -EBUSY ? nla_put_flag(skb, VHOST_MEM_A_BUSY) :
 	    vhost_mem_nl_put_info(skb, &info))
@@ -144,28 +144,28 @@ static void vhost_mem_nl_no_device(struct genl_info *info)
 /* The device VHOST_MEM_A_ID names in the caller's namespace, referenced. */
 static struct vhost_mem *vhost_mem_nl_find(struct genl_info *info)
 {
-	struct vhost_mem *vm;
+	struct vhost_mem *vmem;
 
 	if (GENL_REQ_ATTR_CHECK(info, VHOST_MEM_A_ID)) {
 		NL_SET_ERR_MSG(info->extack, "The device id is missing");
 		return ERR_PTR(-EINVAL);
 	}
-	vm = vhost_mem_get(nla_get_u32(info->attrs[VHOST_MEM_A_ID]),
-			   genl_info_net(info));
-	if (!vm) {
+	vmem = vhost_mem_get(nla_get_u32(info->attrs[VHOST_MEM_A_ID]),
+			     genl_info_net(info));
+	if (!vmem) {
 		vhost_mem_nl_no_device(info);
 		return ERR_PTR(-ENODEV);
 	}
-	return vm;
+	return vmem;
 }
 
 /* An id read earlier may name a newer device now: the cookie tells. */
 static int vhost_mem_nl_check_cookie(struct genl_info *info,
-				     const struct vhost_mem *vm)
+				     const struct vhost_mem *vmem)
 {
 	struct nlattr *attr = info->attrs[VHOST_MEM_A_COOKIE];
 
-	if (!attr || nla_get_uint(attr) == vm->cookie)
+	if (!attr || nla_get_uint(attr) == vmem->cookie)
 		return 0;
 	NL_SET_ERR_MSG_ATTR(info->extack, attr,
 			    "The id names another device now (the cookie differs)");
@@ -175,21 +175,21 @@ static int vhost_mem_nl_check_cookie(struct genl_info *info,
 /* Waits for the device if it is busy, killably. */
 int vhost_mem_nl_dev_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct vhost_mem *vm;
+	struct vhost_mem *vmem;
 	struct sk_buff *msg;
 	int ret;
 
-	vm = vhost_mem_nl_find(info);
-	if (IS_ERR(vm))
-		return PTR_ERR(vm);
-	ret = vhost_mem_nl_check_cookie(info, vm);
+	vmem = vhost_mem_nl_find(info);
+	if (IS_ERR(vmem))
+		return PTR_ERR(vmem);
+	ret = vhost_mem_nl_check_cookie(info, vmem);
 	if (ret)
 		goto put;
 	ret = -ENOMEM;
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg)
 		goto put;
-	ret = vhost_mem_nl_fill_dev(msg, vm, info->snd_portid, info->snd_seq,
+	ret = vhost_mem_nl_fill_dev(msg, vmem, info->snd_portid, info->snd_seq,
 				    0, true);
 	if (ret) {
 		nlmsg_free(msg);
@@ -199,7 +199,7 @@ int vhost_mem_nl_dev_get_doit(struct sk_buff *skb, struct genl_info *info)
 	}
 	ret = genlmsg_reply(msg, info);
 put:
-	vhost_mem_put(vm);
+	vhost_mem_put(vmem);
 	return ret;
 }
 
@@ -209,15 +209,15 @@ int vhost_mem_nl_dev_get_dumpit(struct sk_buff *skb,
 {
 	struct net *net = sock_net(skb->sk);
 	unsigned long id = cb->args[0];
-	struct vhost_mem *vm;
+	struct vhost_mem *vmem;
 	int ret = 0;
 
-	while ((vm = vhost_mem_get_next(&id, net))) {
-		ret = vhost_mem_nl_fill_dev(skb, vm,
+	while ((vmem = vhost_mem_get_next(&id, net))) {
+		ret = vhost_mem_nl_fill_dev(skb, vmem,
 					    NETLINK_CB(cb->skb).portid,
 					    cb->nlh->nlmsg_seq, NLM_F_MULTI,
 					    false);
-		vhost_mem_put(vm);
+		vhost_mem_put(vmem);
 		/* One being closed is gone already. */
 		if (ret && ret != -ENODEV)
 			break;
@@ -259,9 +259,9 @@ static void vhost_mem_nl_set_error(struct genl_info *info, int ret)
  */
 static int vhost_mem_nl_may_resize(struct sk_buff *skb,
 				   struct genl_info *info,
-				   const struct vhost_mem *vm)
+				   const struct vhost_mem *vmem)
 {
-	if (netlink_ns_capable(skb, vm->user_ns, CAP_SYS_RESOURCE))
+	if (netlink_ns_capable(skb, vmem->user_ns, CAP_SYS_RESOURCE))
 		return 0;
 	NL_SET_ERR_MSG(info->extack,
 		       "Resizing needs CAP_SYS_RESOURCE over the user namespace of the device's opener");
@@ -270,7 +270,7 @@ static int vhost_mem_nl_may_resize(struct sk_buff *skb,
 
 int vhost_mem_nl_dev_set_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct vhost_mem *vm;
+	struct vhost_mem *vmem;
 	u64 size;
 	int ret;
 
@@ -280,64 +280,24 @@ int vhost_mem_nl_dev_set_doit(struct sk_buff *skb, struct genl_info *info)
 	}
 	size = nla_get_uint(info->attrs[VHOST_MEM_A_REQUESTED_SIZE]);
 
-	vm = vhost_mem_nl_find(info);
-	if (IS_ERR(vm))
-		return PTR_ERR(vm);
-	ret = vhost_mem_nl_may_resize(skb, info, vm) ?:
-	      vhost_mem_nl_check_cookie(info, vm);
+	vmem = vhost_mem_nl_find(info);
+	if (IS_ERR(vmem))
+		return PTR_ERR(vmem);
+	ret = vhost_mem_nl_may_resize(skb, info, vmem) ?:
+	      vhost_mem_nl_check_cookie(info, vmem);
 	if (!ret) {
 		/* Waits for the device if it is busy: it is the one we want. */
-		ret = vhost_mem_set_requested_size(vm, size,
+		ret = vhost_mem_set_requested_size(vmem, size,
 						   VHOST_MEM_ORIGIN_NETLINK);
 		/* Closed meanwhile: its region is gone (registry.c). */
-		if (ret == -EBADFD && READ_ONCE(vm->dead)) {
+		if (ret == -EBADFD && READ_ONCE(vmem->dead)) {
 			ret = -ENODEV;
 			vhost_mem_nl_no_device(info);
 		}
 		vhost_mem_nl_set_error(info, ret);
 	}
-	vhost_mem_put(vm);
+	vhost_mem_put(vmem);
 	return ret;
-}
-
-void vhost_mem_nl_notify(struct vhost_mem *vm, u8 cmd,
-			 const struct vhost_mem_ntf *ntf)
-{
-	struct sk_buff *skb;
-	void *hdr;
-
-	if (!genl_has_listeners(&vhost_mem_nl_family, vm->net,
-				VHOST_MEM_NLGRP_EVENTS))
-		return;
-	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!skb)
-		return;
-	hdr = genlmsg_put(skb, 0, 0, &vhost_mem_nl_family, 0, cmd);
-	if (!hdr)
-		goto free;
-	if (nla_put_u32(skb, VHOST_MEM_A_ID, vm->id) ||
-	    nla_put_uint(skb, VHOST_MEM_A_COOKIE, vm->cookie) ||
-	    nla_put_uint(skb, VHOST_MEM_A_REQUESTED_SIZE, ntf->requested) ||
-	    nla_put_uint(skb, VHOST_MEM_A_PLUGGED_SIZE, ntf->plugged) ||
-	    nla_put_uint(skb, VHOST_MEM_A_USABLE_SIZE, ntf->usable))
-		goto free;
-	if (cmd == VHOST_MEM_CMD_REQUESTED_SIZE_NTF &&
-	    nla_put_u32(skb, VHOST_MEM_A_ORIGIN, ntf->origin))
-		goto free;
-	if (cmd == VHOST_MEM_CMD_ERROR_NTF &&
-	    (nla_put_u32(skb, VHOST_MEM_A_ERROR, -ntf->error) ||
-	     nla_put_u32(skb, VHOST_MEM_A_REQ_TYPE, ntf->req_type) ||
-	     nla_put_uint(skb, VHOST_MEM_A_REQ_ADDR, ntf->req_addr) ||
-	     nla_put_uint(skb, VHOST_MEM_A_REQ_SIZE, ntf->req_size) ||
-	     nla_put_u32(skb, VHOST_MEM_A_ERRORS, ntf->nr_errors)))
-		goto free;
-	genlmsg_end(skb, hdr);
-	/* Consumes skb; nobody may be listening any more. */
-	genlmsg_multicast_netns(&vhost_mem_nl_family, vm->net, skb, 0,
-				VHOST_MEM_NLGRP_EVENTS, GFP_KERNEL);
-	return;
-free:
-	nlmsg_free(skb);
 }
 
 /*

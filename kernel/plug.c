@@ -2,200 +2,81 @@
 /*
  * Making KVM and the backing match the block state: the host work of an
  * ACKed plan (memslots, discard, populate), and a full resync for start,
- * restore and reset.  The block state itself changes only in blocks.c.
- *
- * Chunk c has a memslot while it has a plugged block; when the guest may
- * read unplugged memory (VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE not in effect),
- * every chunk has one, as QEMU maps the whole region then.  With hard
- * protection, runs.c maps the runs of plugged blocks instead.
+ * restore and reset.  The block state itself changes only in blocks.c;
+ * which memslots map what is the device's layout (layout.h): here is only
+ * the order of memslots, populate and discard.
  */
 #include <linux/virtio_mem.h>
 
 #include "device.h"
+#include "layout.h"
 #include "plug.h"
 
-static bool vhost_mem_chunk_wants_memslot(const struct vhost_mem *vm, u64 c)
+static int vhost_mem_discard_blocks(struct vhost_mem *vmem, u64 first, u64 nr)
 {
-	return !vm->unplugged_inaccessible ||
-	       !vhost_mem_blocks_chunk_is_empty(&vm->blocks, c);
-}
-
-/* Memslot index maps blocks [first, first + nr). */
-int vhost_mem_map_blocks(struct vhost_mem *vm, u32 index, u64 first, u64 nr)
-{
-	const struct vhost_mem_blocks *b = &vm->blocks;
+	const struct vhost_mem_blocks *b = &vmem->blocks;
 	int ret;
 
-	ret = vhost_mem_memslot_add(&vm->slots, index,
-				    vhost_mem_blocks_gpa(b, first),
-				    vhost_mem_blocks_bytes(b, nr),
-				    vm->backing.hva +
-				    vhost_mem_blocks_offset(b, first));
-	if (ret)
-		vhost_mem_warn(vm, "cannot create memslot %u: %d\n",
-			       vm->slots.base + index, ret);
-	return ret;
-}
-
-int vhost_mem_unmap_index(struct vhost_mem *vm, u32 index)
-{
-	int ret = vhost_mem_memslot_remove(&vm->slots, index);
-
-	if (ret)
-		vhost_mem_warn(vm, "cannot delete memslot %u: %d\n",
-			       vm->slots.base + index, ret);
-	return ret;
-}
-
-/* Chunk c's memslot is live and still the one we created (memslot.c). */
-static bool vhost_mem_chunk_mapped(struct vhost_mem *vm, u64 c)
-{
-	struct vhost_mem_memslot slot;
-
-	return vhost_mem_memslot_get(&vm->slots, c, &slot);
-}
-
-static int vhost_mem_map_chunk(struct vhost_mem *vm, u64 c)
-{
-	const struct vhost_mem_blocks *b = &vm->blocks;
-
-	return vhost_mem_map_blocks(vm, c, vhost_mem_blocks_chunk_first_block(b, c),
-				    vhost_mem_blocks_chunk_nr_blocks(b, c));
-}
-
-/* Memslots for the chunks a PLUG brings to life, before it is ACKed. */
-static int vhost_mem_map_chunks(struct vhost_mem *vm,
-				const struct vhost_mem_plan *plan)
-{
-	u64 c, end = plan->first_chunk + plan->nr_chunks;
-	int ret;
-
-	for (c = plan->first_chunk; c < end; c++) {
-		if (vhost_mem_chunk_mapped(vm, c))
-			continue;
-		ret = vhost_mem_map_chunk(vm, c);
-		if (ret)
-			goto undo;
-	}
-	return 0;
-undo:
-	while (c-- > plan->first_chunk)
-		if (!vhost_mem_chunk_wants_memslot(vm, c))
-			vhost_mem_unmap_index(vm, c);
-	return ret;
-}
-
-/*
- * The memslot of a chunk with nothing plugged, then the whole chunk's
- * memory: the guest may have written to its unplugged blocks while they
- * were mapped (between PLUGs, or all along with an old driver).  So an
- * unplugged block that no memslot maps never holds guest data.
- */
-static int vhost_mem_unmap_empty_chunk(struct vhost_mem *vm, u64 c)
-{
-	const struct vhost_mem_blocks *b = &vm->blocks;
-	int ret = vhost_mem_unmap_index(vm, c);
-
-	if (!ret)
-		vhost_mem_backing_discard(&vm->backing,
-					  vhost_mem_blocks_chunk_offset(b, c),
-					  vhost_mem_blocks_chunk_size(b, c));
-	return ret;
-}
-
-/*
- * Memslots of the chunks an UNPLUG empties, after their pages are gone.
- * The unplug stands even if KVM refuses: a memslot over unplugged memory
- * is harmless, and the next resync (start, restore, reset) removes it.
- */
-static void vhost_mem_unmap_chunks(struct vhost_mem *vm,
-				   const struct vhost_mem_plan *plan)
-{
-	const struct vhost_mem_blocks *b = &vm->blocks;
-	u64 c, end = plan->first_chunk + plan->nr_chunks;
-
-	if (!vm->unplugged_inaccessible)
-		return;
-	for (c = plan->first_chunk; c < end; c++)
-		if (vhost_mem_memslot_is_live(&vm->slots, c) &&
-		    vhost_mem_plan_empties_chunk(b, plan, c))
-			vhost_mem_unmap_empty_chunk(vm, c);
-}
-
-static int vhost_mem_discard_blocks(struct vhost_mem *vm, u64 first, u64 nr)
-{
-	const struct vhost_mem_blocks *b = &vm->blocks;
-	int ret;
-
-	ret = vhost_mem_backing_discard(&vm->backing,
+	ret = vhost_mem_backing_discard(&vmem->backing,
 					vhost_mem_blocks_offset(b, first),
 					vhost_mem_blocks_bytes(b, nr));
 	if (ret)
-		vhost_mem_warn(vm, "cannot discard blocks %llu-%llu: %d\n",
+		vhost_mem_warn(vmem, "cannot discard blocks %llu-%llu: %d\n",
 			       first, first + nr - 1, ret);
 	return ret;
 }
 
 /* Prealloc: the blocks' memory allocated now; 0 without F_PREALLOC. */
-static int vhost_mem_prealloc_blocks(struct vhost_mem *vm, u64 first, u64 nr)
+static int vhost_mem_prealloc_blocks(struct vhost_mem *vmem, u64 first, u64 nr)
 {
-	const struct vhost_mem_blocks *b = &vm->blocks;
+	const struct vhost_mem_blocks *b = &vmem->blocks;
 	int ret;
 
-	if (!(vm->region_flags & VHOST_MEM_REGION_F_PREALLOC))
+	if (!(vmem->region_flags & VHOST_MEM_REGION_F_PREALLOC))
 		return 0;
-	ret = vhost_mem_backing_populate(&vm->backing,
+	ret = vhost_mem_backing_populate(&vmem->backing,
 					 vhost_mem_blocks_offset(b, first),
 					 vhost_mem_blocks_bytes(b, nr));
 	if (ret)
-		vhost_mem_warn(vm, "cannot preallocate blocks %llu-%llu: %d\n",
+		vhost_mem_warn(vmem, "cannot preallocate blocks %llu-%llu: %d\n",
 			       first, first + nr - 1, ret);
 	return ret;
 }
 
 /* A PLUG's blocks: populated before the ACK, discarded again if that fails. */
-static int vhost_mem_populate_blocks(struct vhost_mem *vm, u64 first, u64 nr)
+static int vhost_mem_populate_blocks(struct vhost_mem *vmem, u64 first, u64 nr)
 {
-	int ret = vhost_mem_prealloc_blocks(vm, first, nr);
+	int ret = vhost_mem_prealloc_blocks(vmem, first, nr);
 
 	if (ret)
-		vhost_mem_discard_blocks(vm, first, nr);
+		vhost_mem_discard_blocks(vmem, first, nr);
 	return ret;
 }
 
-static int vhost_mem_plug_plan(struct vhost_mem *vm,
-			       const struct vhost_mem_plan *plan)
+static int vhost_mem_plug_map_first(struct vhost_mem *vmem,
+				    const struct vhost_mem_plan *plan)
 {
-	int ret = vhost_mem_map_chunks(vm, plan);
-	u64 c;
+	int ret = vmem->layout->plug(vmem, plan);
 
 	if (ret)
 		return ret;
-	ret = vhost_mem_populate_blocks(vm, plan->first_block, plan->nr_blocks);
+	ret = vhost_mem_populate_blocks(vmem, plan->first_block, plan->nr_blocks);
 	if (ret)
-		for (c = plan->first_chunk; c < plan->first_chunk + plan->nr_chunks; c++)
-			if (!vhost_mem_chunk_wants_memslot(vm, c))
-				vhost_mem_unmap_index(vm, c);
+		vmem->layout->cancel_plug(vmem, plan);
 	return ret;
 }
 
-static bool vhost_mem_hard_protect(const struct vhost_mem *vm)
-{
-	return vm->region_flags & VHOST_MEM_REGION_F_HARD_PROTECT;
-}
-
-/* Hard protection: populated first, so a failure has no memslot to undo. */
-static int vhost_mem_plug_run(struct vhost_mem *vm,
-			      const struct vhost_mem_plan *plan)
+static int vhost_mem_plug_populate_first(struct vhost_mem *vmem,
+					 const struct vhost_mem_plan *plan)
 {
 	int ret;
 
-	ret = vhost_mem_populate_blocks(vm, plan->first_block, plan->nr_blocks);
+	ret = vhost_mem_populate_blocks(vmem, plan->first_block, plan->nr_blocks);
 	if (ret)
 		return ret;
-	ret = vhost_mem_runs_plug(vm, plan->first_block, plan->nr_blocks);
+	ret = vmem->layout->plug(vmem, plan);
 	if (ret)
-		vhost_mem_discard_blocks(vm, plan->first_block, plan->nr_blocks);
+		vhost_mem_discard_blocks(vmem, plan->first_block, plan->nr_blocks);
 	return ret;
 }
 
@@ -205,8 +86,8 @@ static int vhost_mem_plug_run(struct vhost_mem *vm,
  * runs: memory the guest could reach while unplugged (a live chunk, or all
  * of it for an old driver) must lose its data.
  */
-static int vhost_mem_unplug_plan(struct vhost_mem *vm,
-				 const struct vhost_mem_plan *plan)
+static int vhost_mem_unplug(struct vhost_mem *vmem,
+			    const struct vhost_mem_plan *plan)
 {
 	int ret;
 
@@ -215,95 +96,45 @@ static int vhost_mem_unplug_plan(struct vhost_mem *vm,
 	 * so a guest looping on UNPLUG_ALL costs no discard (as QEMU).
 	 */
 	if (plan->type == VIRTIO_MEM_REQ_UNPLUG_ALL &&
-	    !vm->blocks.plugged_size && !vm->slots.live)
+	    !vmem->blocks.plugged_size && !vmem->slots.live)
 		return 0;
-	ret = vhost_mem_discard_blocks(vm, plan->first_block, plan->nr_blocks);
+	ret = vhost_mem_discard_blocks(vmem, plan->first_block, plan->nr_blocks);
 	if (ret)
 		return ret;
-	if (!vhost_mem_hard_protect(vm)) {
-		vhost_mem_unmap_chunks(vm, plan);
-		return 0;
-	}
-	if (plan->type == VIRTIO_MEM_REQ_UNPLUG_ALL)
-		vhost_mem_runs_unmap_all(vm);
-	else
-		ret = vhost_mem_runs_unplug(vm, plan->first_block,
-					    plan->first_block + plan->nr_blocks);
-	/* Again, in case the guest wrote to them until they were unmapped. */
-	if (!ret)
-		vhost_mem_backing_discard(&vm->backing,
-					  vhost_mem_blocks_offset(&vm->blocks, plan->first_block),
-					  vhost_mem_blocks_bytes(&vm->blocks, plan->nr_blocks));
-	return ret;
+	return vmem->layout->unplug(vmem, plan);
 }
 
 /* Makes KVM and the backing match an ACKed plan; the state is untouched. */
-int vhost_mem_execute(struct vhost_mem *vm, const struct vhost_mem_plan *plan)
+int vhost_mem_execute(struct vhost_mem *vmem, const struct vhost_mem_plan *plan)
 {
 	switch (plan->type) {
 	case VIRTIO_MEM_REQ_PLUG:
-		if (vhost_mem_hard_protect(vm))
-			return vhost_mem_plug_run(vm, plan);
-		return vhost_mem_plug_plan(vm, plan);
+		if (vmem->layout->populate_first)
+			return vhost_mem_plug_populate_first(vmem, plan);
+		return vhost_mem_plug_map_first(vmem, plan);
 	case VIRTIO_MEM_REQ_UNPLUG:
 	case VIRTIO_MEM_REQ_UNPLUG_ALL:
-		return vhost_mem_unplug_plan(vm, plan);
+		return vhost_mem_unplug(vmem, plan);
 	default:
 		return -EINVAL;
 	}
 }
 
 /* Every memslot as the state and the unplugged-inaccessible mode want. */
-int vhost_mem_sync_memslots(struct vhost_mem *vm)
+int vhost_mem_sync_memslots(struct vhost_mem *vmem)
 {
-	bool live, wanted;
-	int ret, err = 0;
-	u64 c;
-
-	if (vhost_mem_hard_protect(vm))
-		return vhost_mem_runs_sync(vm);
-	for (c = 0; c < vm->blocks.nr_chunks; c++) {
-		live = vhost_mem_chunk_mapped(vm, c);
-		wanted = vhost_mem_chunk_wants_memslot(vm, c);
-		ret = 0;
-		if (wanted && !live)
-			ret = vhost_mem_map_chunk(vm, c);
-		else if (!wanted && live)
-			ret = vhost_mem_unmap_index(vm, c);
-		if (ret)
-			err = ret;
-	}
-	return err;
-}
-
-/*
- * A driver that accepts VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE starts after
- * one that did not (a kexec): every chunk was mapped, so every chunk
- * without a plugged block may hold what the old driver wrote.  After the
- * resync unmapped them.
- */
-void vhost_mem_discard_empty_chunks(struct vhost_mem *vm)
-{
-	const struct vhost_mem_blocks *b = &vm->blocks;
-	u64 c;
-
-	for (c = 0; c < b->nr_chunks; c++)
-		if (vhost_mem_blocks_chunk_is_empty(b, c) &&
-		    !vhost_mem_memslot_is_live(&vm->slots, c))
-			vhost_mem_backing_discard(&vm->backing,
-						  vhost_mem_blocks_chunk_offset(b, c),
-						  vhost_mem_blocks_chunk_size(b, c));
+	return vmem->layout->sync(vmem);
 }
 
 /* Restore: what a failure leaves allocated may hold migrated RAM, kept. */
-int vhost_mem_populate_plugged(struct vhost_mem *vm)
+int vhost_mem_populate_plugged(struct vhost_mem *vmem)
 {
 	u64 start, end;
 	int ret;
 
-	vhost_mem_blocks_for_each_plugged(&vm->blocks, start, end, 0,
-					  vm->blocks.nr_blocks) {
-		ret = vhost_mem_prealloc_blocks(vm, start, end - start);
+	vhost_mem_blocks_for_each_plugged(&vmem->blocks, start, end, 0,
+					  vmem->blocks.nr_blocks) {
+		ret = vhost_mem_prealloc_blocks(vmem, start, end - start);
 		if (ret)
 			return ret;
 	}

@@ -28,74 +28,74 @@ static DEFINE_XARRAY_ALLOC(vhost_mem_devices);
 static u32 vhost_mem_next_id;		/* xa_alloc_cyclic()'s, under xa_lock */
 static atomic64_t vhost_mem_last_cookie = ATOMIC64_INIT(0);
 
-int vhost_mem_register(struct vhost_mem *vm)
+int vhost_mem_register(struct vhost_mem *vmem)
 {
 	u32 id;
 	int ret;
 
-	refcount_set(&vm->refs, 1);
-	vm->cookie = atomic64_inc_return(&vhost_mem_last_cookie);
-	vm->user_ns = get_user_ns(current_user_ns());
+	refcount_set(&vmem->refs, 1);
+	vmem->cookie = atomic64_inc_return(&vhost_mem_last_cookie);
+	vmem->user_ns = get_user_ns(current_user_ns());
 	/*
 	 * The last step: a lookup may find the device from here on, once
 	 * we drop the lock, with its id set.
 	 */
 	xa_lock(&vhost_mem_devices);
-	ret = __xa_alloc_cyclic(&vhost_mem_devices, &id, vm,
+	ret = __xa_alloc_cyclic(&vhost_mem_devices, &id, vmem,
 				XA_LIMIT(0, INT_MAX), &vhost_mem_next_id,
 				GFP_KERNEL);
 	if (ret >= 0)
-		vm->id = id;
+		vmem->id = id;
 	xa_unlock(&vhost_mem_devices);
 	if (ret < 0) {
-		put_user_ns(vm->user_ns);
+		put_user_ns(vmem->user_ns);
 		return ret == -EBUSY ? -ENOSPC : ret;
 	}
 	return 0;
 }
 
-void vhost_mem_unregister(struct vhost_mem *vm)
+void vhost_mem_unregister(struct vhost_mem *vmem)
 {
-	xa_erase(&vhost_mem_devices, vm->id);
+	xa_erase(&vhost_mem_devices, vmem->id);
 	/*
 	 * Waits for a control-plane call inside the device; the next ones
 	 * see it dead.  Without a region, a resize is refused before it
 	 * touches the blocks the teardown frees.
 	 */
-	mutex_lock(&vm->dev.mutex);
-	vm->dead = true;
-	vm->has_region = false;
-	mutex_unlock(&vm->dev.mutex);
+	mutex_lock(&vmem->dev.mutex);
+	vmem->dead = true;
+	vmem->has_region = false;
+	mutex_unlock(&vmem->dev.mutex);
 }
 
 /* Under xa_lock: a device in the xarray has its file's reference. */
-static struct vhost_mem *vhost_mem_hold(struct vhost_mem *vm,
+static struct vhost_mem *vhost_mem_hold(struct vhost_mem *vmem,
 					const struct net *net)
 {
-	if (!vm || !net_eq(vm->net, net))
+	if (!vmem || !net_eq(vmem->net, net))
 		return NULL;
-	refcount_inc(&vm->refs);
-	return vm;
+	refcount_inc(&vmem->refs);
+	return vmem;
 }
 
 struct vhost_mem *vhost_mem_get(u32 id, const struct net *net)
 {
-	struct vhost_mem *vm;
+	struct vhost_mem *vmem;
 
 	xa_lock(&vhost_mem_devices);
-	vm = vhost_mem_hold(xa_load(&vhost_mem_devices, id), net);
+	vmem = vhost_mem_hold(xa_load(&vhost_mem_devices, id), net);
 	xa_unlock(&vhost_mem_devices);
-	return vm;
+	return vmem;
 }
 
 struct vhost_mem *vhost_mem_get_next(unsigned long *id, const struct net *net)
 {
-	struct vhost_mem *vm, *found = NULL;
+	struct vhost_mem *vmem, *found = NULL;
 	unsigned long index;
 
 	xa_lock(&vhost_mem_devices);
-	xa_for_each_start(&vhost_mem_devices, index, vm, *id) {
-		found = vhost_mem_hold(vm, net);
+	xa_for_each_start(&vhost_mem_devices, index, vmem, *id) {
+		found = vhost_mem_hold(vmem, net);
 		if (found) {
 			*id = index;
 			break;
@@ -106,11 +106,11 @@ struct vhost_mem *vhost_mem_get_next(unsigned long *id, const struct net *net)
 }
 
 /* The teardown (vhost_mem_destroy()) is done by the last one. */
-void vhost_mem_put(struct vhost_mem *vm)
+void vhost_mem_put(struct vhost_mem *vmem)
 {
-	if (!refcount_dec_and_test(&vm->refs))
+	if (!refcount_dec_and_test(&vmem->refs))
 		return;
-	put_user_ns(vm->user_ns);
-	put_net(vm->net);
-	kvfree(vm);
+	put_user_ns(vmem->user_ns);
+	put_net(vmem->net);
+	kvfree(vmem);
 }

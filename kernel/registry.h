@@ -14,18 +14,18 @@ struct net;
 struct vhost_mem;
 
 /* At open: the id, the cookie and the file's reference. */
-int vhost_mem_register(struct vhost_mem *vm);
+int vhost_mem_register(struct vhost_mem *vmem);
 /*
  * At close, before the teardown: no lookup finds the device any more, and
  * control-plane calls that still hold a reference see it dead.
  */
-void vhost_mem_unregister(struct vhost_mem *vm);
+void vhost_mem_unregister(struct vhost_mem *vmem);
 
 /* The device id names in net, with a reference; NULL if none. */
 struct vhost_mem *vhost_mem_get(u32 id, const struct net *net);
 /* The device of net with the smallest id >= *id, with a reference. */
 struct vhost_mem *vhost_mem_get_next(unsigned long *id, const struct net *net);
 /* Drops a reference; the last one frees what the teardown left. */
-void vhost_mem_put(struct vhost_mem *vm);
+void vhost_mem_put(struct vhost_mem *vmem);
 
 #endif /* VHOST_MEM_REGISTRY_H */

@@ -86,6 +86,13 @@ build_module() {
 	! grep -q 'warning:' "$out/build.log" || die "warnings in the $KVER build"
 }
 
+# No file of kernel/ may depend, by #include or by a call, on one that
+# depends back on it (scripts/check-deps.py reads the objects' nm).
+check_deps() {
+	/usr/bin/python3 "$top/scripts/check-deps.py" "$out" "$top/kernel" ||
+		die "kernel/ has a dependency cycle"
+}
+
 # The test VM loads modules with modprobe -d $out/modroot: the kernel's
 # modules (hard links into the download cache, which stays untouched, so
 # that trees built side by side never load each other's module) and ours.
@@ -106,5 +113,6 @@ prepare_tree
 write_abi_probe
 check_abi
 build_module
+check_deps
 stage_module
 echo "build: $out/vhost_mem.ko ($KVER)"
