@@ -202,11 +202,6 @@ static int py_eval(const char *json, const char *expr, char *out, size_t len)
 	(const char *)__v;						\
 })
 
-static int set_config_call(int fd, int efd)
-{
-	return ioctl(fd, VHOST_MEM_SET_CONFIG_CALL, &efd) ? -errno : 0;
-}
-
 /* Waits up to timeout_ms for the eventfd: its count, or 0. */
 static u64 wait_eventfd(int efd, int timeout_ms)
 {
@@ -229,15 +224,7 @@ static u64 requested_size(int fd)
 
 static void plug_range(struct vmt_vq *vq, u64 from, u64 to)
 {
-	u64 off;
-	int r;
-
-	for (off = from; off < to; off += TEST_BLOCK_SIZE) {
-		r = vmt_mem_plug(vq, TEST_REGION_GPA + off, 1);
-		TEST_ASSERT(r == VIRTIO_MEM_RESP_ACK,
-			    "PLUG at offset 0x%llx: expected ACK, got %s",
-			    (unsigned long long)off, vmt_mem_resp_name(r));
-	}
+	vmt_mem_plug_range(vq, TEST_REGION_GPA, from, to, TEST_BLOCK_SIZE);
 }
 
 FIXTURE(ctl) {
@@ -275,7 +262,7 @@ FIXTURE_SETUP(ctl)
 	snprintf(self->name, sizeof(self->name), "vhost-mem%u", self->id);
 	self->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_LE(0, self->efd);
-	ASSERT_EQ(0, set_config_call(self->dev.fd, self->efd));
+	ASSERT_EQ(0, vmt_mem_set_config_call(self->dev.fd, self->efd));
 }
 
 FIXTURE_TEARDOWN(ctl)
@@ -584,7 +571,7 @@ TEST_F_TIMEOUT(ctl, resize_wait_guest_does_not_follow, 120)
 
 	/* part of the way, no config eventfd, JSON */
 	plug_range(&self->vq, 0, 4ULL << 20);
-	ASSERT_EQ(0, set_config_call(self->dev.fd, -1));
+	ASSERT_EQ(0, vmt_mem_set_config_call(self->dev.fd, -1));
 	r = CTL("-j", "resize", "-w", "-t", "1.5", self->id_str, "32M");
 	EXPECT_RUN(r, CTL_NOT_FOLLOWED);
 	EXPECT_STREQ("True", PY(r->out, "d['timed_out']"));

@@ -127,7 +127,7 @@ struct worker {
 	pthread_t thread;
 	u64 steps;
 	char last[192];		/* the operation in progress */
-	struct nlt nl;		/* ROLE_NETLINK */
+	struct nlc nl;		/* ROLE_NETLINK */
 	struct vhost_mem_status seen;	/* ROLE_READER: the last status */
 	struct vmt_scan scans;		/* ROLE_VCPU: all of them */
 	u64 scan_reads;
@@ -660,7 +660,7 @@ static void vmm_step(struct worker *w)
 /* ------------------------------------------------------------------ */
 
 /* What never changes, and what no state allows: lock-free checks. */
-static void check_dev_bounds(struct fuzz *f, const struct nlt_dev *d,
+static void check_dev_bounds(struct fuzz *f, const struct nlc_dev *d,
 			     const char *what)
 {
 	const struct vmt_model *m = &f->e.model;
@@ -694,7 +694,7 @@ static void check_dev_bounds(struct fuzz *f, const struct nlt_dev *d,
 }
 
 /* Under lock_all(): DEV_GET says what the model says. */
-static void check_dev_exact(struct fuzz *f, const struct nlt_dev *d)
+static void check_dev_exact(struct fuzz *f, const struct nlc_dev *d)
 {
 	const struct vmt_model *m = &f->e.model;
 	u32 flags = VHOST_MEM_STATUS_F_VM | VHOST_MEM_STATUS_F_REGION |
@@ -758,7 +758,7 @@ static void ctl_stale(struct worker *w)
 static void ctl_get(struct worker *w, bool exact)
 {
 	struct fuzz *f = w->f;
-	struct nlt_dev d;
+	struct nlc_dev d;
 	int r;
 
 	doing(w, exact ? "DEV_GET against the model" : "DEV_GET");
@@ -779,7 +779,7 @@ static void ctl_dump(struct worker *w)
 {
 	static struct nlt_dump dump;	/* one netlink worker */
 	struct fuzz *f = w->f;
-	const struct nlt_dev *d;
+	const struct nlc_dev *d;
 	int r;
 
 	doing(w, "a DEV_GET dump");
@@ -818,7 +818,7 @@ static void reader_status(struct worker *w)
 	struct fuzz *f = w->f;
 	struct vhost_mem_status st;
 	unsigned int t, a;
-	struct nlt_dev d = {
+	struct nlc_dev d = {
 		.id = f->id, .cookie = f->cookie,
 	};
 	int r;
@@ -1087,7 +1087,7 @@ FIXTURE_SETUP(fuzz)
 	struct fuzz *f = &self->f;
 	struct vmt_rq_env *e = &f->e;
 	u64 seconds, seed;
-	struct nlt_dev d;
+	struct nlc_dev d;
 	unsigned int i;
 	int r;
 

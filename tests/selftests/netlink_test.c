@@ -90,7 +90,7 @@ FIXTURE(nl) {
 	struct vmt_dev dev;
 	struct vmt_backing backing;
 	struct vhost_mem_region region;
-	struct nlt nl;
+	struct nlc nl;
 	u32 id;
 };
 
@@ -122,29 +122,16 @@ FIXTURE_TEARDOWN(nl)
 	}
 }
 
-static int set_config_call(int fd, int efd)
-{
-	return ioctl(fd, VHOST_MEM_SET_CONFIG_CALL, &efd) ? -errno : 0;
-}
-
 /* Plugs [from, to) of the region block by block: every answer must be ACK. */
 static void plug_range(struct vmt_vq *vq, u64 from, u64 to)
 {
-	u64 off;
-	int r;
-
-	for (off = from; off < to; off += TEST_BLOCK_SIZE) {
-		r = vmt_mem_plug(vq, TEST_REGION_GPA + off, 1);
-		TEST_ASSERT(r == VIRTIO_MEM_RESP_ACK,
-			    "PLUG at offset 0x%llx: expected ACK, got %s",
-			    (unsigned long long)off, vmt_mem_resp_name(r));
-	}
+	vmt_mem_plug_range(vq, TEST_REGION_GPA, from, to, TEST_BLOCK_SIZE);
 }
 
 TEST_F(nl, get_matches_status)
 {
 	struct vhost_mem_status st;
-	struct nlt_dev d;
+	struct nlc_dev d;
 	char vm_id[64];
 	int r;
 
@@ -187,7 +174,7 @@ TEST_F(nl, get_matches_status)
 TEST_F(nl, dump_lists_devices)
 {
 	struct nlt_dump *dump = calloc(1, sizeof(*dump));
-	const struct nlt_dev *d;
+	const struct nlc_dev *d;
 	int fd2, r, id2;
 	unsigned int i;
 
@@ -292,7 +279,7 @@ TEST_F(nl, set_errors_match_ioctl)
 		{ 0, 0, "zero" },
 	};
 	struct nl_msg *msg;
-	struct nlt_dev d;
+	struct nlc_dev d;
 	unsigned int i;
 	int r, ri;
 
@@ -375,13 +362,13 @@ TEST_F(nl, set_without_region)
 TEST_F(nl, resize_signals_config_and_plug_follows)
 {
 	const u64 size = 64ULL << 20;
-	struct nlt_dev d;
+	struct nlc_dev d;
 	u64 count;
 	int efd, r;
 
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
-	ASSERT_EQ(0, set_config_call(self->dev.fd, efd));
+	ASSERT_EQ(0, vmt_mem_set_config_call(self->dev.fd, efd));
 	ASSERT_EQ(0, nlt_get(&self->nl, self->id, &d));
 	EXPECT_TRUE(d.config_call);
 
@@ -427,7 +414,7 @@ TEST_F(nl, resize_signals_config_and_plug_follows)
 	EXPECT_EQ(VIRTIO_MEM_RESP_ACK, r);
 
 	/* removed: no more signals */
-	ASSERT_EQ(0, set_config_call(self->dev.fd, -1));
+	ASSERT_EQ(0, vmt_mem_set_config_call(self->dev.fd, -1));
 	ASSERT_EQ(0, nlt_set(&self->nl, self->id, size));
 	EXPECT_EQ(-1, read(efd, &count, sizeof(count)));
 	ASSERT_EQ(0, nlt_get(&self->nl, self->id, &d));
@@ -444,26 +431,26 @@ TEST_F(nl, config_call_errors)
 	ASSERT_LE(0, efd);
 	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, nullfd);
-	r = set_config_call(self->dev.fd, nullfd);
+	r = vmt_mem_set_config_call(self->dev.fd, nullfd);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("not an eventfd: %s", vmt_errname(-r));
-	r = set_config_call(self->dev.fd, 1000000);
+	r = vmt_mem_set_config_call(self->dev.fd, 1000000);
 	EXPECT_EQ(-EBADF, r) TH_LOG("not a file: %s", vmt_errname(-r));
-	r = set_config_call(self->dev.fd, -2);
+	r = vmt_mem_set_config_call(self->dev.fd, -2);
 	EXPECT_EQ(-EBADF, r) TH_LOG("-2: %s", vmt_errname(-r));
 
 	/* only the owner */
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid)
-		_exit(set_config_call(self->dev.fd, efd) == -EPERM ? 0 : 1);
+		_exit(vmt_mem_set_config_call(self->dev.fd, efd) == -EPERM ? 0 : 1);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, WEXITSTATUS(status))
 		TH_LOG("another process could set the config eventfd");
 
-	EXPECT_EQ(0, set_config_call(self->dev.fd, efd));
-	EXPECT_EQ(0, set_config_call(self->dev.fd, efd)) TH_LOG("replacing it");
-	EXPECT_EQ(0, set_config_call(self->dev.fd, -1));
-	EXPECT_EQ(0, set_config_call(self->dev.fd, -1)) TH_LOG("clearing twice");
+	EXPECT_EQ(0, vmt_mem_set_config_call(self->dev.fd, efd));
+	EXPECT_EQ(0, vmt_mem_set_config_call(self->dev.fd, efd)) TH_LOG("replacing it");
+	EXPECT_EQ(0, vmt_mem_set_config_call(self->dev.fd, -1));
+	EXPECT_EQ(0, vmt_mem_set_config_call(self->dev.fd, -1)) TH_LOG("clearing twice");
 	close(nullfd);
 	close(efd);
 }
@@ -471,7 +458,7 @@ TEST_F(nl, config_call_errors)
 TEST_F(nl, events)
 {
 	struct nlt_events ev;
-	struct nlt_event e;
+	struct nlc_event e;
 
 	nlt_events_open(&ev);
 
@@ -545,7 +532,7 @@ TEST_F(nl, error_event)
 {
 	const u64 stolen_gpa = 1ULL << 30, stolen_size = 2ULL << 20;
 	struct nlt_events ev;
-	struct nlt_event e;
+	struct nlc_event e;
 	void *mem;
 	int r;
 
@@ -608,7 +595,7 @@ static int in_child(void (*fn)(u32 id), u32 id)
 /* The DEV_SET of a caller with only the capabilities caps. */
 static int set_with_caps(u32 id, u64 caps, int *r)
 {
-	struct nlt n;
+	struct nlc n;
 
 	TEST_ASSERT(!nlt_open(&n), "family lookup");
 	set_caps(caps);
@@ -648,7 +635,7 @@ static void only_sys_resource(u32 id)
 /* A socket opened with the capability, used without it. */
 static void dropped_after_open(u32 id)
 {
-	struct nlt n;
+	struct nlc n;
 	int r;
 
 	TEST_ASSERT(!nlt_open(&n), "family lookup");
@@ -661,7 +648,7 @@ static void dropped_after_open(u32 id)
 /* And a socket opened with it, passed to a process without it. */
 static void opened_by_other(u32 id)
 {
-	struct nlt n;
+	struct nlc n;
 	int r;
 
 	set_caps(get_caps() & ~CAP_BIT(CAP_SYS_RESOURCE));
@@ -674,7 +661,7 @@ static void opened_by_other(u32 id)
 static void as_nobody(u32 id)
 {
 	struct nlt_dump *dump = calloc(1, sizeof(*dump));
-	struct nlt n;
+	struct nlc n;
 	int r;
 
 	TEST_ASSERT(!setresgid(65534, 65534, 65534) &&
@@ -707,7 +694,7 @@ static void leave_chroot(void)
 /* Root of a new user namespace, still in our network namespace. */
 static void new_userns(u32 id)
 {
-	struct nlt n;
+	struct nlc n;
 	int r;
 
 	leave_chroot();
@@ -730,7 +717,7 @@ static void new_userns_netns(u32 id)
 	struct nlt_dump *dump = calloc(1, sizeof(*dump));
 	int r, fd, node, proc;
 	char path[32];
-	struct nlt n;
+	struct nlc n;
 
 	/* opened again below, from the new namespaces */
 	node = open("/dev/vhost-mem", O_PATH | O_CLOEXEC);
@@ -812,7 +799,7 @@ TEST_F(nl, netns_isolation)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		struct nlt n;
+		struct nlc n;
 		u32 id;
 		int fd;
 
@@ -871,7 +858,7 @@ TEST_F(nl, stale_id_never_resizes_newer_device)
 	struct vmt_dev dev2;
 	struct vmt_backing backing2;
 	struct vhost_mem_region region2;
-	struct nlt_dev a, b;
+	struct nlc_dev a, b;
 	u32 id_a, id_b;
 	int fd, r;
 
@@ -932,9 +919,9 @@ TEST_F(nl, stale_id_never_resizes_newer_device)
 /* pid 1 of a new pid namespace: what it sees of us, and of its own VM. */
 static void pidns_reader(u32 parent_id, int report)
 {
-	struct nlt_dev d;
+	struct nlc_dev d;
 	struct vmt_vm *vm;
-	struct nlt n;
+	struct nlc n;
 	char want[32];
 	u32 id;
 	int fd;
@@ -970,7 +957,7 @@ static void pidns_reader(u32 parent_id, int report)
 TEST_F(nl, vm_id_in_pid_namespace)
 {
 	int sv[2], status;
-	struct nlt_dev d;
+	struct nlc_dev d;
 	char want[32];
 	pid_t pid;
 	u32 id;
@@ -1070,9 +1057,9 @@ static void busy_dumper(int report, u32 idle_id, u32 busy_id)
 {
 	struct nlt_dump *dump = calloc(1, sizeof(*dump));
 	struct busy_dumps res = {};
-	const struct nlt_dev *d;
+	const struct nlc_dev *d;
 	u64 end, t;
-	struct nlt n;
+	struct nlc n;
 
 	TEST_ASSERT(dump, "out of memory");
 	TEST_ASSERT(!setresgid(65534, 65534, 65534) &&
@@ -1150,7 +1137,7 @@ struct busy_kill {
 
 static void busy_setter(int report, u32 busy_id, u32 b)
 {
-	struct nlt n;
+	struct nlc n;
 
 	(void)report;
 	(void)b;
@@ -1272,7 +1259,7 @@ TEST_F_TIMEOUT(nl, busy_device_stalls_nobody, 120)
 
 	/* afterwards the busy device reads in full */
 	{
-		struct nlt_dev d;
+		struct nlc_dev d;
 
 		ASSERT_EQ(0, nlt_get(&self->nl, busy_id, &d));
 		EXPECT_FALSE(d.busy);
@@ -1289,7 +1276,7 @@ TEST_F_TIMEOUT(nl, busy_device_stalls_nobody, 120)
 }
 
 /* Thousands of requests of every kind, from two processes at once. */
-static void spam(struct nlt *n, u32 id, unsigned int rounds, unsigned int seed)
+static void spam(struct nlc *n, u32 id, unsigned int rounds, unsigned int seed)
 {
 	struct nlt_dump *dump = calloc(1, sizeof(*dump));
 	struct nl_msg *msg;
@@ -1357,7 +1344,7 @@ TEST_F_TIMEOUT(nl, spam_leaves_device_working, 300)
 {
 	const unsigned int rounds = 3000;
 	struct nlt_events idle;
-	struct nlt_dev d;
+	struct nlc_dev d;
 	pid_t pid;
 	int status, r;
 
@@ -1366,7 +1353,7 @@ TEST_F_TIMEOUT(nl, spam_leaves_device_working, 300)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		struct nlt n;
+		struct nlc n;
 
 		TEST_ASSERT(!nlt_open(&n), "family lookup");
 		spam(&n, self->id, rounds, 4);
@@ -1443,7 +1430,7 @@ TEST_F_TIMEOUT(nl, churn_during_dumps, 300)
 
 TEST(family_and_group)
 {
-	struct nlt n;
+	struct nlc n;
 	int grp;
 
 	VMT_REQUIRE_DEVICE();

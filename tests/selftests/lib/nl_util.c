@@ -1,260 +1,121 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vhost-mem selftests: a small libnl client of the "vhost_mem" family.
+ * vhost-mem selftests: the "vhost-mem" family through the client that
+ * vhost-mem-ctl uses (nl_client.c); here a failure of this side fails
+ * the test.
  */
 #include <poll.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <linux/netlink.h>
 
 #include "nl_util.h"
 
-
-static void nlt_ext_ack(struct nl_sock *sk)
+int nlt_open(struct nlc *n)
 {
-	int one = 1;
+	int ret = nlc_open(n);
 
-	setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_EXT_ACK, &one,
-		   sizeof(one));
-	setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_CAP_ACK, &one,
-		   sizeof(one));
-}
-
-/* 0, or -ENOENT when the family does not exist here. */
-int nlt_open(struct nlt *n)
-{
-	memset(n, 0, sizeof(*n));
-	n->sk = nl_socket_alloc();
-	TEST_ASSERT(n->sk, "nl_socket_alloc() failed");
-	TEST_ASSERT(!genl_connect(n->sk), "genl_connect() failed");
-	nlt_ext_ack(n->sk);
-	n->family = genl_ctrl_resolve(n->sk, VHOST_MEM_FAMILY_NAME);
-	if (n->family < 0) {
-		nl_socket_free(n->sk);
-		n->sk = NULL;
+	if (ret && n->family < 0)
 		return -ENOENT;
-	}
+	TEST_ASSERT(!ret, "netlink socket: %s: %s",
+		    n->failed ? n->failed : "out of memory", nl_geterror(ret));
 	return 0;
 }
 
-void nlt_close(struct nlt *n)
+void nlt_close(struct nlc *n)
 {
-	if (n->sk)
-		nl_socket_free(n->sk);
-	n->sk = NULL;
+	nlc_close(n);
 }
 
-struct nl_msg *nlt_msg(struct nlt *n, u8 cmd, int flags)
+struct nl_msg *nlt_msg(struct nlc *n, u8 cmd, int flags)
 {
-	struct nl_msg *msg = nlmsg_alloc();
+	struct nl_msg *msg = nlc_msg(n, cmd, flags);
 
-	TEST_ASSERT(msg, "nlmsg_alloc() failed");
-	TEST_ASSERT(genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, n->family, 0,
-				flags, cmd, VHOST_MEM_FAMILY_VERSION),
-		    "genlmsg_put() failed");
+	TEST_ASSERT(msg, "a message of command %u: out of memory", cmd);
 	return msg;
 }
 
-static int nlt_on_error(struct sockaddr_nl *who, struct nlmsgerr *e,
-			void *arg)
+/* The request failed on this side (libnl), or a reply did not parse. */
+static void nlt_check_local(const struct nlc *n, const char *what, u32 id)
 {
-	struct nlmsghdr *nlh = (struct nlmsghdr *)((char *)e - NLMSG_HDRLEN);
-	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
-	struct nlt *n = arg;
-	int off, len;
-
-	(void)who;
-	n->err = e->error ? e->error : -EIO;
-	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
-		return NL_STOP;
-	off = NLMSG_HDRLEN + sizeof(*e);
-	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-		off += e->msg.nlmsg_len - NLMSG_HDRLEN;
-	len = (int)nlh->nlmsg_len - off;
-	if (len > 0 && !nla_parse(tb, NLMSGERR_ATTR_MAX,
-				  (struct nlattr *)((char *)nlh + off), len,
-				  NULL) &&
-	    tb[NLMSGERR_ATTR_MSG])
-		snprintf(n->msg, sizeof(n->msg), "%.*s",
-			 nla_len(tb[NLMSGERR_ATTR_MSG]),
-			 (char *)nla_data(tb[NLMSGERR_ATTR_MSG]));
-	return NL_STOP;
+	TEST_ASSERT(!n->bad_replies, "%s %u: %u replies do not parse", what,
+		    id, n->bad_replies);
+	TEST_ASSERT(!n->local, "%s %u: %s", what, id,
+		    n->msg[0] ? n->msg : "not one device in the reply");
 }
 
-static int nlt_on_done(struct nl_msg *msg, void *arg)
-{
-	(void)msg;
-	*(bool *)arg = true;
-	return NL_STOP;
-}
-
-/* Sends msg (freed) and reads up to the ack or the end of the dump. */
-int nlt_transact(struct nlt *n, struct nl_msg *msg,
+int nlt_transact(struct nlc *n, struct nl_msg *msg,
 		 nl_recvmsg_msg_cb_t valid, void *arg)
 {
-	struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
-	bool done = false;
-	int ret;
+	int ret = nlc_transact(n, msg, valid, arg);
 
-	TEST_ASSERT(cb, "nl_cb_alloc() failed");
-	n->err = 0;
-	n->msg[0] = '\0';
-	ret = nl_send_auto(n->sk, msg);
-	nlmsg_free(msg);
-	TEST_ASSERT(ret >= 0, "nl_send_auto(): %s", nl_geterror(ret));
-	if (valid)
-		nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, valid, arg);
-	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, nlt_on_done, &done);
-	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, nlt_on_done, &done);
-	nl_cb_err(cb, NL_CB_CUSTOM, nlt_on_error, n);
-	while (!done && !n->err) {
-		ret = nl_recvmsgs(n->sk, cb);
-		TEST_ASSERT(ret >= 0 || n->err, "nl_recvmsgs(): %s",
-			    nl_geterror(ret));
+	TEST_ASSERT(!n->local, "netlink: %s", n->msg);
+	return ret;
+}
+
+/* What the tests expect of every device in a reply. */
+static void nlt_check_dev(const struct nlc_dev *d)
+{
+	TEST_ASSERT(d->cmd == VHOST_MEM_CMD_DEV_GET, "a reply with command %u",
+		    d->cmd);
+	TEST_ASSERT(!d->bad_req_stats,
+		    "a VHOST_MEM_A_REQ_STATS nest without its type, or that does not parse");
+	TEST_ASSERT(!d->new_req_stats, "request stats of an unknown type");
+}
+
+int nlt_get_cookie(struct nlc *n, u32 id, u64 cookie, struct nlc_dev *d)
+{
+	struct nlc_dev dev;
+	int ret = nlc_get_dev(n, id, cookie, &dev);
+
+	nlt_check_local(n, "DEV_GET", id);
+	if (!ret) {
+		nlt_check_dev(&dev);
+		if (d)
+			*d = dev;
 	}
-	nl_cb_put(cb);
-	return n->err;
+	return ret;
 }
 
-/* The spec's "uint": 4 bytes when the value fits, else 8 (unaligned). */
-static u64 nlt_uint(struct nlattr **tb, int type)
+int nlt_get(struct nlc *n, u32 id, struct nlc_dev *d)
 {
-	if (!tb[type])
-		return 0;
-	if (nla_len(tb[type]) == sizeof(u32))
-		return nla_get_u32(tb[type]);
-	return nla_get_u64(tb[type]);
+	return nlt_get_cookie(n, id, 0, d);
 }
 
-static u32 nlt_u32(struct nlattr **tb, int type)
+int nlt_set_cookie(struct nlc *n, u32 id, u64 cookie, u64 size)
 {
-	return tb[type] ? nla_get_u32(tb[type]) : 0;
+	int ret = nlc_set_size(n, id, cookie, size);
+
+	nlt_check_local(n, "DEV_SET", id);
+	return ret;
 }
 
-static void nlt_parse_stats(struct nlt_dev *d, struct nlattr *nest)
+int nlt_set(struct nlc *n, u32 id, u64 size)
 {
-	struct nlattr *tb[VHOST_MEM_A_REQ_STATS_MAX + 1];
-	u32 t;
-
-	TEST_ASSERT(!nla_parse_nested(tb, VHOST_MEM_A_REQ_STATS_MAX, nest, NULL),
-		    "a VHOST_MEM_A_REQ_STATS nest does not parse");
-	TEST_ASSERT(tb[VHOST_MEM_A_REQ_STATS_TYPE],
-		    "a VHOST_MEM_A_REQ_STATS nest without its type");
-	t = nla_get_u32(tb[VHOST_MEM_A_REQ_STATS_TYPE]);
-	TEST_ASSERT(t < VHOST_MEM_NR_REQ_TYPES, "request stats of type %u", t);
-	d->req[t][VIRTIO_MEM_RESP_ACK] = nlt_uint(tb, VHOST_MEM_A_REQ_STATS_ACK);
-	d->req[t][VIRTIO_MEM_RESP_NACK] = nlt_uint(tb, VHOST_MEM_A_REQ_STATS_NACK);
-	d->req[t][VIRTIO_MEM_RESP_BUSY] = nlt_uint(tb, VHOST_MEM_A_REQ_STATS_BUSY);
-	d->req[t][VIRTIO_MEM_RESP_ERROR] = nlt_uint(tb, VHOST_MEM_A_REQ_STATS_ERROR);
-	d->nr_req_stats++;
+	return nlt_set_cookie(n, id, 0, size);
 }
 
-static void nlt_parse_dev(struct nl_msg *msg, struct nlt_dev *d)
-{
-	struct nlmsghdr *nlh = nlmsg_hdr(msg);
-	struct nlattr *tb[VHOST_MEM_A_MAX + 1], *a;
-	int rem;
-
-	memset(d, 0, sizeof(*d));
-	TEST_ASSERT(genlmsg_hdr(nlh)->cmd == VHOST_MEM_CMD_DEV_GET,
-		    "a reply with command %u", genlmsg_hdr(nlh)->cmd);
-	TEST_ASSERT(!genlmsg_parse(nlh, 0, tb, VHOST_MEM_A_MAX, NULL),
-		    "a DEV_GET reply does not parse");
-	TEST_ASSERT(tb[VHOST_MEM_A_ID], "a DEV_GET reply without VHOST_MEM_A_ID");
-	d->id = nla_get_u32(tb[VHOST_MEM_A_ID]);
-	d->has_owner = tb[VHOST_MEM_A_OWNER_PID];
-	d->owner_pid = nlt_u32(tb, VHOST_MEM_A_OWNER_PID);
-	d->has_vm = tb[VHOST_MEM_A_VM_ID];
-	if (d->has_vm)
-		snprintf(d->vm_id, sizeof(d->vm_id), "%s",
-			 nla_get_string(tb[VHOST_MEM_A_VM_ID]));
-	d->flags = nlt_u32(tb, VHOST_MEM_A_STATUS_FLAGS);
-	d->has_region = tb[VHOST_MEM_A_REGION_SIZE];
-	d->has_node = tb[VHOST_MEM_A_NODE_ID];
-	d->node = d->has_node ? (s32)nla_get_u32(tb[VHOST_MEM_A_NODE_ID]) : 0;
-	d->config_call = tb[VHOST_MEM_A_CONFIG_CALL];
-	d->region_flags = nlt_u32(tb, VHOST_MEM_A_REGION_FLAGS);
-	d->features = nlt_uint(tb, VHOST_MEM_A_FEATURES);
-	d->dropped = nlt_uint(tb, VHOST_MEM_A_DROPPED);
-	d->addr = nlt_uint(tb, VHOST_MEM_A_ADDR);
-	d->region_size = nlt_uint(tb, VHOST_MEM_A_REGION_SIZE);
-	d->block_size = nlt_uint(tb, VHOST_MEM_A_BLOCK_SIZE);
-	d->chunk_size = nlt_uint(tb, VHOST_MEM_A_CHUNK_SIZE);
-	d->usable = nlt_uint(tb, VHOST_MEM_A_USABLE_SIZE);
-	d->requested = nlt_uint(tb, VHOST_MEM_A_REQUESTED_SIZE);
-	d->plugged = nlt_uint(tb, VHOST_MEM_A_PLUGGED_SIZE);
-	d->memslots = nlt_u32(tb, VHOST_MEM_A_MEMSLOTS);
-	d->memslots_max = nlt_u32(tb, VHOST_MEM_A_MEMSLOTS_MAX);
-	d->has_cookie = tb[VHOST_MEM_A_COOKIE];
-	d->cookie = nlt_uint(tb, VHOST_MEM_A_COOKIE);
-	d->busy = tb[VHOST_MEM_A_BUSY];
-	nla_for_each_attr(a, genlmsg_attrdata(nlmsg_data(nlh), 0),
-			  genlmsg_attrlen(nlmsg_data(nlh), 0), rem)
-		if (nla_type(a) == VHOST_MEM_A_REQ_STATS)
-			nlt_parse_stats(d, a);
-}
-
-static int nlt_on_dev(struct nl_msg *msg, void *arg)
+static void nlt_add_dev(const struct nlc_dev *d, void *arg)
 {
 	struct nlt_dump *dump = arg;
 
 	TEST_ASSERT(dump->n < NLT_MAX_DEVS, "more than %d devices",
 		    NLT_MAX_DEVS);
-	nlt_parse_dev(msg, &dump->devs[dump->n++]);
-	return NL_OK;
+	nlt_check_dev(d);
+	dump->devs[dump->n++] = *d;
 }
 
-/* DEV_GET of id; with a cookie unless it is 0. */
-int nlt_get_cookie(struct nlt *n, u32 id, u64 cookie, struct nlt_dev *d)
+int nlt_dump(struct nlc *n, struct nlt_dump *dump)
 {
-	struct nl_msg *msg = nlt_msg(n, VHOST_MEM_CMD_DEV_GET, 0);
-	struct nlt_dump *dump = calloc(1, sizeof(*dump));
 	int ret;
 
-	TEST_ASSERT(dump, "out of memory");
-	nla_put_u32(msg, VHOST_MEM_A_ID, id);
-	if (cookie)
-		nla_put_u64(msg, VHOST_MEM_A_COOKIE, cookie);
-	ret = nlt_transact(n, msg, nlt_on_dev, dump);
-	if (!ret) {
-		TEST_ASSERT_EQ(dump->n, 1);
-		if (d)
-			*d = dump->devs[0];
-	}
-	free(dump);
+	memset(dump, 0, sizeof(*dump));
+	ret = nlc_dump_devs(n, nlt_add_dev, dump);
+	TEST_ASSERT(!n->bad_replies, "dump: %u replies do not parse",
+		    n->bad_replies);
+	TEST_ASSERT(!n->local, "dump: %s", n->msg);
 	return ret;
 }
 
-int nlt_get(struct nlt *n, u32 id, struct nlt_dev *d)
-{
-	return nlt_get_cookie(n, id, 0, d);
-}
-
-/* DEV_SET of id; with a cookie unless it is 0. */
-int nlt_set_cookie(struct nlt *n, u32 id, u64 cookie, u64 size)
-{
-	struct nl_msg *msg = nlt_msg(n, VHOST_MEM_CMD_DEV_SET, 0);
-
-	nla_put_u32(msg, VHOST_MEM_A_ID, id);
-	if (cookie)
-		nla_put_u64(msg, VHOST_MEM_A_COOKIE, cookie);
-	nla_put_u64(msg, VHOST_MEM_A_REQUESTED_SIZE, size);
-	return nlt_transact(n, msg, NULL, NULL);
-}
-
-int nlt_set(struct nlt *n, u32 id, u64 size)
-{
-	return nlt_set_cookie(n, id, 0, size);
-}
-
-int nlt_dump(struct nlt *n, struct nlt_dump *dump)
-{
-	memset(dump, 0, sizeof(*dump));
-	return nlt_transact(n, nlt_msg(n, VHOST_MEM_CMD_DEV_GET, NLM_F_DUMP),
-			    nlt_on_dev, dump);
-}
-
-const struct nlt_dev *nlt_dump_find(const struct nlt_dump *dump, u32 id)
+const struct nlc_dev *nlt_dump_find(const struct nlt_dump *dump, u32 id)
 {
 	unsigned int i;
 
@@ -266,70 +127,40 @@ const struct nlt_dev *nlt_dump_find(const struct nlt_dump *dump, u32 id)
 
 static int nlt_on_event(struct nl_msg *msg, void *arg)
 {
-	struct nlmsghdr *nlh = nlmsg_hdr(msg);
-	struct nlattr *tb[VHOST_MEM_A_MAX + 1];
 	struct nlt_events *ev = arg;
-	struct nlt_event *e;
 
 	if (ev->tail - ev->head == NLT_MAX_EVENTS)
 		return NL_OK;	/* full: the test reads too slowly */
-	e = &ev->q[ev->tail % NLT_MAX_EVENTS];
-	memset(e, 0, sizeof(*e));
-	TEST_ASSERT(!genlmsg_parse(nlh, 0, tb, VHOST_MEM_A_MAX, NULL),
-		    "an event does not parse");
-	TEST_ASSERT(tb[VHOST_MEM_A_ID], "an event without VHOST_MEM_A_ID");
-	e->cmd = genlmsg_hdr(nlh)->cmd;
-	e->id = nla_get_u32(tb[VHOST_MEM_A_ID]);
-	e->has_origin = tb[VHOST_MEM_A_ORIGIN];
-	e->origin = nlt_u32(tb, VHOST_MEM_A_ORIGIN);
-	e->requested = nlt_uint(tb, VHOST_MEM_A_REQUESTED_SIZE);
-	e->plugged = nlt_uint(tb, VHOST_MEM_A_PLUGGED_SIZE);
-	e->usable = nlt_uint(tb, VHOST_MEM_A_USABLE_SIZE);
-	e->error = nlt_u32(tb, VHOST_MEM_A_ERROR);
-	e->req_type = nlt_u32(tb, VHOST_MEM_A_REQ_TYPE);
-	e->errors = nlt_u32(tb, VHOST_MEM_A_ERRORS);
-	e->req_addr = nlt_uint(tb, VHOST_MEM_A_REQ_ADDR);
-	e->req_size = nlt_uint(tb, VHOST_MEM_A_REQ_SIZE);
+	TEST_ASSERT(!nlc_parse_event(msg, &ev->q[ev->tail % NLT_MAX_EVENTS]),
+		    "an event does not parse, or names no device");
 	ev->tail++;
 	return NL_OK;
 }
 
 void nlt_events_open(struct nlt_events *ev)
 {
-	struct nl_cb *sk_cb;
-	int grp;
+	int ret;
 
 	memset(ev, 0, sizeof(*ev));
-	ev->sk = nl_socket_alloc();
-	TEST_ASSERT(ev->sk && !genl_connect(ev->sk), "event socket");
-	grp = genl_ctrl_resolve_grp(ev->sk, VHOST_MEM_FAMILY_NAME,
-				    VHOST_MEM_MCGRP_EVENTS);
-	TEST_ASSERT(grp >= 0, "genl_ctrl_resolve_grp(%s, %s): %s",
-		    VHOST_MEM_FAMILY_NAME, VHOST_MEM_MCGRP_EVENTS,
-		    nl_geterror(grp));
-	nl_socket_disable_seq_check(ev->sk);
-	TEST_ASSERT(!nl_socket_add_membership(ev->sk, grp),
-		    "joining the events group");
-	nl_socket_set_nonblocking(ev->sk);
-	/* the socket's callbacks, without the sequence check */
-	sk_cb = nl_socket_get_cb(ev->sk);
-	ev->cb = nl_cb_clone(sk_cb);
-	nl_cb_put(sk_cb);
-	TEST_ASSERT(ev->cb, "nl_cb_clone() failed");
-	nl_cb_set(ev->cb, NL_CB_VALID, NL_CB_CUSTOM, nlt_on_event, ev);
+	ret = nlc_events_open(&ev->nl, nlt_on_event, ev, &ev->cb);
+	TEST_ASSERT(!ret, "event socket: %s: %s",
+		    ev->nl.failed ? ev->nl.failed : "out of memory",
+		    nl_geterror(ret));
 }
 
 void nlt_events_close(struct nlt_events *ev)
 {
 	nl_cb_put(ev->cb);
-	nl_socket_free(ev->sk);
+	nlc_close(&ev->nl);
 }
 
 /* The next event of device id within timeout_ms: true, or false. */
 bool nlt_next_event(struct nlt_events *ev, u32 id, int timeout_ms,
-		    struct nlt_event *out)
+		    struct nlc_event *out)
 {
-	struct pollfd pfd = { .fd = nl_socket_get_fd(ev->sk), .events = POLLIN };
+	struct pollfd pfd = {
+		.fd = nl_socket_get_fd(ev->nl.sk), .events = POLLIN,
+	};
 	u64 deadline = vmt_now_ns() + (u64)timeout_ms * 1000000;
 	s64 left;
 
@@ -343,22 +174,20 @@ bool nlt_next_event(struct nlt_events *ev, u32 id, int timeout_ms,
 		if (left <= 0)
 			return false;
 		if (poll(&pfd, 1, (int)(left / 1000000) + 1) > 0)
-			nl_recvmsgs(ev->sk, ev->cb);
+			nl_recvmsgs(ev->nl.sk, ev->cb);
 	}
 }
 
+static const char *const nlt_cmd_names[] = {
+	[VHOST_MEM_CMD_REQUESTED_SIZE_NTF] = "REQUESTED_SIZE_NTF",
+	[VHOST_MEM_CMD_PLUGGED_SIZE_NTF] = "PLUGGED_SIZE_NTF",
+	[VHOST_MEM_CMD_SIZE_REACHED_NTF] = "SIZE_REACHED_NTF",
+	[VHOST_MEM_CMD_ERROR_NTF] = "ERROR_NTF",
+};
+
 const char *nlt_cmd_name(u8 cmd)
 {
-	switch (cmd) {
-	case VHOST_MEM_CMD_REQUESTED_SIZE_NTF:
-		return "REQUESTED_SIZE_NTF";
-	case VHOST_MEM_CMD_PLUGGED_SIZE_NTF:
-		return "PLUGGED_SIZE_NTF";
-	case VHOST_MEM_CMD_SIZE_REACHED_NTF:
-		return "SIZE_REACHED_NTF";
-	case VHOST_MEM_CMD_ERROR_NTF:
-		return "ERROR_NTF";
-	default:
-		return "?";
-	}
+	if (cmd < ARRAY_SIZE(nlt_cmd_names) && nlt_cmd_names[cmd])
+		return nlt_cmd_names[cmd];
+	return "?";
 }

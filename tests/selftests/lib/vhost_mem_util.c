@@ -178,6 +178,20 @@ int vmt_mem_unplug_all(struct vmt_vq *vq)
 	return vmt_mem_request(vq, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0, NULL);
 }
 
+void vmt_mem_plug_range(struct vmt_vq *vq, u64 gpa, u64 from, u64 to,
+			u64 block_size)
+{
+	u64 off;
+	int r;
+
+	for (off = from; off < to; off += block_size) {
+		r = vmt_mem_plug(vq, gpa + off, 1);
+		TEST_ASSERT(r == VIRTIO_MEM_RESP_ACK,
+			    "PLUG at offset 0x%llx: expected ACK, got %s",
+			    (unsigned long long)off, vmt_mem_resp_name(r));
+	}
+}
+
 int vmt_mem_state(struct vmt_vq *vq, u64 addr, u16 nb_blocks, u16 *state)
 {
 	struct vmt_mem_req req;

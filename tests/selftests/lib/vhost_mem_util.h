@@ -72,6 +72,12 @@ int vmt_mem_request(struct vmt_vq *vq, u16 type, u64 addr, u16 nb_blocks,
 int vmt_mem_plug(struct vmt_vq *vq, u64 addr, u16 nb_blocks);
 int vmt_mem_unplug(struct vmt_vq *vq, u64 addr, u16 nb_blocks);
 int vmt_mem_unplug_all(struct vmt_vq *vq);
+/*
+ * Plugs [gpa + from, gpa + to) one block at a time; each answer must be
+ * an ACK, or the test fails.
+ */
+void vmt_mem_plug_range(struct vmt_vq *vq, u64 gpa, u64 from, u64 to,
+			u64 block_size);
 /* The response type; *state is set when it is an ACK. */
 int vmt_mem_state(struct vmt_vq *vq, u64 addr, u16 nb_blocks, u16 *state);
 
