@@ -39,24 +39,8 @@
 
 #include "vmt.h"
 #include "feature_util.h"
+#include "short_names.h"
 #include "kselftest_harness.h"
-
-#define BLK		VMT_RQ_BLOCK
-#define GPA		VMT_RQ_GPA
-#define SLOT_BASE	VMT_RQ_SLOT_BASE
-#define PAGE		4096ULL
-
-#define PLUG		VIRTIO_MEM_REQ_PLUG
-#define UNPLUG		VIRTIO_MEM_REQ_UNPLUG
-#define UNPLUG_ALL	VIRTIO_MEM_REQ_UNPLUG_ALL
-#define STATE		VIRTIO_MEM_REQ_STATE
-#define ACK		VIRTIO_MEM_RESP_ACK
-#define NACK		VIRTIO_MEM_RESP_NACK
-#define BUSY		VIRTIO_MEM_RESP_BUSY
-#define ERROR		VIRTIO_MEM_RESP_ERROR
-#define PLUGGED		VIRTIO_MEM_STATE_PLUGGED
-#define UNPLUGGED	VIRTIO_MEM_STATE_UNPLUGGED
-#define MIXED		VIRTIO_MEM_STATE_MIXED
 
 #define ACK_ALL		(~0ULL)
 #define ACK_NO_UI	(~VMT_FT_UI_BIT)
@@ -78,18 +62,13 @@
 		       vmt_mem_state_name(__st)); \
 } while (0)
 
-static const char *errstr(int r)
-{
-	return r ? vmt_errname(-r) : "success";
-}
-
 static struct vhost_mem_status status_of(struct __test_metadata *_metadata,
 					 int fd)
 {
 	struct vhost_mem_status st;
 	int r = vmt_mem_get_status(fd, &st);
 
-	EXPECT_EQ(0, r) TH_LOG("VHOST_MEM_GET_STATUS: %s", errstr(r));
+	EXPECT_EQ(0, r) TH_LOG("VHOST_MEM_GET_STATUS: %s", vmt_errstr(r));
 	return st;
 }
 
@@ -188,17 +167,7 @@ FIXTURE(prealloc) {
 	struct vmt_rq_env e;
 };
 
-FIXTURE_VARIANT(prealloc) {
-	enum vmt_backing_type type;
-};
-
-FIXTURE_VARIANT_ADD(prealloc, anon) {
-	.type = VMT_BACKING_ANON,
-};
-
-FIXTURE_VARIANT_ADD(prealloc, memfd) {
-	.type = VMT_BACKING_MEMFD,
-};
+VMT_BACKING_VARIANTS(prealloc);
 
 FIXTURE_SETUP(prealloc)
 {
@@ -374,7 +343,7 @@ TEST_F(hugetlb, prealloc_pool_too_small)
 	e->region.flags |= VHOST_MEM_REGION_F_PREALLOC;
 	vmt_rq_env_start(e, HT_SIZE);
 	self->klog = vmt_ft_klog_mark();
-	ASSERT_LE(0, self->klog) TH_LOG("/dev/kmsg: %s", errstr(self->klog));
+	ASSERT_LE(0, self->klog) TH_LOG("/dev/kmsg: %s", vmt_errstr(self->klog));
 	expect_pool_free(_metadata, "before the PLUG", HT_POOL);
 
 	/* 6 blocks across 4 chunks: 12 MiB from a pool of 8 MiB */
@@ -437,7 +406,7 @@ TEST_F(hugetlb, prealloc_failure_log_is_rate_limited)
 	e->region.flags |= VHOST_MEM_REGION_F_PREALLOC;
 	vmt_rq_env_start(e, HT_SIZE);
 	self->klog = vmt_ft_klog_mark();
-	ASSERT_LE(0, self->klog) TH_LOG("/dev/kmsg: %s", errstr(self->klog));
+	ASSERT_LE(0, self->klog) TH_LOG("/dev/kmsg: %s", vmt_errstr(self->klog));
 	t0 = vmt_now_ns();
 	for (i = 0; i < HT_STORM; i++)
 		vmt_rq_send_busy(e, PLUG, vmt_rq_gpa(e, i % 2), 6);
@@ -469,17 +438,7 @@ FIXTURE(ui) {
 	struct vmt_rq_env e;
 };
 
-FIXTURE_VARIANT(ui) {
-	enum vmt_backing_type type;
-};
-
-FIXTURE_VARIANT_ADD(ui, anon) {
-	.type = VMT_BACKING_ANON,
-};
-
-FIXTURE_VARIANT_ADD(ui, memfd) {
-	.type = VMT_BACKING_MEMFD,
-};
+VMT_BACKING_VARIANTS(ui);
 
 FIXTURE_SETUP(ui)
 {
@@ -543,7 +502,7 @@ TEST_F(ui, feature_offered_by_mode)
 					   e->dev.features | VMT_FT_UI_BIT);
 		EXPECT_EQ(-EOPNOTSUPP, r)
 			TH_LOG("SET_FEATURES with UNPLUGGED_INACCESSIBLE on an 'off' device: expected EOPNOTSUPP, got %s",
-			       errstr(r));
+			       vmt_errstr(r));
 	}
 	/* an unknown mode */
 	e->region.unplugged_inaccessible = VHOST_MEM_UI_OFF + 1;
@@ -553,7 +512,7 @@ TEST_F(ui, feature_offered_by_mode)
 	r = vmt_mem_set_region(e->dev.fd, &e->region);
 	EXPECT_EQ(-EINVAL, r)
 		TH_LOG("unplugged_inaccessible=3: expected EINVAL, got %s",
-		       errstr(r));
+		       vmt_errstr(r));
 }
 
 /* off: no feature, and the guest may read all of the region. */
@@ -610,7 +569,7 @@ TEST_F(ui, off_system_reset_keeps_the_mapping)
 	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 2);
 	tag_blocks(e, 2, 2, 12);
 	r = vmt_ft_reset(e->dev.fd);
-	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_RESET: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_RESET: %s", vmt_errstr(r));
 	vmt_ft_model_system_reset(&e->model);
 	expect_status(_metadata, e->dev.fd, "off, after VHOST_MEM_RESET", 0,
 		      UI_CHUNKS, UI_SIZE);
@@ -673,7 +632,7 @@ TEST_F(ui, on_refuses_a_driver_without_the_bit)
 	r = vmt_mem_set_running(e->dev.fd, 1);
 	EXPECT_EQ(-EINVAL, r)
 		TH_LOG("unplugged_inaccessible=on, driver without the bit: SET_RUNNING 1 expected EINVAL, got %s",
-		       errstr(r));
+		       vmt_errstr(r));
 	st = status_of(_metadata, e->dev.fd);
 	EXPECT_FALSE(st.flags & VHOST_MEM_STATUS_F_RUNNING)
 		TH_LOG("refused start: flags 0x%x say running", st.flags);
@@ -683,8 +642,8 @@ TEST_F(ui, on_refuses_a_driver_without_the_bit)
 	/* the driver accepts the bit: the device starts */
 	r = vmt_ft_virtio_reset(e, ACK_ALL);
 	ASSERT_EQ(0, r) TH_LOG("SET_RUNNING 1 with the bit accepted: %s",
-			       errstr(r));
-	vmt_ft_adopt(e, UI_SIZE);
+			       vmt_errstr(r));
+	vmt_rq_env_adopt(e, UI_SIZE);
 	vmt_rq_check_all(e);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 3, 1);
 	vmt_rq_check_all(e);
@@ -730,7 +689,7 @@ TEST_F(ui, new_driver_after_virtio_reset)
 		      UI_SIZE);
 
 	r = vmt_ft_virtio_reset(e, ACK_ALL);
-	ASSERT_EQ(0, r) TH_LOG("restart with the bit: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("restart with the bit: %s", vmt_errstr(r));
 	expect_status(_metadata, e->dev.fd, "driver with the bit", 3 * BLK, 2,
 		      UI_SIZE);
 	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 0), "chunk 0, nothing plugged");
@@ -740,7 +699,7 @@ TEST_F(ui, new_driver_after_virtio_reset)
 	vmt_rq_check_all(e);
 
 	r = vmt_ft_virtio_reset(e, ACK_NO_UI);
-	ASSERT_EQ(0, r) TH_LOG("restart without the bit: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("restart without the bit: %s", vmt_errstr(r));
 	expect_status(_metadata, e->dev.fd, "driver without the bit again",
 		      3 * BLK, UI_CHUNKS, UI_SIZE);
 	expect_all_readable(e, 4, "driver without the bit again");
@@ -765,13 +724,13 @@ TEST_F(ui, off_with_the_bit_accepted_before_the_region)
 	e->region.slot_count = UI_CHUNKS;
 	ASSERT_EQ(0, vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd));
 	r = vmt_mem_set_region(e->dev.fd, &e->region);
-	ASSERT_EQ(0, r) TH_LOG("SET_REGION off: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("SET_REGION off: %s", vmt_errstr(r));
 	ASSERT_EQ(0, vmt_mem_set_requested_size(e->dev.fd, UI_SIZE));
 	r = vmt_mem_set_running(e->dev.fd, 1);
 	if (r) {
 		EXPECT_EQ(-EINVAL, r)
 			TH_LOG("start with a feature the device does not offer: expected EINVAL (or success with 'off' in effect), got %s",
-			       errstr(r));
+			       vmt_errstr(r));
 		return;
 	}
 	st = status_of(_metadata, e->dev.fd);
@@ -834,7 +793,7 @@ static int probe_slot(struct __test_metadata *_metadata,
 	if (!r) {
 		r = vmt_vm_set_memslot(self->e.vm, slot, 0, 0, NULL, 0);
 		EXPECT_EQ(0, r) TH_LOG("deleting memslot 0x%x: %s", slot,
-				       errstr(r));
+				       vmt_errstr(r));
 		return 0;
 	}
 	return r;
@@ -845,8 +804,8 @@ static int probe_slot(struct __test_metadata *_metadata,
 	EXPECT_EQ((want), __r) \
 		TH_LOG("userspace memslot %u of address space %u at GPA 0x%llx (%s): expected %s, got %s", \
 		       (slot) & 0xffff, (slot) >> 16, \
-		       (unsigned long long)(gpa), what, errstr(want), \
-		       errstr(__r)); \
+		       (unsigned long long)(gpa), what, vmt_errstr(want), \
+		       vmt_errstr(__r)); \
 } while (0)
 
 static bool smm_supported(struct __test_metadata *_metadata,
@@ -863,7 +822,7 @@ static bool smm_supported(struct __test_metadata *_metadata,
 	r = vmt_mem_set_region(e->dev.fd, &e->region);
 	EXPECT_EQ(-EOPNOTSUPP, r)
 		TH_LOG("VHOST_MEM_REGION_F_SMM with %d address space(s): expected EOPNOTSUPP, got %s",
-		       self->nr_as, errstr(r));
+		       self->nr_as, vmt_errstr(r));
 	return false;
 }
 
@@ -933,7 +892,7 @@ TEST_F(smm, conflict_in_address_space_1_is_busy)
 	/* the VMM maps something into the SMM view of chunk 0 */
 	r = vmt_vm_set_memslot(e->vm, AS1 | VMM_SLOT, vmt_rq_gpa(e, 4), BLK,
 			       self->page, 0);
-	ASSERT_EQ(0, r) TH_LOG("AS 1 memslot over chunk 0: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("AS 1 memslot over chunk 0: %s", vmt_errstr(r));
 	klog = vmt_ft_klog_mark();
 	ASSERT_LE(0, klog);
 
@@ -1093,7 +1052,7 @@ TEST_F(pause, requests_busy_state_served)
 	present = held(e, 0, PZ_BLOCKS);
 
 	r = vmt_ft_set_paused(e->dev.fd, 1);
-	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_SET_PAUSED 1: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_SET_PAUSED 1: %s", vmt_errstr(r));
 	check_status_paused(_metadata, e, true);
 
 	paused_rq(_metadata, e, BUSY, PLUG, vmt_rq_gpa(e, 8), 2, 0);
@@ -1123,7 +1082,7 @@ TEST_F(pause, requests_busy_state_served)
 		       (unsigned long long)held(e, 0, PZ_BLOCKS) / 1024);
 
 	r = vmt_ft_set_paused(e->dev.fd, 0);
-	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_SET_PAUSED 0: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_SET_PAUSED 0: %s", vmt_errstr(r));
 	check_status_paused(_metadata, e, false);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 8, 2);
 	VMT_RQ_EXPECT(e, ACK, UNPLUG, 0, 1);
@@ -1149,7 +1108,7 @@ TEST_F(pause, resume_signals_config_change)
 	/* resume: the guest hears of it at once, and its retry works */
 	t0 = vmt_now_ns();
 	r = vmt_ft_set_paused(e->dev.fd, 0);
-	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_SET_PAUSED 0: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_SET_PAUSED 0: %s", vmt_errstr(r));
 	n = wait_eventfd(self->efd, RESUME_MS);
 	signal_us = (vmt_now_ns() - t0) / 1000;
 	ASSERT_EQ(1, n)
@@ -1190,14 +1149,14 @@ TEST_F(pause, bad_values)
 	r = vmt_ft_set_paused(e->dev.fd, 1);
 	EXPECT_EQ(-EBADFD, r)
 		TH_LOG("SET_PAUSED 1 before SET_REGION: expected EBADFD, got %s",
-		       errstr(r));
+		       vmt_errstr(r));
 	vmt_rq_env_start(e, PZ_REQUESTED);
 	r = vmt_ft_set_paused(e->dev.fd, 2);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("SET_PAUSED 2: expected EINVAL, got %s",
-				     errstr(r));
+				     vmt_errstr(r));
 	r = vmt_ft_set_paused(e->dev.fd, -1);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("SET_PAUSED -1: expected EINVAL, got %s",
-				     errstr(r));
+				     vmt_errstr(r));
 	check_status_paused(_metadata, e, false);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 0, 1);
 	vmt_rq_check_all(e);
@@ -1262,17 +1221,7 @@ FIXTURE(reset) {
 	struct vmt_rq_env e;
 };
 
-FIXTURE_VARIANT(reset) {
-	enum vmt_backing_type type;
-};
-
-FIXTURE_VARIANT_ADD(reset, anon) {
-	.type = VMT_BACKING_ANON,
-};
-
-FIXTURE_VARIANT_ADD(reset, memfd) {
-	.type = VMT_BACKING_MEMFD,
-};
+VMT_BACKING_VARIANTS(reset);
 
 FIXTURE_SETUP(reset)
 {
@@ -1315,7 +1264,7 @@ TEST_F(reset, virtio_reset_keeps_the_plug_state)
 
 	r = vmt_ft_virtio_reset(e, ACK_ALL);
 	ASSERT_EQ(0, r) TH_LOG("SET_RUNNING 1 after the virtio reset: %s",
-			       errstr(r));
+			       vmt_errstr(r));
 	after = status_of(_metadata, e->dev.fd);
 	EXPECT_EQ(before.plugged_size, after.plugged_size);
 	EXPECT_EQ(before.usable_region_size, after.usable_region_size);
@@ -1361,7 +1310,7 @@ TEST_F(reset, system_reset_unplugs_everything)
 	EXPECT_LT(0, held(e, 3, 3));
 
 	r = vmt_ft_reset(e->dev.fd);
-	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_RESET: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_RESET: %s", vmt_errstr(r));
 	vmt_ft_model_system_reset(&e->model);
 	expect_status(_metadata, e->dev.fd, "after VHOST_MEM_RESET", 0, 0,
 		      RS_USABLE);
@@ -1403,7 +1352,7 @@ TEST_F(reset, system_reset_discards_writes_to_unplugged_blocks)
 			    "unplugged block of a live chunk");
 	EXPECT_LT(0, held(e, 10, 1));
 	r = vmt_ft_reset(e->dev.fd);
-	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_RESET: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_RESET: %s", vmt_errstr(r));
 	vmt_ft_model_system_reset(&e->model);
 	EXPECT_EQ(0, vmt_ft_allocated(&e->backing))
 		TH_LOG("after VHOST_MEM_RESET, %llu KiB of the backing are left (the guest wrote to unplugged block 10: %llu KiB there)",
@@ -1420,7 +1369,7 @@ TEST_F(reset, system_reset_stopped_or_empty)
 	r = vmt_ft_reset(e->dev.fd);
 	EXPECT_EQ(-EBADFD, r)
 		TH_LOG("VHOST_MEM_RESET before SET_REGION: expected EBADFD, got %s",
-		       errstr(r));
+		       vmt_errstr(r));
 	vmt_rq_env_start(e, RS_REQUESTED);
 	/* nothing plugged: only the usable region changes */
 	vmt_rq_resize(e, 512ULL << 20);
@@ -1456,7 +1405,7 @@ TEST_F(reset, persistent_suspend_offered)
 	r = vmt_vhost_set_features(e->dev.fd, e->dev.features | VMT_FT_PS_BIT);
 	EXPECT_EQ(-EOPNOTSUPP, r)
 		TH_LOG("SET_FEATURES with PERSISTENT_SUSPEND not offered: expected EOPNOTSUPP, got %s",
-		       errstr(r));
+		       vmt_errstr(r));
 
 	e->region.flags |= VHOST_MEM_REGION_F_PERSISTENT_SUSPEND;
 	offered = vmt_ft_open(e, ACK_ALL);
@@ -1470,7 +1419,7 @@ TEST_F(reset, persistent_suspend_offered)
 	tag_blocks(e, 5, 3, 8);
 	/* suspend and resume: the driver resets the device, state stays */
 	r = vmt_ft_virtio_reset(e, ACK_ALL);
-	ASSERT_EQ(0, r) TH_LOG("resume: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("resume: %s", vmt_errstr(r));
 	RQ_STATE(e, PLUGGED, 5, 3);
 	expect_tags(e, 5, 3, 8, "kept across suspend");
 	vmt_rq_check_all(e);
@@ -1544,7 +1493,7 @@ TEST_F(multi, devices_side_by_side)
 	/* right next to A, in GPA and in ids */
 	vmt_ft_side_init(b, e->vm, MD_SIZE, b_gpa, MD_CHUNK, SLOT_BASE + 4);
 	r = vmt_ft_side_setup(b);
-	ASSERT_EQ(0, r) TH_LOG("device B next to A: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("device B next to A: %s", vmt_errstr(r));
 	vmt_ft_side_start(b, MD_SIZE);
 
 	VMT_RQ_EXPECT(e, ACK, PLUG, 1, 2);
@@ -1583,7 +1532,7 @@ static void expect_refused(struct __test_metadata *_metadata,
 		       (unsigned long long)s->region.region_size,
 		       s->region.slot_base,
 		       s->region.slot_base + s->region.slot_count - 1,
-		       errstr(want), errstr(r));
+		       vmt_errstr(want), vmt_errstr(r));
 	st = status_of(_metadata, s->dev.fd);
 	EXPECT_FALSE(st.flags & VHOST_MEM_STATUS_F_REGION)
 		TH_LOG("%s: the refused device has a region (flags 0x%x)",
@@ -1617,7 +1566,7 @@ TEST_F(multi, overlaps_refused)
 	r = vmt_mem_set_region(s[2].dev.fd, &s[2].region);
 	EXPECT_EQ(-EBUSY, r)
 		TH_LOG("device over A's ids 102-105 (no memslot live): expected EBUSY, got %s",
-		       errstr(r));
+		       vmt_errstr(r));
 
 	/* A did not notice */
 	expect_status(_metadata, e->dev.fd, "device A after the refusals",
@@ -1630,11 +1579,11 @@ TEST_F(multi, overlaps_refused)
 	/* the refused devices can still be set up elsewhere */
 	s[0].region.guest_phys_addr = 8ULL << 30;
 	r = vmt_mem_set_region(s[0].dev.fd, &s[0].region);
-	EXPECT_EQ(0, r) TH_LOG("refused device, then disjoint: %s", errstr(r));
+	EXPECT_EQ(0, r) TH_LOG("refused device, then disjoint: %s", vmt_errstr(r));
 	s[2].region.slot_base = 300;
 	r = vmt_mem_set_region(s[2].dev.fd, &s[2].region);
 	EXPECT_EQ(0, r) TH_LOG("refused device, then disjoint ids: %s",
-			       errstr(r));
+			       vmt_errstr(r));
 	vmt_ft_side_start(&s[2], MD_SIZE);
 	side_rq(_metadata, &s[2], ACK, PLUG, 0, 1);
 	vmt_ft_expect_read(e->vm, (16ULL << 30) + 8, 0, "the third device");
@@ -1645,7 +1594,7 @@ TEST_F(multi, overlaps_refused)
 	s[1].region.slot_base = SLOT_BASE;
 	r = vmt_mem_set_region(s[1].dev.fd, &s[1].region);
 	EXPECT_EQ(0, r) TH_LOG("A's region and ids after A was closed: %s",
-			       errstr(r));
+			       vmt_errstr(r));
 }
 
 /* Claims are per VM: another VM may use the same GPA and ids. */
@@ -1662,7 +1611,7 @@ TEST_F(multi, other_vm_same_layout)
 	vmt_ft_side_init(s, self->vm2, MD_SIZE, GPA, MD_CHUNK, SLOT_BASE);
 	r = vmt_ft_side_setup(s);
 	ASSERT_EQ(0, r) TH_LOG("same GPA and ids in another VM: %s",
-			       errstr(r));
+			       vmt_errstr(r));
 	vmt_ft_side_start(s, MD_SIZE);
 	side_rq(_metadata, s, ACK, PLUG, 2, 1);
 	vmt_ft_expect_read(self->vm2, GPA + 2 * BLK + 8, 0,

@@ -89,13 +89,18 @@ void vmt_skip(const char *file, int line, const char *fmt, ...)
 
 const char *vmt_errname(int err)
 {
-	static __thread char buf[16];
+	static __thread char buf[24];	/* "errno -2147483648" */
 	const char *name = strerrorname_np(err);
 
 	if (name)
 		return name;
 	snprintf(buf, sizeof(buf), "errno %d", err);
 	return buf;
+}
+
+const char *vmt_errstr(int ret)
+{
+	return ret ? vmt_errname(-ret) : "success";
 }
 
 int vmt_timeout_ms(void)

@@ -92,6 +92,8 @@ void vmt_skip(const char *file, int line, const char *fmt, ...);
 
 /* "EPERM", "ENOENT", ... or the number; never NULL. */
 const char *vmt_errname(int err);
+/* The result of a call returning 0 or -errno: "success", "EPERM", ... */
+const char *vmt_errstr(int ret);
 
 /* Default timeout for waits on the device, ms (env VMT_TIMEOUT_MS). */
 int vmt_timeout_ms(void);
