@@ -30,20 +30,13 @@
 #include "vmt.h"
 #include "req_util.h"
 #include "feature_util.h"
+#include "short_names.h"
 #include "kselftest_harness.h"
 
-#define BLK		VMT_RQ_BLOCK
 #define NR_BLOCKS	8
 #define REGION_SIZE	(NR_BLOCKS * BLK)
-#define PAGE		4096ULL
 #define HUGE_PAGES	(NR_BLOCKS + 2)
 
-#define PLUG		VIRTIO_MEM_REQ_PLUG
-#define UNPLUG		VIRTIO_MEM_REQ_UNPLUG
-#define UNPLUG_ALL	VIRTIO_MEM_REQ_UNPLUG_ALL
-#define ACK		VIRTIO_MEM_RESP_ACK
-#define ERROR		VIRTIO_MEM_RESP_ERROR
-#define BUSY		VIRTIO_MEM_RESP_BUSY
 #define RW		(PROT_READ | PROT_WRITE)
 
 /*
@@ -524,6 +517,7 @@ static int try_region(struct vmt_rq_env *e)
 		    !vmt_mem_set_running(e->dev.fd, 1),
 		    "the accepted region does not start");
 	vmt_rq_env_adopt(e, r->region_size);
+	vmt_rq_check_status(e);
 	return 0;
 }
 

@@ -138,7 +138,7 @@ TEST_F_TIMEOUT(module, unload_refused_while_open, 120)
 	r = vmt_delete_module(VMT_MODULE_NAME);
 	EXPECT_TRUE(r == -EWOULDBLOCK || r == -EBUSY)
 		TH_LOG("delete_module(%s, O_NONBLOCK) with a device open: expected EWOULDBLOCK or EBUSY, got %s",
-		       VMT_MODULE_NAME, r ? vmt_errname(-r) : "success");
+		       VMT_MODULE_NAME, vmt_errstr(r));
 	r = vmt_modprobe(VMT_MODULE_NAME, true, self->out, sizeof(self->out));
 	EXPECT_NE(0, r) TH_LOG("modprobe -r %s with a device open succeeded",
 			       VMT_MODULE_NAME);
@@ -195,7 +195,7 @@ TEST(set_owner_once)
 	r = vmt_vhost_set_owner(fd);
 	EXPECT_EQ(-EBUSY, r)
 		TH_LOG("second VHOST_SET_OWNER: expected EBUSY, got %s",
-		       r ? vmt_errname(-r) : "success");
+		       vmt_errstr(r));
 	close(fd);
 }
 
@@ -211,11 +211,11 @@ TEST(unowned_device_refuses_setup)
 	r = vmt_vhost_set_mem_table_vm(fd, vm);
 	EXPECT_EQ(-EPERM, r)
 		TH_LOG("VHOST_SET_MEM_TABLE before VHOST_SET_OWNER: expected EPERM, got %s",
-		       r ? vmt_errname(-r) : "success");
+		       vmt_errstr(r));
 	r = vmt_vhost_set_vring_num(fd, VHOST_MEM_REQUESTQ, 128);
 	EXPECT_EQ(-EPERM, r)
 		TH_LOG("VHOST_SET_VRING_NUM before VHOST_SET_OWNER: expected EPERM, got %s",
-		       r ? vmt_errname(-r) : "success");
+		       vmt_errstr(r));
 	close(fd);
 	vmt_vm_free(vm);
 }
@@ -236,8 +236,8 @@ static void child_expect(struct child_report *rep, const char *what,
 	rep->failures++;
 	snprintf(rep->text + len, sizeof(rep->text) - len,
 		 "#   %s from a non-owner process: expected %s, got %s\n",
-		 what, expected ? vmt_errname(-expected) : "success",
-		 got ? vmt_errname(-got) : "success");
+		 what, vmt_errstr(expected),
+		 vmt_errstr(got));
 }
 
 /*
@@ -503,7 +503,7 @@ TEST(features)
 	r = vmt_vhost_set_features(fd, offered | unknown);
 	EXPECT_EQ(-EOPNOTSUPP, r)
 		TH_LOG("VHOST_SET_FEATURES with bit %u that was not offered: expected EOPNOTSUPP, got %s",
-		       bit, r ? vmt_errname(-r) : "success");
+		       bit, vmt_errstr(r));
 	close(fd);
 }
 

@@ -14,11 +14,8 @@
 #include "vmt.h"
 #include "req_util.h"
 #include "feature_util.h"
+#include "short_names.h"
 #include "kselftest_harness.h"
-
-#define BLK		VMT_RQ_BLOCK
-#define GPA		VMT_RQ_GPA
-#define SLOT_BASE	VMT_RQ_SLOT_BASE
 
 /* 8 blocks in 4 chunks of 2 */
 #define NR_BLOCKS	8
@@ -29,25 +26,12 @@
 
 #define ACK_ALL		(~0ULL)
 #define ACK_NO_UI	(~VMT_FT_UI_BIT)
-#define PLUG		VIRTIO_MEM_REQ_PLUG
-#define UNPLUG_ALL	VIRTIO_MEM_REQ_UNPLUG_ALL
-#define ACK		VIRTIO_MEM_RESP_ACK
 
 FIXTURE(discard) {
 	struct vmt_rq_env e;
 };
 
-FIXTURE_VARIANT(discard) {
-	enum vmt_backing_type type;
-};
-
-FIXTURE_VARIANT_ADD(discard, anon) {
-	.type = VMT_BACKING_ANON,
-};
-
-FIXTURE_VARIANT_ADD(discard, memfd) {
-	.type = VMT_BACKING_MEMFD,
-};
+VMT_BACKING_VARIANTS(discard);
 
 FIXTURE_SETUP(discard)
 {

@@ -29,21 +29,15 @@
 
 #include "vmt.h"
 #include "req_util.h"
+#include "short_names.h"
 #include "kselftest_harness.h"
 
-#define BLK		VMT_RQ_BLOCK
 #define REGION_SIZE	(32ULL << 20)	/* 16 blocks */
 #define CHUNK_SIZE	(8ULL << 20)	/* 4 blocks per chunk */
 #define REQUESTED	(16ULL << 20)
 #define RESP_OFF	512		/* of the response in an area slot */
 #define STOP_WAIT_MS	300
 
-#define PLUG		VIRTIO_MEM_REQ_PLUG
-#define UNPLUG		VIRTIO_MEM_REQ_UNPLUG
-#define UNPLUG_ALL	VIRTIO_MEM_REQ_UNPLUG_ALL
-#define STATE		VIRTIO_MEM_REQ_STATE
-#define ACK		VIRTIO_MEM_RESP_ACK
-#define ERROR		VIRTIO_MEM_RESP_ERROR
 #define RESP_LEN	((u32)sizeof(struct virtio_mem_resp))
 #define REQ_LEN		((u32)sizeof(struct virtio_mem_req))
 

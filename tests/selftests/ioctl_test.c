@@ -41,12 +41,10 @@
 #include "vmt.h"
 #include "req_util.h"
 #include "feature_util.h"
+#include "short_names.h"
 #include "kselftest_harness.h"
 
-#define BLK		VMT_RQ_BLOCK
 #define REGION_SIZE	(32ULL << 20)	/* 16 blocks */
-#define GPA		VMT_RQ_GPA
-#define SLOT_BASE	VMT_RQ_SLOT_BASE
 
 FIXTURE(ioctl) {
 	struct vmt_rq_env e;
@@ -68,18 +66,13 @@ FIXTURE_TEARDOWN(ioctl)
 	vmt_rq_env_free(&self->e);
 }
 
-static const char *errstr(int r)
-{
-	return r ? vmt_errname(-r) : "success";
-}
-
 /* GET_STATUS, whole. */
 static void status(struct __test_metadata *_metadata, int fd,
 		   struct vhost_mem_status *st)
 {
 	int r = vmt_mem_get_status(fd, st);
 
-	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_GET_STATUS: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_GET_STATUS: %s", vmt_errstr(r));
 }
 
 /* Nothing in the status may differ from before. */
@@ -105,7 +98,7 @@ static void expect_unchanged(struct __test_metadata *_metadata, int fd,
 	int __r = (call); \
 	EXPECT_EQ((want), __r) \
 		TH_LOG(fmt ": expected %s, got %s", ##__VA_ARGS__, \
-		       errstr(want), errstr(__r)); \
+		       vmt_errstr(want), vmt_errstr(__r)); \
 	expect_unchanged(_metadata, (fd), (before), #call); \
 } while (0)
 
@@ -149,12 +142,13 @@ static void region_works(struct __test_metadata *_metadata,
 	int r = vmt_mem_set_region(e->dev.fd, &e->region);
 
 	ASSERT_EQ(0, r) TH_LOG("the valid region after the bad ones: %s",
-			       errstr(r));
+			       vmt_errstr(r));
 	r = vmt_mem_set_requested_size(e->dev.fd, e->region.region_size);
-	ASSERT_EQ(0, r) TH_LOG("SET_REQUESTED_SIZE: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("SET_REQUESTED_SIZE: %s", vmt_errstr(r));
 	r = vmt_mem_set_running(e->dev.fd, 1);
-	ASSERT_EQ(0, r) TH_LOG("SET_RUNNING 1: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("SET_RUNNING 1: %s", vmt_errstr(r));
 	vmt_rq_env_adopt(e, e->region.region_size);
+	vmt_rq_check_status(e);
 	ASSERT_EQ(VIRTIO_MEM_RESP_ACK,
 		  vmt_rq_send(e, VIRTIO_MEM_REQ_PLUG, GPA, 1, NULL));
 	vmt_rq_check_status(e);
@@ -199,7 +193,7 @@ TEST_F(ioctl, set_vm_bad_fds)
 
 	r = vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd);
 	ASSERT_EQ(0, r) TH_LOG("SET_VM with the VM after the failures: %s",
-			       errstr(r));
+			       vmt_errstr(r));
 	region_works(_metadata, e);
 	vmt_rq_check_all(e);
 }
@@ -299,6 +293,7 @@ TEST_F(ioctl, setup_order)
 	status(_metadata, e->dev.fd, &self->before);
 	EXPECT_REGION(e, &self->before, -EBUSY, &e->region, "while running");
 	vmt_rq_env_adopt(e, BLK);
+	vmt_rq_check_status(e);
 	ASSERT_EQ(VIRTIO_MEM_RESP_ACK,
 		  vmt_rq_send(e, VIRTIO_MEM_REQ_PLUG, GPA, 1, NULL));
 	vmt_rq_check_all(e);
@@ -369,7 +364,7 @@ TEST_F(ioctl, region_hva_wraps)
 	ret = vmt_mem_set_region(self->e.dev.fd, &r);
 	EXPECT_TRUE(ret == -EINVAL || ret == -EOVERFLOW)
 		TH_LOG("SET_REGION with hva 2^64 - 2 MiB, size 32 MiB: expected EINVAL or EOVERFLOW, got %s",
-		       errstr(ret));
+		       vmt_errstr(ret));
 	expect_unchanged(_metadata, self->e.dev.fd, &self->before,
 			 "a wrapping hva range");
 	region_works(_metadata, &self->e);
@@ -612,7 +607,7 @@ TEST_F(ioctl, region_backing_fd_minus_one)
 	ret = vmt_mem_set_region(e->dev.fd, &r);
 	ASSERT_EQ(-EBADF, ret)
 		TH_LOG("SET_REGION with VHOST_MEM_REGION_F_BACKING_FD, backing_fd -1, backing_offset 2 MiB over anonymous memory: expected EBADF, got %s",
-		       errstr(ret));
+		       vmt_errstr(ret));
 	expect_unchanged(_metadata, e->dev.fd, &self->before, "backing_fd -1");
 
 	vmt_backing_free(&e->backing);
@@ -623,7 +618,7 @@ TEST_F(ioctl, region_backing_fd_minus_one)
 	ret = vmt_mem_set_region(e->dev.fd, &r);
 	ASSERT_EQ(-EBADF, ret)
 		TH_LOG("SET_REGION with VHOST_MEM_REGION_F_BACKING_FD and backing_fd -1 over a memfd: expected EBADF, got %s",
-		       errstr(ret));
+		       vmt_errstr(ret));
 	expect_unchanged(_metadata, e->dev.fd, &self->before, "backing_fd -1");
 	region_works(_metadata, e);
 	vmt_rq_check_all(e);
@@ -738,7 +733,7 @@ TEST_F(ioctl, struct_size)
 	a.vm.size = ARG_SIZE_MAX;
 	r = raw_ioctl(e->dev.fd, VHOST_MEM_SET_VM, &a);
 	ASSERT_EQ(0, r) TH_LOG("SET_VM with size %u and a zero tail: %s",
-			       ARG_SIZE_MAX, errstr(r));
+			       ARG_SIZE_MAX, vmt_errstr(r));
 
 	/* SET_REGION */
 	status(_metadata, e->dev.fd, &self->before);
@@ -771,10 +766,11 @@ TEST_F(ioctl, struct_size)
 	a.region.size = ARG_SIZE_MAX;
 	r = raw_ioctl(e->dev.fd, VHOST_MEM_SET_REGION, &a);
 	ASSERT_EQ(0, r) TH_LOG("SET_REGION with size %u and a zero tail: %s",
-			       ARG_SIZE_MAX, errstr(r));
+			       ARG_SIZE_MAX, vmt_errstr(r));
 	ASSERT_EQ(0, vmt_mem_set_requested_size(e->dev.fd, REGION_SIZE));
 	ASSERT_EQ(0, vmt_mem_set_running(e->dev.fd, 1));
 	vmt_rq_env_adopt(e, REGION_SIZE);
+	vmt_rq_check_status(e);
 	ASSERT_EQ(VIRTIO_MEM_RESP_ACK,
 		  vmt_rq_send(e, VIRTIO_MEM_REQ_PLUG, GPA, 3, NULL));
 	vmt_rq_check_all(e);
@@ -955,30 +951,31 @@ TEST_F(ioctl, numbers_built_from_other_struct_sizes)
 	a.vm.vm_fd = e->vm->vm_fd;
 	r = raw_ioctl(e->dev.fd, resized(VHOST_MEM_SET_VM, 4), &a);
 	ASSERT_EQ(0, r) TH_LOG("SET_VM numbered for a 4-byte struct: %s",
-			       errstr(r));
+			       vmt_errstr(r));
 	memset(&a, 0, sizeof(a));
 	a.region = e->region;
 	a.region.size = sizeof(a.region) + 32;
 	r = raw_ioctl(e->dev.fd, resized(VHOST_MEM_SET_REGION,
 					 sizeof(a.region) + 32), &a);
 	ASSERT_EQ(0, r) TH_LOG("SET_REGION numbered for a %zu-byte struct: %s",
-			       sizeof(a.region) + 32, errstr(r));
+			       sizeof(a.region) + 32, vmt_errstr(r));
 	r = raw_ioctl(e->dev.fd, resized(VHOST_MEM_SET_REQUESTED_SIZE, 16),
 		      &size);
 	ASSERT_EQ(0, r) TH_LOG("SET_REQUESTED_SIZE numbered for 16 bytes: %s",
-			       errstr(r));
+			       vmt_errstr(r));
 	r = raw_ioctl(e->dev.fd, resized(VHOST_MEM_SET_RUNNING, 1), &on);
 	ASSERT_EQ(0, r) TH_LOG("SET_RUNNING numbered for 1 byte: %s",
-			       errstr(r));
+			       vmt_errstr(r));
 	memset(&st, 0, sizeof(st));
 	st.size = 16;
 	r = raw_ioctl(e->dev.fd, resized(VHOST_MEM_GET_STATUS, 16), &st);
 	ASSERT_EQ(0, r) TH_LOG("GET_STATUS numbered for 16 bytes: %s",
-			       errstr(r));
+			       vmt_errstr(r));
 	EXPECT_EQ(16, st.size);
 	EXPECT_EQ(VHOST_MEM_STATUS_F_VM | VHOST_MEM_STATUS_F_REGION |
 		  VHOST_MEM_STATUS_F_RUNNING, st.flags);
 	vmt_rq_env_adopt(e, REGION_SIZE);
+	vmt_rq_check_status(e);
 	ASSERT_EQ(VIRTIO_MEM_RESP_ACK,
 		  vmt_rq_send(e, VIRTIO_MEM_REQ_PLUG, GPA, 2, NULL));
 	vmt_ft_expect_read(e->vm, GPA + 8, 0, "plugged through the resized ioctls");
@@ -986,7 +983,7 @@ TEST_F(ioctl, numbers_built_from_other_struct_sizes)
 	/* a number of ours that does not exist */
 	r = raw_ioctl(e->dev.fd, _IOW(VHOST_VIRTIO, 0xEF, struct vhost_mem_vm), &a);
 	EXPECT_EQ(-ENOTTY, r) TH_LOG("unknown ioctl 0xEF: expected ENOTTY, got %s",
-				     errstr(r));
+				     vmt_errstr(r));
 }
 
 /* The guest-physical address width of this (test) machine's CPU. */
@@ -1044,6 +1041,7 @@ TEST_F(ioctl, region_within_kvm_limits)
 	ASSERT_EQ(0, vmt_mem_set_requested_size(self->e.dev.fd, REGION_SIZE));
 	ASSERT_EQ(0, vmt_mem_set_running(self->e.dev.fd, 1));
 	vmt_rq_env_adopt(&self->e, REGION_SIZE);
+	vmt_rq_check_status(&self->e);
 	ASSERT_EQ(VIRTIO_MEM_RESP_ACK,
 		  vmt_rq_send(&self->e, VIRTIO_MEM_REQ_PLUG, top - BLK, 1, NULL))
 		TH_LOG("PLUG of the block below 2^%u: KVM refused its memslot",
@@ -1074,7 +1072,7 @@ TEST_F(ioctl, reset_owner)
 	vmt_ft_expect_read(e->vm, GPA + 8, 7, "after the child's refused reset");
 
 	r = raw_ioctl(e->dev.fd, VHOST_RESET_OWNER, NULL);
-	ASSERT_EQ(0, r) TH_LOG("VHOST_RESET_OWNER: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("VHOST_RESET_OWNER: %s", vmt_errstr(r));
 	status(_metadata, e->dev.fd, &st);
 	EXPECT_EQ(0, st.flags) TH_LOG("flags 0x%x after the reset", st.flags);
 	EXPECT_EQ(0, st.memslots);
@@ -1082,7 +1080,7 @@ TEST_F(ioctl, reset_owner)
 	vmt_ft_expect_mmio(e->vm, GPA, "the device's memslot after VHOST_RESET_OWNER");
 	r = vmt_mem_set_requested_size(e->dev.fd, REGION_SIZE);
 	EXPECT_EQ(-EPERM, r) TH_LOG("SET_REQUESTED_SIZE without an owner: expected EPERM, got %s",
-				    errstr(r));
+				    vmt_errstr(r));
 
 	/* the same fd, set up again */
 	vmt_model_free(&e->model);

@@ -31,9 +31,8 @@
 #include "vmt.h"
 #include "req_util.h"
 #include "feature_util.h"
+#include "short_names.h"
 #include "kselftest_harness.h"
-
-#define BLK		VMT_RQ_BLOCK
 
 /* What a dead or closed device may leave behind at most. */
 #define LEAK_MEM_KB	(32 * 1024)
@@ -135,7 +134,7 @@ static bool race_ok(struct racer *rc, bool cond, const char *what, int ret)
 	if (__atomic_load_n(&rc->r->reset, __ATOMIC_ACQUIRE))
 		return false;
 	TEST_FAIL("%s under the race: got %s", what,
-		  ret ? vmt_errname(-ret) : "success");
+		  vmt_errstr(ret));
 }
 
 static int raw_ioctl(int fd, unsigned long req, void *arg)
@@ -1009,17 +1008,7 @@ FIXTURE(remap) {
 	int memfd;
 };
 
-FIXTURE_VARIANT(remap) {
-	enum vmt_backing_type type;
-};
-
-FIXTURE_VARIANT_ADD(remap, anon) {
-	.type = VMT_BACKING_ANON,
-};
-
-FIXTURE_VARIANT_ADD(remap, memfd) {
-	.type = VMT_BACKING_MEMFD,
-};
+VMT_BACKING_VARIANTS(remap);
 
 /* Blocks 0-3 plugged and filled. */
 FIXTURE_SETUP(remap)
@@ -1061,7 +1050,6 @@ static void *remap_blocks(struct vmt_rq_env *e, u64 first, u64 n, int fd,
 		    (unsigned long long)(first + n - 1));
 	return p;
 }
-
 
 /* The guest reads what the backing holds at a block now. */
 static void expect_guest_sees(struct __test_metadata *_metadata,

@@ -29,17 +29,11 @@
 
 #include "vmt.h"
 #include "req_util.h"
+#include "short_names.h"
 #include "kselftest_harness.h"
 
-#define BLK		VMT_RQ_BLOCK
 #define REGION_SIZE	(32ULL << 20)	/* 16 blocks */
 #define NR_BLOCKS	(REGION_SIZE / BLK)
-#define SLOT_BASE	VMT_RQ_SLOT_BASE
-
-#define PLUG		VIRTIO_MEM_REQ_PLUG
-#define UNPLUG		VIRTIO_MEM_REQ_UNPLUG
-#define UNPLUG_ALL	VIRTIO_MEM_REQ_UNPLUG_ALL
-#define ACK		VIRTIO_MEM_RESP_ACK
 
 /* The answer must be ACK (and what the model says). */
 #define RQ_ACK(e, type, block, nb) do { \
@@ -303,7 +297,7 @@ TEST_F(slots, memslot_ids)
 				TH_LOG("memslot %llu (chunk %llu, live) taken over by the VMM: expected EINVAL, got %s",
 				       (unsigned long long)(SLOT_BASE + c),
 				       (unsigned long long)c,
-				       r ? vmt_errname(-r) : "success");
+				       vmt_errstr(r));
 			continue;
 		}
 		EXPECT_EQ(0, r)
@@ -392,7 +386,7 @@ TEST_F(slots, close_deletes_memslots)
 	ASSERT_EQ(-EINVAL, r)
 		TH_LOG("memslot %llu of a live chunk: expected EINVAL for the VMM, got %s",
 		       (unsigned long long)first_live,
-		       r ? vmt_errname(-r) : "success");
+		       vmt_errstr(r));
 
 	vmt_rq_env_close(e);
 	expect_mmio(_metadata, e->vm, vmt_rq_gpa(e, 1), "the device was closed");
@@ -481,17 +475,7 @@ FIXTURE(gib) {
 	struct vmt_rq_env e;
 };
 
-FIXTURE_VARIANT(gib) {
-	enum vmt_backing_type type;
-};
-
-FIXTURE_VARIANT_ADD(gib, anon) {
-	.type = VMT_BACKING_ANON,
-};
-
-FIXTURE_VARIANT_ADD(gib, memfd) {
-	.type = VMT_BACKING_MEMFD,
-};
+VMT_BACKING_VARIANTS(gib);
 
 FIXTURE_SETUP(gib)
 {

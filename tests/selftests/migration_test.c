@@ -41,11 +41,8 @@
 
 #include "vmt.h"
 #include "feature_util.h"
+#include "short_names.h"
 #include "kselftest_harness.h"
-
-#define BLK		VMT_RQ_BLOCK
-#define GPA		VMT_RQ_GPA
-#define SLOT_BASE	VMT_RQ_SLOT_BASE
 
 /* 256 blocks in 16 chunks of 16 blocks */
 #define NR_BLOCKS	256
@@ -63,13 +60,6 @@
 #define ST_PLUGGED	48
 #define ST_SIZE		(ST_HDR + NR_BLOCKS / 8)
 
-#define PLUG		VIRTIO_MEM_REQ_PLUG
-#define UNPLUG		VIRTIO_MEM_REQ_UNPLUG
-#define STATE		VIRTIO_MEM_REQ_STATE
-#define ACK		VIRTIO_MEM_RESP_ACK
-#define NACK		VIRTIO_MEM_RESP_NACK
-#define PLUGGED		VIRTIO_MEM_STATE_PLUGGED
-
 /* The plugged runs of the source (after the UNPLUG of block 16). */
 static const struct { u64 first, n; } runs[] = {
 	{ 2, 5 },	/* chunk 0 */
@@ -82,11 +72,6 @@ static const struct { u64 first, n; } runs[] = {
 
 #define LIVE_CHUNKS	5
 #define PLUGGED_BLOCKS	15
-
-static const char *errstr(int r)
-{
-	return r ? vmt_errname(-r) : "success";
-}
 
 FIXTURE(mig) {
 	struct vmt_rq_env src, dst;
@@ -190,7 +175,7 @@ static void save_source(struct __test_metadata *_metadata,
 {
 	int r = vmt_ft_set_paused(self->src.dev.fd, 1);
 
-	ASSERT_EQ(0, r) TH_LOG("pausing the source: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("pausing the source: %s", vmt_errstr(r));
 	self->blob = vmt_ft_save(self->src.dev.fd, &self->len);
 }
 
@@ -216,7 +201,7 @@ static void make_dst(struct __test_metadata *_metadata,
 		dst->region.flags |= VHOST_MEM_REGION_F_PREALLOC;
 	ASSERT_EQ(0, vmt_mem_set_vm(dst->dev.fd, dst->vm->vm_fd));
 	r = vmt_mem_set_region(dst->dev.fd, &dst->region);
-	ASSERT_EQ(0, r) TH_LOG("destination SET_REGION: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("destination SET_REGION: %s", vmt_errstr(r));
 }
 
 static bool src_plugged(struct mig_fixture *self, u64 block)
@@ -309,7 +294,7 @@ TEST_F(mig, round_trip)
 	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
 	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	ASSERT_EQ(0, r) TH_LOG("SET_STATE of the source's %llu bytes: %s",
-			       (unsigned long long)self->len, errstr(r));
+			       (unsigned long long)self->len, vmt_errstr(r));
 
 	/* before the destination runs: sizes and memslots are there */
 	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &d_st));
@@ -367,7 +352,7 @@ TEST_F(mig, round_trip)
 
 	/* the destination runs and answers as the source did */
 	r = vmt_mem_set_running(dst->dev.fd, 1);
-	ASSERT_EQ(0, r) TH_LOG("destination SET_RUNNING 1: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("destination SET_RUNNING 1: %s", vmt_errstr(r));
 	vmt_ft_model_copy(&dst->model, &src->model, 0);
 	dst->started = true;
 	dst->running = true;
@@ -422,13 +407,13 @@ TEST_F(mig, get_state_sizes)
 	len = need - 1;
 	r = vmt_ft_get_state(src->dev.fd, buf, &len);
 	EXPECT_EQ(-ENOSPC, r) TH_LOG("one byte short: expected ENOSPC, got %s",
-				     errstr(r));
+				     vmt_errstr(r));
 	EXPECT_EQ(need, len);
 	EXPECT_EQ(0, buf[0]) TH_LOG("ENOSPC wrote into the buffer");
 	/* more room than needed: the size comes back */
 	len = need + 64;
 	r = vmt_ft_get_state(src->dev.fd, buf, &len);
-	EXPECT_EQ(0, r) TH_LOG("64 bytes to spare: %s", errstr(r));
+	EXPECT_EQ(0, r) TH_LOG("64 bytes to spare: %s", vmt_errstr(r));
 	EXPECT_EQ(need, len);
 	EXPECT_EQ(0, memcmp(buf, self->blob, need))
 		TH_LOG("two GET_STATEs of a paused device differ");
@@ -436,19 +421,19 @@ TEST_F(mig, get_state_sizes)
 	len = need;
 	r = vmt_ft_get_state(src->dev.fd, (void *)8, &len);
 	EXPECT_EQ(-EFAULT, r) TH_LOG("GET_STATE into address 8: expected EFAULT, got %s",
-				     errstr(r));
+				     vmt_errstr(r));
 	st = (struct vhost_mem_state){
 		.size = sizeof(st), .flags = 1,
 		.buf = (u64)(uintptr_t)buf, .buf_len = need,
 	};
 	r = vmt_ft_state_ioctl(src->dev.fd, VHOST_MEM_GET_STATE, &st);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("GET_STATE flags 1: expected EINVAL, got %s",
-				     errstr(r));
+				     vmt_errstr(r));
 	st.flags = 0;
 	st.size = 4;
 	r = vmt_ft_state_ioctl(src->dev.fd, VHOST_MEM_GET_STATE, &st);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("GET_STATE size 4: expected EINVAL, got %s",
-				     errstr(r));
+				     vmt_errstr(r));
 	/* no region yet */
 	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
 	vmt_dev_close(&self->dst.dev);
@@ -456,10 +441,10 @@ TEST_F(mig, get_state_sizes)
 	len = need;
 	r = vmt_ft_get_state(self->dst.dev.fd, buf, &len);
 	EXPECT_EQ(-EBADFD, r) TH_LOG("GET_STATE without a region: expected EBADFD, got %s",
-				     errstr(r));
+				     vmt_errstr(r));
 	r = vmt_ft_set_state(self->dst.dev.fd, self->blob, self->len);
 	EXPECT_EQ(-EBADFD, r) TH_LOG("SET_STATE without a region: expected EBADFD, got %s",
-				     errstr(r));
+				     vmt_errstr(r));
 	/* the source is still paused and unchanged */
 	vmt_ft_expect_read(src->vm, vmt_rq_gpa(src, 40) + 8, tag(40, 8),
 			   "source after GET_STATEs");
@@ -525,7 +510,7 @@ TEST_F(mig, rejected_blobs)
 				     self->len + bad[i].len_delta);
 		EXPECT_EQ(-EINVAL, r)
 			TH_LOG("SET_STATE, %s: expected EINVAL, got %s",
-			       bad[i].what, errstr(r));
+			       bad[i].what, vmt_errstr(r));
 		expect_dst_untouched(_metadata, self, &before, bad[i].what);
 	}
 
@@ -536,19 +521,19 @@ TEST_F(mig, rejected_blobs)
 	};
 	r = vmt_ft_state_ioctl(dst->dev.fd, VHOST_MEM_SET_STATE, &st);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("SET_STATE flags 1: expected EINVAL, got %s",
-				     errstr(r));
+				     vmt_errstr(r));
 	r = vmt_ft_set_state(dst->dev.fd, (void *)8, self->len);
 	EXPECT_EQ(-EFAULT, r) TH_LOG("SET_STATE from address 8: expected EFAULT, got %s",
-				     errstr(r));
+				     vmt_errstr(r));
 	r = vmt_ft_set_state(dst->dev.fd, self->blob, 2ULL << 30);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("SET_STATE of 2 GiB: expected EINVAL, got %s",
-				     errstr(r));
+				     vmt_errstr(r));
 	expect_dst_untouched(_metadata, self, &before, "bad struct fields");
 
 	/* the genuine blob still loads */
 	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(0, r) TH_LOG("SET_STATE of the genuine blob after the bad ones: %s",
-			       errstr(r));
+			       vmt_errstr(r));
 	vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, 150), 0,
 			   "restored after the rejected blobs");
 	free(copy);
@@ -581,7 +566,7 @@ TEST_F(mig, other_geometry)
 		r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 		EXPECT_EQ(geo[i].want, r)
 			TH_LOG("SET_STATE into a device with %s: expected %s, got %s",
-			       geo[i].what, errstr(geo[i].want), errstr(r));
+			       geo[i].what, vmt_errstr(geo[i].want), vmt_errstr(r));
 		if (!geo[i].want)
 			continue;
 		ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &st));
@@ -622,13 +607,13 @@ TEST_F(mig, set_state_while_running)
 	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(-EBUSY, r)
 		TH_LOG("SET_STATE into a running device: expected EBUSY, got %s",
-		       errstr(r));
+		       vmt_errstr(r));
 	expect_dst_untouched(_metadata, self, &before, "SET_STATE while running");
 	/* stopped again, it takes the state */
 	ASSERT_EQ(0, vmt_mem_set_running(dst->dev.fd, 0));
 	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(0, r) TH_LOG("SET_STATE into the stopped device: %s",
-			       errstr(r));
+			       vmt_errstr(r));
 }
 
 /* A restore only goes into a device with nothing plugged. */
@@ -648,7 +633,7 @@ TEST_F(mig, set_state_into_plugged_device)
 	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(-EBUSY, r)
 		TH_LOG("a second SET_STATE (%llu bytes plugged): expected EBUSY, got %s",
-		       (unsigned long long)before.plugged_size, errstr(r));
+		       (unsigned long long)before.plugged_size, vmt_errstr(r));
 
 	/* 2: a device whose guest plugged, then stopped */
 	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
@@ -661,7 +646,7 @@ TEST_F(mig, set_state_into_plugged_device)
 	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(-EBUSY, r)
 		TH_LOG("SET_STATE into a stopped device with %llu bytes plugged: expected EBUSY, got %s",
-		       (unsigned long long)before.plugged_size, errstr(r));
+		       (unsigned long long)before.plugged_size, vmt_errstr(r));
 	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &st));
 	EXPECT_EQ(before.plugged_size, st.plugged_size)
 		TH_LOG("plugged_size: expected 0x%llx (its own blocks), got 0x%llx",
@@ -695,16 +680,16 @@ TEST_F(mig, restore_rolls_back)
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, page);
 	r = vmt_vm_set_memslot(dst->vm, 50, vmt_rq_gpa(dst, 100), BLK, page, 0);
-	ASSERT_EQ(0, r) TH_LOG("VMM memslot in chunk 6: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("VMM memslot in chunk 6: %s", vmt_errstr(r));
 	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(-EEXIST, r)
 		TH_LOG("SET_STATE with chunk 6 taken by the VMM: expected EEXIST, got %s",
-		       errstr(r));
+		       vmt_errstr(r));
 	expect_dst_untouched(_metadata, self, &before,
 			     "restore whose memslot failed");
 	ASSERT_EQ(0, vmt_vm_set_memslot(dst->vm, 50, 0, 0, NULL, 0));
 	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
-	EXPECT_EQ(0, r) TH_LOG("SET_STATE once chunk 6 is free: %s", errstr(r));
+	EXPECT_EQ(0, r) TH_LOG("SET_STATE once chunk 6 is free: %s", vmt_errstr(r));
 	vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, 100), 0,
 			   "chunk 6 restored");
 	munmap(page, BLK);
@@ -746,7 +731,7 @@ TEST_F(mig, prealloc_restore_pool_too_small)
 	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(-ENOSPC, r)
 		TH_LOG("SET_STATE of %u plugged blocks with %u huge pages free: expected ENOSPC, got %s",
-		       PLUGGED_BLOCKS, PLUGGED_BLOCKS / 2, errstr(r));
+		       PLUGGED_BLOCKS, PLUGGED_BLOCKS / 2, vmt_errstr(r));
 	/* What was allocated stays: it may hold migrated RAM already. */
 	expect_dst_unchanged(_metadata, self, &before,
 			     "restore that could not preallocate");
@@ -763,7 +748,7 @@ TEST_F(mig, prealloc_restore_pool_too_small)
 	ASSERT_EQ(NULL, vmt_ft_hugetlb_pool(PLUGGED_BLOCKS + 1));
 	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	ASSERT_EQ(0, r) TH_LOG("SET_STATE with a pool that fits: %s",
-			       errstr(r));
+			       vmt_errstr(r));
 	/* the retry allocated what was missing, of PLUGGED_BLOCKS + 1 free */
 	EXPECT_EQ(1 + kept, vmt_ft_hugetlb_free());
 	EXPECT_EQ(PLUGGED_BLOCKS * BLK, vmt_ft_allocated(&dst->backing));
@@ -795,11 +780,11 @@ TEST_F(mig, failed_restore_keeps_the_loaded_ram)
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, page);
 	r = vmt_vm_set_memslot(dst->vm, 50, vmt_rq_gpa(dst, 100), BLK, page, 0);
-	ASSERT_EQ(0, r) TH_LOG("VMM memslot in chunk 6: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("VMM memslot in chunk 6: %s", vmt_errstr(r));
 	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	ASSERT_EQ(-EEXIST, r)
 		TH_LOG("SET_STATE with chunk 6 taken by the VMM: expected EEXIST, got %s",
-		       errstr(r));
+		       vmt_errstr(r));
 	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++)
 		for (b = runs[i].first; b < runs[i].first + runs[i].n; b++)
 			EXPECT_EQ(tag(b, 8),
@@ -809,7 +794,7 @@ TEST_F(mig, failed_restore_keeps_the_loaded_ram)
 
 	ASSERT_EQ(0, vmt_vm_set_memslot(dst->vm, 50, 0, 0, NULL, 0));
 	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
-	ASSERT_EQ(0, r) TH_LOG("SET_STATE once chunk 6 is free: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("SET_STATE once chunk 6 is free: %s", vmt_errstr(r));
 	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++)
 		for (b = runs[i].first; b < runs[i].first + runs[i].n; b++)
 			vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, b) + 8,
@@ -936,7 +921,7 @@ TEST_F(mig, set_state_checks_before_it_allocates)
 	if (!child) {
 		r = set_state_probed(self->dst.dev.fd, len, &growth, &faults);
 		fprintf(stderr, "# non-owner SET_STATE of 256 MiB: %s, the kernel read the buffer %d time(s), VmallocUsed +%lld KiB meanwhile\n",
-			errstr(r), faults, growth);
+			vmt_errstr(r), faults, growth);
 		_exit(r == -EOPNOTSUPP ? 4 : r == -EPERM && !faults ? 0 : 1);
 	}
 	ASSERT_EQ(child, waitpid(child, &status, 0));
@@ -948,7 +933,7 @@ TEST_F(mig, set_state_checks_before_it_allocates)
 
 	r = set_state_probed(self->dst.dev.fd, len, &growth, &faults);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("owner, 256 MiB: expected EINVAL, got %s",
-				     errstr(r));
+				     vmt_errstr(r));
 	EXPECT_EQ(0, faults)
 		TH_LOG("owner, 256 MiB: the kernel read the buffer (VmallocUsed +%lld KiB)",
 		       growth);
@@ -965,7 +950,7 @@ TEST_F(mig, empty_device)
 	save_source(_metadata, self);
 	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
 	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
-	ASSERT_EQ(0, r) TH_LOG("SET_STATE of an empty device: %s", errstr(r));
+	ASSERT_EQ(0, r) TH_LOG("SET_STATE of an empty device: %s", vmt_errstr(r));
 	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &st));
 	EXPECT_EQ(0, st.plugged_size);
 	EXPECT_EQ(0, st.memslots);
@@ -977,7 +962,7 @@ TEST_F(mig, empty_device)
 	/* and another SET_STATE is fine: nothing is plugged */
 	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(0, r) TH_LOG("second SET_STATE of an empty state: %s",
-			       errstr(r));
+			       vmt_errstr(r));
 }
 
 TEST_HARNESS_MAIN

@@ -40,17 +40,12 @@
 #include "vmt.h"
 #include "req_util.h"
 #include "feature_util.h"
+#include "short_names.h"
 #include "kselftest_harness.h"
 
-#define BLK		VMT_RQ_BLOCK
 #define REGION_SIZE	(32ULL << 20)	/* 16 blocks */
 #define NR_BLOCKS	(REGION_SIZE / BLK)
 #define HARD		VHOST_MEM_REGION_F_HARD_PROTECT
-
-#define PLUG		VIRTIO_MEM_REQ_PLUG
-#define UNPLUG		VIRTIO_MEM_REQ_UNPLUG
-#define UNPLUG_ALL	VIRTIO_MEM_REQ_UNPLUG_ALL
-#define ACK		VIRTIO_MEM_RESP_ACK
 
 /* Where in each block the test keeps its tag. */
 #define TAG_OFF		0x2340
@@ -120,17 +115,7 @@ FIXTURE(hard) {
 	struct vmt_rq_env e;
 };
 
-FIXTURE_VARIANT(hard) {
-	enum vmt_backing_type type;
-};
-
-FIXTURE_VARIANT_ADD(hard, anon) {
-	.type = VMT_BACKING_ANON,
-};
-
-FIXTURE_VARIANT_ADD(hard, memfd) {
-	.type = VMT_BACKING_MEMFD,
-};
+VMT_BACKING_VARIANTS(hard);
 
 FIXTURE_SETUP(hard)
 {
@@ -414,7 +399,6 @@ TEST_F(hard, restore_maps_runs_reset_unmaps_all)
 /* The VMM changes the device's memslots behind its back              */
 /* ------------------------------------------------------------------ */
 
-#define SLOT_BASE	VMT_RQ_SLOT_BASE
 /* below the region: a block index from it wraps */
 #define FAR_GPA		(2ULL << 30)
 

@@ -29,9 +29,9 @@
 
 #include "vmt.h"
 #include "req_util.h"
+#include "short_names.h"
 #include "kselftest_harness.h"
 
-#define BLK		VMT_RQ_BLOCK
 /* 256 blocks in 8 chunks of 32 */
 #define REGION_SIZE	(512ULL << 20)
 #define CHUNK_SIZE	(64ULL << 20)
@@ -39,18 +39,6 @@
 /* Requested 8 MiB: the usable region is 264 MiB, blocks 0-131. */
 #define REQUESTED	(8ULL << 20)
 #define USABLE_BLOCKS	132
-
-#define PLUG		VIRTIO_MEM_REQ_PLUG
-#define UNPLUG		VIRTIO_MEM_REQ_UNPLUG
-#define UNPLUG_ALL	VIRTIO_MEM_REQ_UNPLUG_ALL
-#define STATE		VIRTIO_MEM_REQ_STATE
-#define ACK		VIRTIO_MEM_RESP_ACK
-#define NACK		VIRTIO_MEM_RESP_NACK
-#define BUSY		VIRTIO_MEM_RESP_BUSY
-#define ERROR		VIRTIO_MEM_RESP_ERROR
-#define PLUGGED		VIRTIO_MEM_STATE_PLUGGED
-#define UNPLUGGED	VIRTIO_MEM_STATE_UNPLUGGED
-#define MIXED		VIRTIO_MEM_STATE_MIXED
 
 static const char *type_name(u16 type)
 {
@@ -123,17 +111,7 @@ FIXTURE(req) {
 	struct vmt_rq_env e;
 };
 
-FIXTURE_VARIANT(req) {
-	enum vmt_backing_type type;
-};
-
-FIXTURE_VARIANT_ADD(req, anon) {
-	.type = VMT_BACKING_ANON,
-};
-
-FIXTURE_VARIANT_ADD(req, memfd) {
-	.type = VMT_BACKING_MEMFD,
-};
+VMT_BACKING_VARIANTS(req);
 
 FIXTURE_SETUP(req)
 {
@@ -762,17 +740,7 @@ FIXTURE(big) {
 	struct vmt_rq_env e;
 };
 
-FIXTURE_VARIANT(big) {
-	enum vmt_backing_type type;
-};
-
-FIXTURE_VARIANT_ADD(big, anon) {
-	.type = VMT_BACKING_ANON,
-};
-
-FIXTURE_VARIANT_ADD(big, memfd) {
-	.type = VMT_BACKING_MEMFD,
-};
+VMT_BACKING_VARIANTS(big);
 
 /* 64 GiB of 1 MiB blocks: 65536 blocks, 64 chunks of 1 GiB. */
 FIXTURE_SETUP(big)

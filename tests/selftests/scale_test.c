@@ -30,20 +30,15 @@
 
 #include "vmt.h"
 #include "feature_util.h"
+#include "short_names.h"
 #include "kselftest_harness.h"
 
-#define BLK		VMT_RQ_BLOCK
 #define SC_GPA		VMT_TIB
 #define SC_SIZE		VMT_TIB
 #define SC_BLOCKS	(SC_SIZE / BLK)		/* 524288 */
 #define BLOCKS_PER_GIB	(VMT_GIB / BLK)		/* 512 */
 #define SC_CHUNKS	(SC_SIZE / VMT_GIB)	/* 1024 */
-#define SLOT_BASE	VMT_RQ_SLOT_BASE
 #define USER_SLOT	1
-
-#define PLUG		VIRTIO_MEM_REQ_PLUG
-#define UNPLUG_ALL	VIRTIO_MEM_REQ_UNPLUG_ALL
-#define ACK		VIRTIO_MEM_RESP_ACK
 
 #define RATIO_MIN	500	/* issue 4, on 6.1 */
 #define SAMPLES_TIB	3	/* a 1 TiB memslot takes ~3 s on 6.1 in TCG */
@@ -58,11 +53,6 @@ static const u64 run_first[] = {
 };
 
 #define RUN_BLOCKS	128
-
-static const char *errstr(int r)
-{
-	return r ? vmt_errname(-r) : "success";
-}
 
 static void scale_region(struct vmt_rq_env *e)
 {
@@ -174,7 +164,7 @@ TEST_F(scale, tib_state_round_trip)
 	ASSERT_EQ(0, vmt_mem_set_region(dst->dev.fd, &dst->region));
 	r = vmt_ft_set_state(dst->dev.fd, blob, len);
 	ASSERT_EQ(0, r) TH_LOG("SET_STATE of %llu bytes: %s",
-			       (unsigned long long)len, errstr(r));
+			       (unsigned long long)len, vmt_errstr(r));
 	free(blob);
 	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &st));
 	EXPECT_EQ(4, st.memslots);
@@ -417,7 +407,7 @@ static void sample_ours(struct __test_metadata *_metadata, struct series *plug,
 				       e.backing.hva, KVM_MEM_LOG_DIRTY_PAGES);
 		take_snap(&b);
 		ASSERT_EQ(0, r) TH_LOG("dirty logging on the device's memslot %u: %s",
-				       SLOT_BASE, errstr(r));
+				       SLOT_BASE, vmt_errstr(r));
 		add(dirty, cost_of(&a, &b));
 	}
 	vmt_rq_env_free(&e);
@@ -442,7 +432,7 @@ static void sample_user(struct __test_metadata *_metadata, struct series *s,
 	take_snap(&b);
 	ASSERT_EQ(0, r) TH_LOG("a userspace memslot of %llu GiB (flags 0x%x): %s",
 			       (unsigned long long)(size >> 30), flags,
-			       errstr(r));
+			       vmt_errstr(r));
 	add(s, cost_of(&a, &b));
 	if (size)
 		vmt_vm_delete_memslot(vm, USER_SLOT);

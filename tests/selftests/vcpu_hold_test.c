@@ -27,9 +27,9 @@
 
 #include "vmt.h"
 #include "req_util.h"
+#include "short_names.h"
 #include "kselftest_harness.h"
 
-#define BLK		VMT_RQ_BLOCK
 #define REGION_SIZE	(32ULL << 20)	/* 16 blocks */
 #define NR_BLOCKS	(REGION_SIZE / BLK)
 #define CHURN_BLOCK	8

@@ -74,7 +74,7 @@ u8 *vmt_ft_save(int fd, u64 *len)
 	r = vmt_ft_get_state(fd, NULL, &need);
 	TEST_ASSERT(r == -ENOSPC && need,
 		    "VHOST_MEM_GET_STATE with no room: expected ENOSPC and the size, got %s and %llu",
-		    r ? vmt_errname(-r) : "success", (unsigned long long)need);
+		    vmt_errstr(r), (unsigned long long)need);
 	buf = malloc(need);
 	TEST_ASSERT(buf, "out of memory for a state of %llu bytes",
 		    (unsigned long long)need);
@@ -83,7 +83,7 @@ u8 *vmt_ft_save(int fd, u64 *len)
 	TEST_ASSERT(!r && *len == need,
 		    "VHOST_MEM_GET_STATE with %llu bytes of room: expected success and %llu, got %s and %llu",
 		    (unsigned long long)need, (unsigned long long)need,
-		    r ? vmt_errname(-r) : "success", (unsigned long long)*len);
+		    vmt_errstr(r), (unsigned long long)*len);
 	return buf;
 }
 
@@ -140,25 +140,6 @@ u64 vmt_ft_open(struct vmt_rq_env *e, u64 ack)
 	return offered;
 }
 
-void vmt_ft_adopt(struct vmt_rq_env *e, u64 requested)
-{
-	struct vhost_mem_region *r = &e->region;
-	struct vhost_mem_status st;
-	int ret;
-
-	ret = vmt_mem_get_status(e->dev.fd, &st);
-	TEST_ASSERT(!ret, "VHOST_MEM_GET_STATUS: expected success, got %s",
-		    vmt_errname(-ret));
-	if (e->started)
-		vmt_model_free(&e->model);
-	vmt_model_init_region(&e->model, r, &st);
-	TEST_ASSERT(!vmt_model_set_requested(&e->model, requested),
-		    "model: requested size 0x%llx refused",
-		    (unsigned long long)requested);
-	e->started = true;
-	e->running = st.flags & VHOST_MEM_STATUS_F_RUNNING;
-}
-
 void vmt_ft_start(struct vmt_rq_env *e, u64 requested)
 {
 	int ret;
@@ -171,7 +152,7 @@ void vmt_ft_start(struct vmt_rq_env *e, u64 requested)
 	TEST_ASSERT(!ret,
 		    "VHOST_MEM_SET_RUNNING 1 (features 0x%llx): expected success, got %s",
 		    (unsigned long long)e->dev.features, vmt_errname(-ret));
-	vmt_ft_adopt(e, requested);
+	vmt_rq_env_adopt(e, requested);
 }
 
 int vmt_ft_virtio_reset(struct vmt_rq_env *e, u64 ack)

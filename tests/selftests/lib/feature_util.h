@@ -54,13 +54,8 @@ u8 *vmt_ft_save(int fd, u64 *len);
  * the test on any error.
  */
 u64 vmt_ft_open(struct vmt_rq_env *e, u64 ack);
-/* The requested size, VHOST_MEM_SET_RUNNING 1, vmt_ft_adopt(). */
+/* The requested size, VHOST_MEM_SET_RUNNING 1, vmt_rq_env_adopt(). */
 void vmt_ft_start(struct vmt_rq_env *e, u64 requested);
-/*
- * The model starts (e->region's geometry, the block size from the status,
- * nothing plugged) for a device the test set up; nothing is compared.
- */
-void vmt_ft_adopt(struct vmt_rq_env *e, u64 requested);
 /*
  * A virtio reset and a new driver: VHOST_MEM_SET_RUNNING 0, VHOST_SET_FEATURES
  * (offered & ack), a fresh requestq (indices from 0), VHOST_MEM_SET_RUNNING 1.

@@ -345,6 +345,7 @@ void vmt_rq_env_start(struct vmt_rq_env *e, u64 requested)
 		r->slot_count = vmt_region_slots_needed(r);
 	vmt_dev_start(&e->dev, r, requested);
 	vmt_rq_env_adopt(e, requested);
+	vmt_rq_check_status(e);
 }
 
 void vmt_rq_env_adopt(struct vmt_rq_env *e, u64 requested)
@@ -356,13 +357,14 @@ void vmt_rq_env_adopt(struct vmt_rq_env *e, u64 requested)
 	ret = vmt_mem_get_status(e->dev.fd, &st);
 	TEST_ASSERT(!ret, "VHOST_MEM_GET_STATUS: expected success, got %s",
 		    vmt_errname(-ret));
+	if (e->started)
+		vmt_model_free(&e->model);
 	vmt_model_init_region(&e->model, r, &st);
 	TEST_ASSERT(!vmt_model_set_requested(&e->model, requested),
 		    "model: requested size 0x%llx refused",
 		    (unsigned long long)requested);
 	e->started = true;
-	e->running = true;
-	vmt_rq_check_status(e);
+	e->running = st.flags & VHOST_MEM_STATUS_F_RUNNING;
 }
 
 void vmt_rq_env_close(struct vmt_rq_env *e)
@@ -497,8 +499,8 @@ void vmt_rq_resize(struct vmt_rq_env *e, u64 requested)
 	TEST_ASSERT(r == want,
 		    "VHOST_MEM_SET_REQUESTED_SIZE 0x%llx: expected %s, got %s",
 		    (unsigned long long)requested,
-		    want ? vmt_errname(-want) : "success",
-		    r ? vmt_errname(-r) : "success");
+		    vmt_errstr(want),
+		    vmt_errstr(r));
 }
 
 u64 vmt_rq_gpa(struct vmt_rq_env *e, u64 block)

@@ -142,7 +142,10 @@ void vmt_rq_env_init_aligned(struct vmt_rq_env *e, u64 region_size,
 void vmt_rq_env_start(struct vmt_rq_env *e, u64 requested);
 /*
  * The test set the device up itself (SET_VM, SET_REGION with e->region,
- * the requested size, SET_RUNNING 1): the model starts from here.
+ * the requested size, maybe SET_RUNNING 1): the model starts (again) from
+ * here, with e->region's geometry, the block size and running flag of
+ * GET_STATUS and nothing plugged.  Nothing is compared: the test calls
+ * vmt_rq_check_status() when it wants to.
  */
 void vmt_rq_env_adopt(struct vmt_rq_env *e, u64 requested);
 /* Close the device (its memslots go), keep VM, ring and backing. */

@@ -3,6 +3,7 @@
  * vhost-mem selftests: assertions and small helpers.
  */
 #include <dirent.h>
+#include <execinfo.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -26,6 +27,37 @@ static void vmt_vreport(const char *kind, const char *file, int line,
 	fputc('\n', stderr);
 }
 
+/* Frames of a failure's stack that are printed, the failing helper first. */
+#define VMT_STACK_DEPTH	32
+
+/*
+ * The calls that led to the failure, symbolised by addr2line (as KVM's
+ * test_dump_stack()): a report from a library helper then names the test
+ * that called it.  The programs are linked -no-pie, so the addresses are
+ * the executable's own.  Without addr2line, the raw addresses.
+ */
+void vmt_dump_stack(void)
+{
+	void *stack[VMT_STACK_DEPTH];
+	/* the command, " 0x..." per frame, the pipe through sed */
+	char cmd[128 + VMT_STACK_DEPTH * 20];
+	size_t len;
+	int n, i;
+
+	n = backtrace(stack, VMT_STACK_DEPTH);
+	len = snprintf(cmd, sizeof(cmd),
+		       "addr2line -s -p -f -i -e /proc/%d/exe", (int)getpid());
+	/* frame 0 is this function; each return address - 1 is its call */
+	for (i = 1; i < n; i++)
+		len += snprintf(cmd + len, sizeof(cmd) - len, " %p",
+				(char *)stack[i] - 1);
+	snprintf(cmd + len, sizeof(cmd) - len, " | sed 's/^/#   /' >&2");
+	fprintf(stderr, "#   stack:\n");
+	fflush(stderr);
+	if (system(cmd))
+		backtrace_symbols_fd(stack + 1, n - 1, STDERR_FILENO);
+}
+
 void vmt_assert_fail(const char *file, int line, const char *expr,
 		     int err, const char *fmt, ...)
 {
@@ -39,6 +71,7 @@ void vmt_assert_fail(const char *file, int line, const char *expr,
 	if (err)
 		fprintf(stderr, "#   errno: %d (%s: %s)\n", err,
 			vmt_errname(err), strerror(err));
+	vmt_dump_stack();
 	fflush(stderr);
 	exit(VMT_KSFT_FAIL);
 }
@@ -56,13 +89,18 @@ void vmt_skip(const char *file, int line, const char *fmt, ...)
 
 const char *vmt_errname(int err)
 {
-	static __thread char buf[16];
+	static __thread char buf[24];	/* "errno -2147483648" */
 	const char *name = strerrorname_np(err);
 
 	if (name)
 		return name;
 	snprintf(buf, sizeof(buf), "errno %d", err);
 	return buf;
+}
+
+const char *vmt_errstr(int ret)
+{
+	return ret ? vmt_errname(-ret) : "success";
 }
 
 int vmt_timeout_ms(void)

@@ -3,8 +3,9 @@
  * vhost-mem selftests: assertions and small helpers shared by every test.
  *
  * A failed TEST_ASSERT() prints where it failed, the condition, the message
- * (which should say what was expected and what came instead) and errno, then
- * exits the test process with KSFT_FAIL.  TEST_REQUIRE() exits with KSFT_SKIP
+ * (which should say what was expected and what came instead), errno and the
+ * calls that led there (vmt_dump_stack()), then exits the test process with
+ * KSFT_FAIL.  TEST_REQUIRE() exits with KSFT_SKIP
  * instead, for tests that cannot run in this environment.
  */
 #ifndef VMT_TEST_UTIL_H
@@ -52,6 +53,8 @@ typedef __s64 s64;
 __noreturn __printf(5, 6)
 void vmt_assert_fail(const char *file, int line, const char *expr,
 		     int err, const char *fmt, ...);
+/* The calls that led here, one "function at file:line" a frame. */
+void vmt_dump_stack(void);
 __noreturn __printf(3, 4)
 void vmt_skip(const char *file, int line, const char *fmt, ...);
 
@@ -89,6 +92,8 @@ void vmt_skip(const char *file, int line, const char *fmt, ...);
 
 /* "EPERM", "ENOENT", ... or the number; never NULL. */
 const char *vmt_errname(int err);
+/* The result of a call returning 0 or -errno: "success", "EPERM", ... */
+const char *vmt_errstr(int ret);
 
 /* Default timeout for waits on the device, ms (env VMT_TIMEOUT_MS). */
 int vmt_timeout_ms(void);

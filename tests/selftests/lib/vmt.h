@@ -39,4 +39,19 @@
 		SKIP(exit(VMT_KSFT_SKIP), "%s", __why); \
 } while (0)
 
+/*
+ * A fixture's variants "anon" and "memfd" (after FIXTURE()):
+ * variant->type is the backing, and each test runs on both.
+ */
+#define VMT_BACKING_VARIANTS(fixture) \
+	FIXTURE_VARIANT(fixture) { \
+		enum vmt_backing_type type; \
+	}; \
+	FIXTURE_VARIANT_ADD(fixture, anon) { \
+		.type = VMT_BACKING_ANON, \
+	}; \
+	FIXTURE_VARIANT_ADD(fixture, memfd) { \
+		.type = VMT_BACKING_MEMFD, \
+	}
+
 #endif /* VMT_H */
