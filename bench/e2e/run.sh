@@ -23,8 +23,9 @@ readonly end_mark=@@vhost-mem-bench-e2e-json-end
 # Three rounds of two guests: about 5 minutes per series under TCG.
 readonly vm_timeout=900
 # The TCG test VM hangs for good in a nested boot now and then
-# (tests/e2e/README.md): a series whose VM timed out runs once more.
-readonly attempts=2
+# (tests/e2e/README.md): a series whose VM timed out runs once more
+# (tests/vm/run.sh --retries).
+readonly retries=1
 
 msg() { printf 'bench-e2e: %s\n' "$*" >&2; }
 
@@ -57,7 +58,7 @@ need_gnuplot() {
 
 main() {
 	local series=() opts=() s stamp log json kernel initrd qemu ctl
-	local failed=0 done_json=() try rc
+	local failed=0 done_json=() rc
 
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -90,15 +91,12 @@ main() {
 		kernel=$(bash scripts/setup.sh --env "$s" | sed -n 's/^VMLINUZ=//p')
 		initrd=$(tests/e2e/mkinitramfs.sh "$s")
 		msg "running on $s (log: ${log#"$top"/})"
-		for try in $(seq 1 "$attempts"); do
-			rc=0
-			tests/vm/run.sh --series "$s" --mem 6G --timeout "$vm_timeout" -- \
-				bench/e2e/run.sh --in-vm --series "$s" --qemu "$qemu" \
-				--kernel "$kernel" --initrd "$initrd" --ctl "$ctl" \
-				${opts[@]+"${opts[@]}"} >"$log" 2>&1 || rc=$?
-			[ "$rc" = 124 ] && [ "$try" -lt "$attempts" ] || break
-			msg "the test VM hung on $s; once more"
-		done
+		rc=0
+		tests/vm/run.sh --series "$s" --mem 6G --timeout "$vm_timeout" \
+			--retries "$retries" -- \
+			bench/e2e/run.sh --in-vm --series "$s" --qemu "$qemu" \
+			--kernel "$kernel" --initrd "$initrd" --ctl "$ctl" \
+			${opts[@]+"${opts[@]}"} >"$log" 2>&1 || rc=$?
 		if [ "$rc" != 0 ]; then
 			tail -n 40 "$log" >&2
 			msg "the benchmark failed on $s"

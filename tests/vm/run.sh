@@ -6,14 +6,20 @@
 # host-built programs can load and exercise kernel modules.  See README.md.
 #
 #   tests/vm/run.sh [--series 6.1|6.12|6.12-debug] [--timeout SECONDS]
-#                   [--mem SIZE] [--cpus N] [--keep] [--verbose]
-#                   -- COMMAND [ARGS...]
+#                   [--mem SIZE] [--cpus N] [--retries N [--hung-status S]]
+#                   [--keep] [--verbose] -- COMMAND [ARGS...]
 #
 # 6.12-debug is the KASAN/lockdep/kmemleak kernel that
 # scripts/build-debug-kernel.sh builds; on a kernel with kmemleak, COMMAND
 # runs under kmemleak.sh, which logs what it leaked as a kernel problem.
 #
-# Exit status: COMMAND's own, or
+# --retries N boots the VM again, up to N more times, when an attempt hung
+# (status 124) or COMMAND exited with status S, which it uses to say that
+# what it drives hung (TCG's nested-SVM hang, tests/e2e/README.md); each
+# attempt's output is then held until it ends, and a hung one's is printed
+# as "# hung attempt: " lines.
+#
+# Exit status: COMMAND's own (the last attempt's), or
 #   2    usage error
 #   123  COMMAND succeeded but the kernel logged an oops/BUG/WARNING/panic
 #   124  the time limit (--timeout, default 600 s) expired, or the guest
@@ -49,6 +55,8 @@ timeout=600
 silence=${VHOST_MEM_VM_SILENCE:-90}
 mem=4G
 cpus=1
+retries=0
+hung_status=
 # The QEMU that runs the test VM (a command: it may be a wrapper that adds
 # its own -L firmware directories).
 vm_qemu=${VHOST_MEM_VM_QEMU:-qemu-system-x86_64}
@@ -59,6 +67,8 @@ build_dir=
 vm_pid=
 relay_pid=
 watchdog_pid=
+held=		# --retries: the attempt's output, until it ends
+result=		# run.sh's exit status
 
 msg() { printf 'vm: %s\n' "$*" >&2; }
 die() { msg "$*"; exit "$EX_VM"; }
@@ -66,8 +76,8 @@ die() { msg "$*"; exit "$EX_VM"; }
 usage() {
 	cat >&2 <<'EOT'
 usage: tests/vm/run.sh [--series 6.1|6.12|6.12-debug] [--timeout SECONDS]
-                       [--mem SIZE] [--cpus N] [--keep] [--verbose]
-                       -- COMMAND [ARGS...]
+                       [--mem SIZE] [--cpus N] [--retries N [--hung-status S]]
+                       [--keep] [--verbose] -- COMMAND [ARGS...]
 EOT
 	exit "$EX_USAGE"
 }
@@ -75,7 +85,7 @@ EOT
 parse_args() {
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--series|--timeout|--mem|--cpus)
+		--series|--timeout|--mem|--cpus|--retries|--hung-status)
 			[ $# -ge 2 ] || { msg "$1 needs a value"; usage; } ;;
 		esac
 		case $1 in
@@ -83,6 +93,8 @@ parse_args() {
 		--timeout) timeout=$2; shift ;;
 		--mem) mem=$2; shift ;;
 		--cpus) cpus=$2; shift ;;
+		--retries) retries=$2; shift ;;
+		--hung-status) hung_status=$2; shift ;;
 		--keep) keep=1 ;;
 		--verbose|-v) verbose=1 ;;
 		--) shift; break ;;
@@ -94,6 +106,9 @@ parse_args() {
 	[ $# -gt 0 ] || { msg "no COMMAND given"; usage; }
 	[[ $timeout =~ ^[1-9][0-9]*$ ]] || { msg "--timeout needs whole seconds"; usage; }
 	[[ $cpus =~ ^[1-9][0-9]?$ ]] || { msg "--cpus needs a number of CPUs"; usage; }
+	[[ $retries =~ ^[0-9]$ ]] || { msg "--retries needs a number from 0 to 9"; usage; }
+	[[ $hung_status =~ ^([1-9][0-9]{0,2})?$ ]] && [ "${hung_status:-0}" -lt 256 ] ||
+		{ msg "--hung-status needs an exit status"; usage; }
 	argv=("$@")
 }
 
@@ -441,12 +456,18 @@ stop_vm() {
 cleanup() {
 	stop_vm
 	[ -z "$build_dir" ] || rm -rf "$build_dir" "$build_dir.cpio"
+	[ -z "$held" ] || rm -rf "$held"
+	drop_run_dir
+}
+
+drop_run_dir() {
 	[ -n "$run" ] || return 0
 	if [ -n "$keep" ]; then
 		msg "kept $run (console.log, output, qemu.log, job)"
 	else
 		rm -rf "$run"
 	fi
+	run=
 }
 
 # shellcheck disable=SC2317
@@ -458,6 +479,41 @@ on_signal() {	# name exit-status
 	exit "$2"
 }
 
+# One boot of the VM running COMMAND, up to the guest's end.
+boot_once() {
+	make_run_dir
+	write_job
+	start_vm
+	wait_vm
+}
+
+# The attempt hung (the watchdog or the time limit ended it), or COMMAND
+# said that what it drives did.
+hung() {	# status
+	[ "$1" = "$EX_TIMEOUT" ] || { [ -n "$hung_status" ] && [ "$1" = "$hung_status" ]; }
+}
+
+# Attempts with their output held, so that a hung one's output can be
+# told apart from the rest: as "# hung attempt: " lines, the comments of
+# TAP.  COMMAND's output then goes to stdout, run.sh's to stderr, as when
+# it streams.  Not called where a failure is handled (cmd || ...): that
+# would turn errexit off in the boots.
+run_retrying() {
+	local try
+	held=$(mktemp -d "${TMPDIR:-/tmp}/vhost-mem-vm-held.XXXXXX")
+	for ((try = 1; ; try++)); do
+		boot_once >"$held/out" 2>"$held/err"
+		result=0
+		verdict >>"$held/out" 2>>"$held/err" || result=$?
+		[ "$try" -le "$retries" ] && hung "$result" || break
+		sed 's/^/# hung attempt: /' "$held/out" "$held/err"
+		echo "# vm: attempt $try of $((retries + 1)) hung (status $result); once more"
+		drop_run_dir
+	done
+	cat "$held/out"
+	cat "$held/err" >&2
+}
+
 main() {
 	parse_args "$@"
 	trap cleanup EXIT
@@ -466,13 +522,14 @@ main() {
 	trap 'on_signal HUP 129' HUP
 	load_kernel_env
 	build_initramfs
-	make_run_dir
-	write_job
-	start_vm
-	wait_vm
-	local rc=0
-	verdict || rc=$?
-	exit "$rc"
+	result=0
+	if [ "$retries" -gt 0 ]; then
+		run_retrying
+	else
+		boot_once
+		verdict || result=$?
+	fi
+	exit "$result"
 }
 
 main "$@"
