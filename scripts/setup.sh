@@ -22,31 +22,9 @@ HOST_PACKAGES="gcc-12 make qemu-system-x86 busybox-static kmod cpio xz-utils
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${VHOST_MEM_CACHE:-$top/.cache}
 
-log() { printf 'setup: %s\n' "$*" >&2; }
-die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
-
-apt_updated=
-apt_update_once() {
-	[ -n "$apt_updated" ] && return
-	log "apt-get update"
-	apt-get update -qq >/dev/null || die "apt-get update failed"
-	apt_updated=1
-}
-
-install_host_packages() {
-	local missing=() p
-	for p in $HOST_PACKAGES; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q 'ok installed' || missing+=("$p")
-	done
-	[ ${#missing[@]} -eq 0 ] && return
-	[ "$(id -u)" = 0 ] || die "need root to install: ${missing[*]}"
-	apt_update_once
-	log "installing ${missing[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		--no-install-recommends "${missing[@]}" >/dev/null ||
-		die "apt-get install ${missing[*]} failed"
-}
+lib_name=setup
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
 
 candidate_version() {
 	apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'
@@ -65,12 +43,6 @@ headers_package() {
 		[ "$(pkg_field "$p" "$version" Version)" = "$version" ] && { echo "$p"; return; }
 	done
 	return 0
-}
-
-download() {	# dir pkg=version...
-	local dir=$1; shift
-	mkdir -p "$dir"
-	(cd "$dir" && apt-get download -qq -o APT::Sandbox::User=root "$@" >/dev/null) || die "apt-get download $* failed"
 }
 
 resolve_series() {
@@ -142,7 +114,7 @@ setup_series() {
 	image=$(image_package "$kver" "$version")
 
 	rm -rf "$dir/$kver"
-	download "$dir/$kver/debs" "$image=$version" \
+	apt_download "$dir/$kver/debs" "$image=$version" \
 		"linux-headers-$kver=$version" "$common=$version" \
 		"$kbuild=$version" "linux-source-$series=$version"
 	local d root=$dir/$kver/root
@@ -184,7 +156,8 @@ main() {
 		*) die "unknown kernel series '$series' (supported: $SERIES_ALL)" ;;
 		esac
 	done
-	install_host_packages
+	# shellcheck disable=SC2086 # a list of names
+	apt_install $HOST_PACKAGES
 	for series in ${@:-$SERIES_ALL}; do
 		setup_series "$series"
 	done

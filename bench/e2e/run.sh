@@ -27,7 +27,9 @@ readonly vm_timeout=900
 # (tests/vm/run.sh --retries).
 readonly retries=1
 
-msg() { printf 'bench-e2e: %s\n' "$*" >&2; }
+lib_name=bench-e2e
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
 
 # Inside the VM: the benchmark, then its JSON between two marks (the
 # guest's root is read-only; its /tmp goes away with the VM).
@@ -46,14 +48,8 @@ in_vm() {
 # The chart's only dependency, for this target alone: CI never draws.
 need_gnuplot() {
 	command -v gnuplot >/dev/null && return
-	if [ "$(id -u)" != 0 ]; then
-		msg "no gnuplot (apt-get install gnuplot-nox): no chart"
-		return
-	fi
-	msg "installing gnuplot-nox (for the chart)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		--no-install-recommends gnuplot-nox >/dev/null ||
-		msg "apt-get install gnuplot-nox failed: no chart"
+	# A subshell: its die is no failure of the benchmark.
+	(apt_install gnuplot-nox) || log "no gnuplot (apt-get install gnuplot-nox): no chart"
 }
 
 main() {
@@ -74,7 +70,7 @@ main() {
 	[ ${#series[@]} -gt 0 ] || series=(6.12)
 
 	cd "$top"
-	msg "building QEMU, the tools and the module"
+	log "building QEMU, the tools and the module"
 	make -s qemu tools
 	for s in "${series[@]}"; do
 		make -s modules KVER="$s"
@@ -90,7 +86,7 @@ main() {
 		json=$results/$stamp-e2e-$s.json
 		kernel=$(bash scripts/setup.sh --env "$s" | sed -n 's/^VMLINUZ=//p')
 		initrd=$(tests/e2e/mkinitramfs.sh "$s")
-		msg "running on $s (log: ${log#"$top"/})"
+		log "running on $s (log: ${log#"$top"/})"
 		rc=0
 		tests/vm/run.sh --series "$s" --mem 6G --timeout "$vm_timeout" \
 			--retries "$retries" -- \
@@ -99,7 +95,7 @@ main() {
 			${opts[@]+"${opts[@]}"} >"$log" 2>&1 || rc=$?
 		if [ "$rc" != 0 ]; then
 			tail -n 40 "$log" >&2
-			msg "the benchmark failed on $s"
+			log "the benchmark failed on $s"
 			failed=1
 			continue
 		fi
@@ -107,7 +103,7 @@ main() {
 		sed -n "/^$begin_mark\$/,/$end_mark/{/^$begin_mark\$/d;s/$end_mark.*//;p}" \
 			"$log" >"$json"
 		if ! python3 -m json.tool "$json" >/dev/null 2>&1; then
-			msg "no valid JSON from the run on $s"
+			log "no valid JSON from the run on $s"
 			failed=1
 			continue
 		fi
