@@ -32,10 +32,12 @@ lib_name=bench-e2e
 . "$top/scripts/lib.sh"
 
 # Inside the VM: the benchmark, then its JSON between two marks (the
-# guest's root is read-only; its /tmp goes away with the VM).
+# guest's root is read-only; its /tmp goes away with the VM).  resize.py
+# imports the nested guest's helpers from tests/e2e/vmem_e2e.py.
 in_vm() {
 	local json=/tmp/vhost-mem-bench-e2e.json rc=0
-	"$here/resize.py" --out "$json" "$@" || rc=$?
+	PYTHONPATH=$top/tests/e2e${PYTHONPATH:+:$PYTHONPATH} \
+		"$here/resize.py" --out "$json" "$@" || rc=$?
 	if [ "$rc" = 0 ]; then
 		echo "$begin_mark"
 		cat "$json"

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from scenario import GIB, MIB, REGION, Failure, Guest, size_str
+from vmem_e2e import GIB, MIB, REGION, Failure, Guest, size_str
 
 RULE = "-" * 72
 
