@@ -19,6 +19,7 @@ failures=0
 # shellcheck source=scripts/check-lib.sh
 . "$top/scripts/check-lib.sh"
 
+# shellcheck disable=SC2086 # a list of series
 scripts/setup.sh $series >&2 || exit 1
 make -s modules KVER= >&2 || failures=1
 make -s selftests >&2 || failures=1

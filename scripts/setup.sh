@@ -15,9 +15,10 @@
 set -euo pipefail
 
 SERIES_ALL="6.1 6.12"
+# The last three are the linters of scripts/checkpatch.sh.
 HOST_PACKAGES="gcc-12 make qemu-system-x86 busybox-static kmod cpio xz-utils
 	dwarves libelf1 libssl3 libnl-genl-3-dev liburing-dev meson ninja-build
-	pkg-config python3"
+	pkg-config python3 shellcheck python3-pyflakes python3-pycodestyle"
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${VHOST_MEM_CACHE:-$top/.cache}
@@ -52,7 +53,7 @@ resolve_series() {
 		apt_update_once
 		version=$(candidate_version "linux-source-$series")
 	fi
-	[ -n "$version" ] && [ "$version" != "(none)" ] ||
+	{ [ -n "$version" ] && [ "$version" != "(none)" ]; } ||
 		die "no linux-source-$series in the package sources"
 	hdr=$(headers_package "$series" "$version")
 	[ -n "$hdr" ] || die "no linux-headers-*-amd64 of version $version"
@@ -110,10 +111,10 @@ setup_series() {
 		tr ',' '\n' | grep -o 'linux-headers-[^ ]*-common' | head -n1)
 	kbuild=$(pkg_field "linux-headers-$kver" "$version" Depends |
 		tr ',' '\n' | grep -o 'linux-kbuild-[^ ]*' | head -n1)
-	[ -n "$common" ] && [ -n "$kbuild" ] || die "cannot find headers dependencies of $kver"
+	{ [ -n "$common" ] && [ -n "$kbuild" ]; } || die "cannot find headers dependencies of $kver"
 	image=$(image_package "$kver" "$version")
 
-	rm -rf "$dir/$kver"
+	rm -rf "${dir:?}/$kver"
 	apt_download "$dir/$kver/debs" "$image=$version" \
 		"linux-headers-$kver=$version" "$common=$version" \
 		"$kbuild=$version" "linux-source-$series=$version"
@@ -158,7 +159,9 @@ main() {
 	done
 	# shellcheck disable=SC2086 # a list of names
 	apt_install $HOST_PACKAGES
-	for series in ${@:-$SERIES_ALL}; do
+	# shellcheck disable=SC2086 # the default, a list of series
+	[ $# -gt 0 ] || set -- $SERIES_ALL
+	for series in "$@"; do
 		setup_series "$series"
 	done
 }

@@ -70,7 +70,7 @@ run_series() {	# GUEST[@VM]
 	[[ $1 != *@* ]] || vm=${1#*@}
 	kernel=$(bash scripts/setup.sh --env "$s" | sed -n 's/^VMLINUZ=//p')
 	vmkernel=$(bash scripts/setup.sh --env "$vm" | sed -n 's/^VMLINUZ=//p')
-	[ -n "$kernel" ] && [ -n "$vmkernel" ] ||
+	{ [ -n "$kernel" ] && [ -n "$vmkernel" ]; } ||
 		{ tap "not ok" "$1: series $s or $vm is not set up"; return; }
 	initrd=$(tests/e2e/mkinitramfs.sh "$s") ||
 		{ tap "not ok" "$s: building the guest's initramfs"; return; }

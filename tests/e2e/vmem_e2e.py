@@ -196,8 +196,8 @@ class Agent:
             except TimeoutError:
                 watch.check()
                 if time.monotonic() > deadline:
-                    raise Failure("the guest's agent did not answer within %d s"
-                                  % timeout)
+                    raise Failure("the guest's agent did not answer within"
+                                  " %d s" % timeout)
 
     def cmd(self, line, timeout=60):
         self.sock.sendall(line.encode() + b"\n")
@@ -206,7 +206,8 @@ class Agent:
             try:
                 r = self.readline(deadline)
             except TimeoutError:
-                raise Failure("no answer to '%s' within %d s" % (line, timeout))
+                raise Failure("no answer to '%s' within %d s"
+                              % (line, timeout))
             if r.startswith("ok pong") or r == "ok ready":
                 continue
             if r.startswith("ok "):
@@ -345,7 +346,8 @@ class Guest:
                     if size == REGION:
                         total, found = rss, True
         if not found:
-            raise Failure("no mapping of %s in QEMU's smaps" % size_str(REGION))
+            raise Failure("no mapping of %s in QEMU's smaps"
+                          % size_str(REGION))
         return total
 
     def wait_plugged(self, size, timeout):
@@ -406,7 +408,8 @@ class Guest:
             status = m.get("status", "none")
             if status == want:
                 return m
-            if status in ("failed", "cancelled") or time.monotonic() > deadline:
+            if (status in ("failed", "cancelled")
+                    or time.monotonic() > deadline):
                 raise Failure("migration %s: %s" % (
                     status, m.get("error-desc", "after %d s" % timeout)))
             time.sleep(0.2)

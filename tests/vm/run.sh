@@ -108,7 +108,7 @@ parse_args() {
 	[[ $timeout =~ ^[1-9][0-9]*$ ]] || { log "--timeout needs whole seconds"; usage; }
 	[[ $cpus =~ ^[1-9][0-9]?$ ]] || { log "--cpus needs a number of CPUs"; usage; }
 	[[ $retries =~ ^[0-9]$ ]] || { log "--retries needs a number from 0 to 9"; usage; }
-	[[ $hung_status =~ ^([1-9][0-9]{0,2})?$ ]] && [ "${hung_status:-0}" -lt 256 ] ||
+	{ [[ $hung_status =~ ^([1-9][0-9]{0,2})?$ ]] && [ "${hung_status:-0}" -lt 256 ]; } ||
 		{ log "--hung-status needs an exit status"; usage; }
 	argv=("$@")
 }
@@ -449,7 +449,7 @@ run_retrying() {
 		boot_once >"$held/out" 2>"$held/err"
 		result=0
 		verdict >>"$held/out" 2>>"$held/err" || result=$?
-		[ "$try" -le "$retries" ] && hung "$result" || break
+		{ [ "$try" -le "$retries" ] && hung "$result"; } || break
 		sed 's/^/# hung attempt: /' "$held/out" "$held/err"
 		echo "# vm: attempt $try of $((retries + 1)) hung (status $result); once more"
 		drop_run_dir
