@@ -20,7 +20,9 @@ readonly end_mark=@@vhost-mem-bench-json-end
 # The benchmark takes about 3 minutes per kernel; a loaded host may double it.
 readonly vm_timeout=900
 
-msg() { printf 'bench: %s\n' "$*" >&2; }
+lib_name=bench
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
 
 # Inside the VM: run the benchmark, then print its JSON between two marks
 # (the guest's root is read-only; its /tmp goes away with the VM).
@@ -81,7 +83,7 @@ main() {
 	[ ${#series[@]} -gt 0 ] || series=(6.1 6.12)
 
 	cd "$top"
-	msg "building the module and the benchmark"
+	log "building the module and the benchmark"
 	for s in "${series[@]}"; do
 		make -s KVER="$s" modules
 	done
@@ -93,23 +95,23 @@ main() {
 		log=$results/$stamp-$s.log
 		json=$results/$stamp-$s.json
 		txt=$results/$stamp-$s.txt
-		msg "running on $s (log: ${log#"$top"/})"
+		log "running on $s (log: ${log#"$top"/})"
 		if ! tests/vm/run.sh --series "$s" --timeout "$vm_timeout" -- \
 			bench/run.sh --in-vm "${opts[@]}" | tee "$log"; then
-			msg "the benchmark failed on $s"
+			log "the benchmark failed on $s"
 			failed=1
 			continue
 		fi
 		sed -n "/^$begin_mark\$/,/^$end_mark\$/p" "$log" | sed '1d;$d' >"$json"
 		sed "/^$begin_mark\$/,/^$end_mark\$/d" "$log" >"$txt"
 		if ! python3 -m json.tool "$json" >/dev/null 2>&1; then
-			msg "no valid JSON from the run on $s"
+			log "no valid JSON from the run on $s"
 			failed=1
 			continue
 		fi
 		rm -f "$log"
 		done_json+=("$json")
-		msg "results: ${txt#"$top"/}, ${json#"$top"/}"
+		log "results: ${txt#"$top"/}, ${json#"$top"/}"
 	done
 	if [ ${#done_json[@]} -gt 0 ]; then
 		summary "${done_json[@]}" | tee "$results/$stamp-summary.txt"

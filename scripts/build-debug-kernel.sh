@@ -24,28 +24,14 @@ readonly BASE_SERIES=6.12 SERIES=6.12-debug LOCALVERSION=-vhostmem-debug
 readonly BUILD_PACKAGES="bc flex bison libelf-dev libssl-dev dwarves gcc-12 make"
 jobs=${VHOST_MEM_DEBUG_JOBS:-$(($(nproc) + 1))}
 
-log() { printf 'debug-kernel: %s\n' "$*" >&2; }
-die() { printf 'debug-kernel: error: %s\n' "$*" >&2; exit 1; }
+lib_name=debug-kernel
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
 now() { date +%s; }
 took() { log "$1 took $(($(now) - $2)) s"; }
 # CPU seconds of the finished children of this script: wall time on a
 # shared machine says little about how long the build takes elsewhere.
 children_cpu() { awk '{ print int(($16 + $17) / 100) }' "/proc/$$/stat"; }
-
-install_build_packages() {
-	local missing=() p
-	for p in $BUILD_PACKAGES; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q 'ok installed' || missing+=("$p")
-	done
-	[ ${#missing[@]} -eq 0 ] && return
-	[ "$(id -u)" = 0 ] || die "need root to install: ${missing[*]}"
-	log "installing ${missing[*]}"
-	apt-get update -qq >/dev/null || die "apt-get update failed"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		-o DPkg::Lock::Timeout=600 --no-install-recommends \
-		"${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
-}
 
 # VERSION and KVER of the stock 6.12 series: its version is the source we
 # build.
@@ -71,8 +57,7 @@ get_source() {
 	log "downloading and extracting $p $version"
 	rm -rf "$src.tmp" "$dir/debs"
 	mkdir -p "$src.tmp" "$dir/debs"
-	(cd "$dir/debs" && apt-get download -qq -o APT::Sandbox::User=root "$p=$version" \
-		>/dev/null) || die "apt-get download $p=$version failed"
+	apt_download "$dir/debs" "$p=$version"
 	deb=$(echo "$dir"/debs/"$p"_*.deb)
 	dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/src/$p.tar.xz" |
 		tar -xJ -C "$src.tmp" --strip-components=1 || die "extracting $deb failed"
@@ -229,7 +214,8 @@ build_key() {
 
 main() {
 	local key stamp
-	install_build_packages
+	# shellcheck disable=SC2086 # a list of names
+	apt_install $BUILD_PACKAGES
 	load_base_env
 	key=$(build_key)
 	stamp=$dir/built-$key

@@ -18,7 +18,9 @@ series=${1:?usage: build-module.sh SERIES [KVER]}
 want_kver=${2:-}
 ABI_SYMBOLS="vhost_dev_init vhost_get_vq_desc vhost_dev_cleanup"
 
-die() { printf 'build: error: %s\n' "$*" >&2; exit 1; }
+lib_name=build
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
 
 # shellcheck disable=SC1090
 . <("$top/scripts/setup.sh" --env "$series")

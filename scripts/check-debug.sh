@@ -57,7 +57,7 @@ if build; then
 	# The device's waits get three times the default (10 s): everything
 	# in this kernel is slower.  The fuzzer gets longer than in make
 	# check: this kernel's checkers see what it stirs up.
-	stage "vm-$SERIES" timed "the selftests' VM" vm_retrying --series "$SERIES" \
+	stage "vm-$SERIES" timed "the selftests' VM" tests/vm/run.sh --retries 1 --series "$SERIES" \
 		--mem "$VM_MEM" --timeout "$VM_TIMEOUT" -- \
 		env VMT_TIMEOUT_MS=30000 \
 		VHOST_MEM_FUZZ_SECONDS="${VHOST_MEM_FUZZ_SECONDS:-300}" \

@@ -45,23 +45,6 @@ stages_wait() {
 	bg_pids=()
 }
 
-# The TCG test VM now and then stops for good (tests/e2e/README.md, "Hangs
-# of the test VM"): a VM stage that timed out runs once more, the hung
-# attempt's lines kept as comments, which the tally does not count.
-vm_retrying() {	# tests/vm/run.sh arguments...
-	local out rc try
-	out=$(mktemp -p "$log")
-	for try in 1 2; do
-		tests/vm/run.sh "$@" >"$out" 2>&1
-		rc=$?
-		[ "$rc" = 124 ] && [ "$try" = 1 ] || break
-		sed 's/^/# hung attempt: /' "$out"
-		echo "# the test VM timed out; once more"
-	done
-	cat "$out"
-	return "$rc"
-}
-
 # Counts test cases: the kselftest runner nests each program's cases behind
 # "# "; a program's own result line counts only when its cases do not
 # already say it (a crash, a timeout, a program that never started).

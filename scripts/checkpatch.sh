@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Kernel coding style for every C file of the project (kernel and
-# userspace), with checkpatch.pl from Debian's linux-source.  Then the
+# userspace), with checkpatch.pl from Debian's linux-source.  Every shell
+# script through shellcheck, every Python file through pyflakes and
+# pycodestyle (Debian's, installed by scripts/setup.sh).  Then the
 # kernel-doc comments of uapi/linux/vhost_mem.h, with that source's
 # scripts/kernel-doc.  As the last case, that the files generated from the
 # netlink spec are what it generates (scripts/ynl-gen.sh --check).  TAP
-# output.
+# output, one case per file.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,9 +22,52 @@ checkpatch=$KSRC/scripts/checkpatch.pl
 USER_IGNORE=SPDX_LICENSE_TAG,NEW_TYPEDEFS,PREFER_KERNEL_TYPES,VOLATILE,SPLIT_STRING,
 USER_IGNORE+=PREFER_FALLTHROUGH,EMBEDDED_FUNCTION_NAME,FILE_PATH_CHANGES,PREFER_DEFINED_ATTRIBUTE_MACRO
 
+# Debian's interpreter and its linters, whatever else is first in PATH.
+readonly PYTHON=/usr/bin/python3
+
+# Shell scripts: *.sh, and the files without a suffix whose #! line names
+# a shell (.ci/run, tests/e2e/guest/init).
+shell_scripts() {
+	local f
+	git ls-files -co --exclude-standard | while IFS= read -r f; do
+		case ${f##*/} in
+		*.sh) echo "$f" ;;
+		*.*) ;;
+		*) head -n1 "$f" | grep -Eq '^#!.*[/ ](ba|da)?sh( |$)' && echo "$f" ;;
+		esac
+	done
+}
+
+# One TAP case: ok if COMMAND succeeds and prints nothing.
+case_of() {	# description command...
+	local what=$1 out
+	shift
+	n=$((n + 1))
+	if out=$("$@" 2>&1) && [ -z "$out" ]; then
+		echo "ok $n $what"
+	else
+		echo "not ok $n $what"
+		printf '%s\n' "$out" | sed 's/^/# /'
+		bad=1
+	fi
+}
+
+# shellcheck disable=SC2317 # called through case_of
+python_lint() {	# file
+	"$PYTHON" -m pyflakes "$1" && "$PYTHON" -m pycodestyle "$1"
+}
+
 mapfile -t files < <(git ls-files -co --exclude-standard -- '*.c' '*.h')
+mapfile -t scripts < <(shell_scripts)
+mapfile -t pyfiles < <(git ls-files -co --exclude-standard -- '*.py')
 echo "TAP version 13"
-echo "1..$((${#files[@]} + 2))"
+# userspace), with checkpatch.pl from Debian's linux-source.  Every shell
+# script through shellcheck, every Python file through pyflakes and
+# pycodestyle (Debian's, installed by scripts/setup.sh).  Then the
+# kernel-doc comments of uapi/linux/vhost_mem.h, with that source's
+# scripts/kernel-doc.  As the last case, that the files generated from the
+# netlink spec are what it generates (scripts/ynl-gen.sh --check).  TAP
+# output, one case per file.
 n=0 bad=0
 for f in "${files[@]}"; do
 	n=$((n + 1))
@@ -45,6 +90,14 @@ for f in "${files[@]}"; do
 		printf '%s\n' "$out" | sed 's/^/# /'
 		bad=1
 	fi
+done
+# -x: follow the files a script sources (named by its source= comments,
+# relative to the top of the tree).
+for f in "${scripts[@]}"; do
+	case_of "$f (shellcheck)" shellcheck -x "$f"
+done
+for f in "${pyfiles[@]}"; do
+	case_of "$f (pyflakes, pycodestyle)" python_lint "$f"
 done
 n=$((n + 1))
 # A cache set up before setup.sh extracted kernel-doc lacks it there; the

@@ -40,35 +40,9 @@ cache=${VHOST_MEM_CACHE:-$top/.cache}/qemu
 patches=$top/tools/qemu/patches
 build=$cache/build
 
-log() { printf 'setup-qemu: %s\n' "$*" >&2; }
-die() { printf 'setup-qemu: error: %s\n' "$*" >&2; exit 1; }
-
-apt_updated=
-apt_update_once() {
-	[ -n "$apt_updated" ] && return
-	log "apt-get update"
-	apt-get update -qq >/dev/null || die "apt-get update failed"
-	apt_updated=1
-}
-
-need_root() {
-	[ "$(id -u)" = 0 ] || die "need root to $*"
-}
-
-install_build_deps() {
-	local missing=() p
-	for p in $BUILD_DEPS; do
-		[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] ||
-			missing+=("$p")
-	done
-	[ ${#missing[@]} -eq 0 ] && return
-	need_root "install ${missing[*]}"
-	apt_update_once
-	log "installing ${missing[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		--no-install-recommends "${missing[@]}" >/dev/null ||
-		die "apt-get install ${missing[*]} failed"
-}
+lib_name=setup-qemu
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
 
 # The source version behind Debian's qemu-system-x86 (a binNMU such as
 # 1:7.2+dfsg-7+deb12u18+b3 names its source in "Source: qemu (VERSION)").
@@ -119,8 +93,7 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOT
 		mv "$SOURCES_FILE.tmp" "$SOURCES_FILE"
 	fi
-	apt_updated=
-	apt_update_once
+	apt_update_again
 	have_source "$version" || die "no source package qemu=$version in the package sources"
 }
 
@@ -256,7 +229,8 @@ main() {
 		echo "$build/qemu-system-x86_64"
 		return
 	fi
-	install_build_deps
+	# shellcheck disable=SC2086 # a list of names
+	apt_install $BUILD_DEPS
 	version=$(qemu_source_version)
 	src=$cache/${version#*:}/src
 	mkdir -p "$cache"

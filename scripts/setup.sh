@@ -15,38 +15,17 @@
 set -euo pipefail
 
 SERIES_ALL="6.1 6.12"
+# The last three are the linters of scripts/checkpatch.sh.
 HOST_PACKAGES="gcc-12 make qemu-system-x86 busybox-static kmod cpio xz-utils
 	dwarves libelf1 libssl3 libnl-genl-3-dev liburing-dev meson ninja-build
-	pkg-config python3"
+	pkg-config python3 shellcheck python3-pyflakes python3-pycodestyle"
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${VHOST_MEM_CACHE:-$top/.cache}
 
-log() { printf 'setup: %s\n' "$*" >&2; }
-die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
-
-apt_updated=
-apt_update_once() {
-	[ -n "$apt_updated" ] && return
-	log "apt-get update"
-	apt-get update -qq >/dev/null || die "apt-get update failed"
-	apt_updated=1
-}
-
-install_host_packages() {
-	local missing=() p
-	for p in $HOST_PACKAGES; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q 'ok installed' || missing+=("$p")
-	done
-	[ ${#missing[@]} -eq 0 ] && return
-	[ "$(id -u)" = 0 ] || die "need root to install: ${missing[*]}"
-	apt_update_once
-	log "installing ${missing[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		--no-install-recommends "${missing[@]}" >/dev/null ||
-		die "apt-get install ${missing[*]} failed"
-}
+lib_name=setup
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
 
 candidate_version() {
 	apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'
@@ -67,12 +46,6 @@ headers_package() {
 	return 0
 }
 
-download() {	# dir pkg=version...
-	local dir=$1; shift
-	mkdir -p "$dir"
-	(cd "$dir" && apt-get download -qq -o APT::Sandbox::User=root "$@" >/dev/null) || die "apt-get download $* failed"
-}
-
 resolve_series() {
 	local series=$1 version hdr
 	version=$(candidate_version "linux-source-$series")
@@ -80,7 +53,7 @@ resolve_series() {
 		apt_update_once
 		version=$(candidate_version "linux-source-$series")
 	fi
-	[ -n "$version" ] && [ "$version" != "(none)" ] ||
+	{ [ -n "$version" ] && [ "$version" != "(none)" ]; } ||
 		die "no linux-source-$series in the package sources"
 	hdr=$(headers_package "$series" "$version")
 	[ -n "$hdr" ] || die "no linux-headers-*-amd64 of version $version"
@@ -139,11 +112,11 @@ setup_series() {
 		tr ',' '\n' | grep -o 'linux-headers-[^ ]*-common' | head -n1)
 	kbuild=$(pkg_field "linux-headers-$kver" "$version" Depends |
 		tr ',' '\n' | grep -o 'linux-kbuild-[^ ]*' | head -n1)
-	[ -n "$common" ] && [ -n "$kbuild" ] || die "cannot find headers dependencies of $kver"
+	{ [ -n "$common" ] && [ -n "$kbuild" ]; } || die "cannot find headers dependencies of $kver"
 	image=$(image_package "$kver" "$version")
 
-	rm -rf "$dir/$kver"
-	download "$dir/$kver/debs" "$image=$version" \
+	rm -rf "${dir:?}/$kver"
+	apt_download "$dir/$kver/debs" "$image=$version" \
 		"linux-headers-$kver=$version" "$common=$version" \
 		"$kbuild=$version" "linux-source-$series=$version"
 	local d root=$dir/$kver/root
@@ -185,8 +158,11 @@ main() {
 		*) die "unknown kernel series '$series' (supported: $SERIES_ALL)" ;;
 		esac
 	done
-	install_host_packages
-	for series in ${@:-$SERIES_ALL}; do
+	# shellcheck disable=SC2086 # a list of names
+	apt_install $HOST_PACKAGES
+	# shellcheck disable=SC2086 # the default, a list of series
+	[ $# -gt 0 ] || set -- $SERIES_ALL
+	for series in "$@"; do
 		setup_series "$series"
 	done
 }

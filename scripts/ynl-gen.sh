@@ -36,8 +36,9 @@ SPEC=Documentation/netlink/specs/vhost_mem.yaml
 PYTHON=/usr/bin/python3
 PY_PACKAGES=(python3-yaml python3-jsonschema python3-attr python3-pyrsistent)
 
-log() { printf 'ynl-gen: %s\n' "$*" >&2; }
-die() { printf 'ynl-gen: error: %s\n' "$*" >&2; exit 1; }
+lib_name=ynl-gen
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
 
 # The version of linux-source-6.12 that the rest of the build uses, and
 # its extracted part (KSRC), which has the generator if scripts/setup.sh

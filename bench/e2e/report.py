@@ -155,7 +155,8 @@ def chart(prefix, docs_aggs):
     dat = prefix + ".dat"
     with open(dat, "w") as f:
         f.write("# label wall(stock vhost) device_ms(stock vhost) "
-                "kicks_in_qemu(stock vhost) kick_to_used_p50_us(stock vhost)\n")
+                "kicks_in_qemu(stock vhost) "
+                "kick_to_used_p50_us(stock vhost)\n")
         for doc, agg in docs_aggs:
             for phase in PHASES:
                 s, v = agg.get(("stock", phase)), agg.get(("vhost", phase))

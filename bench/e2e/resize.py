@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """The issue-6 benchmark, run inside the test VM (bench/e2e/run.sh).
 
-The same nested guest as tests/e2e (scenario.py's Guest: Debian's kernel,
+The same nested guest as tests/e2e (vmem_e2e.py's Guest: Debian's kernel,
 the stock virtio_mem driver, a 2 GiB virtio-mem-pci device on node 1), the
 same resizes, once with QEMU's own device (vhost=off, "stock") and once
 with vhost=on, alternating, ROUNDS times each:
@@ -38,10 +38,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "..", "tests", "e2e"))
-import scenario  # noqa: E402
-from scenario import GIB, MIB, Failure  # noqa: E402
+import vmem_e2e
+from vmem_e2e import GIB, MIB, Failure
 
 TRACEFS = "/sys/kernel/tracing"
 PHASES = (("plug", 2 * GIB, 60), ("unplug", 256 * MIB, 300))
@@ -238,13 +236,13 @@ class Bench:
         virtio-pci layout, one queue)."""
         for bus in g.qmp.cmd("query-pci"):
             for dev in bus["devices"]:
-                if dev.get("qdev_id") != scenario.DEV:
+                if dev.get("qdev_id") != vmem_e2e.DEV:
                     continue
                 for bar in dev["regions"]:
                     if bar["bar"] == 4:
                         base = bar["address"] + 0x3000
                         return base, base + 0x1000
-        raise Failure("no BAR 4 of %s in query-pci" % scenario.DEV)
+        raise Failure("no BAR 4 of %s in query-pci" % vmem_e2e.DEV)
 
     def watch(self, g, size, limit_s):
         """Sends "watch"; the agent answers once node 1 has SIZE or
@@ -278,7 +276,7 @@ class Bench:
 
     def round(self, mode, rnd):
         vhost = mode == "vhost"
-        g = scenario.Guest(self.args, mode, self.workdir)
+        g = vmem_e2e.Guest(self.args, mode, self.workdir)
         res = {"mode": mode, "round": rnd, "phases": {}}
         extra = ["-name", "bench,debug-threads=on", "-msg", "timestamp=on"]
         for ev in QEMU_TRACE + (QEMU_TRACE_VHOST if vhost else ()):
@@ -286,7 +284,7 @@ class Bench:
         try:
             t = time.monotonic()
             g.start(0, extra=extra)
-            g.agent.wait_ready(scenario.BOOT_TIMEOUT)
+            g.agent.wait_ready(vmem_e2e.BOOT_TIMEOUT)
             res["boot_s"] = time.monotonic() - t
             pid = g.proc.pid
             notify = self.notify_range(g)
@@ -298,7 +296,7 @@ class Bench:
                     g, pid, size, limit, lambda s=size: g.resize(s))
                 if not answer.startswith("ok reached"):
                     raise Failure("%s to %s: the guest has not got there"
-                                  " (%s)" % (name, scenario.size_str(size),
+                                  " (%s)" % (name, vmem_e2e.size_str(size),
                                              answer))
                 wall = t1 - t0
                 time.sleep(SETTLE_S)

@@ -23,16 +23,21 @@ readonly end_mark=@@vhost-mem-bench-e2e-json-end
 # Three rounds of two guests: about 5 minutes per series under TCG.
 readonly vm_timeout=900
 # The TCG test VM hangs for good in a nested boot now and then
-# (tests/e2e/README.md): a series whose VM timed out runs once more.
-readonly attempts=2
+# (tests/e2e/README.md): a series whose VM timed out runs once more
+# (tests/vm/run.sh --retries).
+readonly retries=1
 
-msg() { printf 'bench-e2e: %s\n' "$*" >&2; }
+lib_name=bench-e2e
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
 
 # Inside the VM: the benchmark, then its JSON between two marks (the
-# guest's root is read-only; its /tmp goes away with the VM).
+# guest's root is read-only; its /tmp goes away with the VM).  resize.py
+# imports the nested guest's helpers from tests/e2e/vmem_e2e.py.
 in_vm() {
 	local json=/tmp/vhost-mem-bench-e2e.json rc=0
-	"$here/resize.py" --out "$json" "$@" || rc=$?
+	PYTHONPATH=$top/tests/e2e${PYTHONPATH:+:$PYTHONPATH} \
+		"$here/resize.py" --out "$json" "$@" || rc=$?
 	if [ "$rc" = 0 ]; then
 		echo "$begin_mark"
 		cat "$json"
@@ -45,19 +50,13 @@ in_vm() {
 # The chart's only dependency, for this target alone: CI never draws.
 need_gnuplot() {
 	command -v gnuplot >/dev/null && return
-	if [ "$(id -u)" != 0 ]; then
-		msg "no gnuplot (apt-get install gnuplot-nox): no chart"
-		return
-	fi
-	msg "installing gnuplot-nox (for the chart)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		--no-install-recommends gnuplot-nox >/dev/null ||
-		msg "apt-get install gnuplot-nox failed: no chart"
+	# A subshell: its die is no failure of the benchmark.
+	(apt_install gnuplot-nox) || log "no gnuplot (apt-get install gnuplot-nox): no chart"
 }
 
 main() {
 	local series=() opts=() s stamp log json kernel initrd qemu ctl
-	local failed=0 done_json=() try rc
+	local failed=0 done_json=() rc
 
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -73,7 +72,7 @@ main() {
 	[ ${#series[@]} -gt 0 ] || series=(6.12)
 
 	cd "$top"
-	msg "building QEMU, the tools and the module"
+	log "building QEMU, the tools and the module"
 	make -s qemu tools
 	for s in "${series[@]}"; do
 		make -s modules KVER="$s"
@@ -89,19 +88,16 @@ main() {
 		json=$results/$stamp-e2e-$s.json
 		kernel=$(bash scripts/setup.sh --env "$s" | sed -n 's/^VMLINUZ=//p')
 		initrd=$(tests/e2e/mkinitramfs.sh "$s")
-		msg "running on $s (log: ${log#"$top"/})"
-		for try in $(seq 1 "$attempts"); do
-			rc=0
-			tests/vm/run.sh --series "$s" --mem 6G --timeout "$vm_timeout" -- \
-				bench/e2e/run.sh --in-vm --series "$s" --qemu "$qemu" \
-				--kernel "$kernel" --initrd "$initrd" --ctl "$ctl" \
-				${opts[@]+"${opts[@]}"} >"$log" 2>&1 || rc=$?
-			[ "$rc" = 124 ] && [ "$try" -lt "$attempts" ] || break
-			msg "the test VM hung on $s; once more"
-		done
+		log "running on $s (log: ${log#"$top"/})"
+		rc=0
+		tests/vm/run.sh --series "$s" --mem 6G --timeout "$vm_timeout" \
+			--retries "$retries" -- \
+			bench/e2e/run.sh --in-vm --series "$s" --qemu "$qemu" \
+			--kernel "$kernel" --initrd "$initrd" --ctl "$ctl" \
+			${opts[@]+"${opts[@]}"} >"$log" 2>&1 || rc=$?
 		if [ "$rc" != 0 ]; then
 			tail -n 40 "$log" >&2
-			msg "the benchmark failed on $s"
+			log "the benchmark failed on $s"
 			failed=1
 			continue
 		fi
@@ -109,7 +105,7 @@ main() {
 		sed -n "/^$begin_mark\$/,/$end_mark/{/^$begin_mark\$/d;s/$end_mark.*//;p}" \
 			"$log" >"$json"
 		if ! python3 -m json.tool "$json" >/dev/null 2>&1; then
-			msg "no valid JSON from the run on $s"
+			log "no valid JSON from the run on $s"
 			failed=1
 			continue
 		fi

@@ -5,7 +5,7 @@
 Run inside the test VM like scenario.py (tests/e2e/run.sh shows the
 arguments; --boots N more).  Each boot starts the nested QEMU with nothing
 plugged, waits for the guest's agent and quits.  A boot whose console
-stays silent (scenario.CONSOLE_SILENCE) counts as hung and ends the run;
+stays silent (vmem_e2e.CONSOLE_SILENCE) counts as hung and ends the run;
 a hang of the whole test VM ends it from the outside (tests/vm/run.sh's
 watchdog).  Prints one line per boot and a summary; exits 1 if one hung.
 """
@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-import scenario
+import vmem_e2e
 
 
 def main():
@@ -28,12 +28,12 @@ def main():
 
     workdir = tempfile.mkdtemp(prefix="vhost-mem-boots.")
     for n in range(1, args.boots + 1):
-        g = scenario.Guest(args, args.mode, workdir)
+        g = vmem_e2e.Guest(args, args.mode, workdir)
         t0 = time.monotonic()
         try:
             g.start(0)
-            g.agent.wait_ready(scenario.BOOT_TIMEOUT, g.console)
-        except scenario.Failure as e:
+            g.agent.wait_ready(vmem_e2e.BOOT_TIMEOUT, g.console)
+        except vmem_e2e.Failure as e:
             print("boot %d: %s\n%s" % (n, e, g.console_tail()), flush=True)
             print("%s %s: hung in boot %d of %d"
                   % (args.series, args.mode, n, args.boots))

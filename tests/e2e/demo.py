@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from scenario import GIB, MIB, REGION, Failure, Guest, size_str
+from vmem_e2e import GIB, MIB, REGION, Failure, Guest, size_str
 
 RULE = "-" * 72
 
@@ -32,7 +32,8 @@ def section(title):
 class Demo:
     def __init__(self, args):
         self.args = args
-        self.g = Guest(args, "vhost", tempfile.mkdtemp(prefix="vhost-mem-demo."))
+        self.g = Guest(args, "vhost",
+                       tempfile.mkdtemp(prefix="vhost-mem-demo."))
         self.dev = None
 
     def ctl(self, *argv, show=True):
@@ -44,14 +45,15 @@ class Demo:
             for line in out.splitlines():
                 say("  " + line)
         if r.returncode:
-            raise Failure("vhost-mem-ctl %s: exit %d" % (argv[0], r.returncode))
+            raise Failure("vhost-mem-ctl %s: exit %d"
+                          % (argv[0], r.returncode))
         return r.stdout
 
     def show_memory(self):
         m = self.g.agent.meminfo()
         info = self.g.memory_device()
-        say("  guest:  MemTotal %5d MiB, of which on node 1 (the device) %5d MiB"
-            % (m["total"] // MIB, max(m["node1_total"], 0) // MIB))
+        say("  guest:  MemTotal %5d MiB, of which on node 1 (the device)"
+            " %5d MiB" % (m["total"] // MIB, max(m["node1_total"], 0) // MIB))
         say("  QEMU:   query-memory-devices: size %s, requested-size %s"
             % (size_str(info["size"]), size_str(info["requested-size"])))
 
@@ -87,7 +89,8 @@ class Demo:
         self.dev = g.module_status()["name"]
 
         self.resize(1 * GIB)
-        section("the guest fills 512 MiB of the plugged memory and reads it back")
+        section("the guest fills 512 MiB of the plugged memory and reads it"
+                " back")
         g.agent.cmd("hold 512", timeout=120)
         say("  " + g.agent.cmd("check", timeout=120))
         g.agent.cmd("release")

@@ -17,62 +17,19 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
 series=${1:?usage: mkinitramfs.sh 6.1|6.12}
 
-die() { printf 'e2e: %s\n' "$*" >&2; exit 1; }
+lib_name=e2e
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
 
 KVER='' KROOT=''
-while IFS='=' read -r key value; do
-	case $key in
-	KVER|KROOT) printf -v "$key" '%s' "$value" ;;
-	esac
-done < <(bash "$top/scripts/setup.sh" --env "$series") ||
+{ load_series_env "$series" KVER KROOT && [ -n "$KVER" ]; } ||
 	die "kernel series $series is not set up (scripts/setup.sh $series)"
-[ -n "$KVER" ] || die "kernel series $series is not set up (scripts/setup.sh $series)"
 moddir=$KROOT/lib/modules/$KVER
 [ -f "$moddir/modules.dep" ] || die "no $moddir/modules.dep"
-
-declare -A dep_path=() dep_list=() builtin=() seen=()
-order=()
 stage=''
 
-modname() {
-	mod=${1##*/}
-	mod=${mod%%.ko*}
-	mod=${mod//-/_}
-}
-
-visit() {
-	local name=$1 d
-	[ -z "${seen[$name]:-}" ] || return 0
-	seen[$name]=1
-	if [ -z "${dep_path[$name]:-}" ]; then
-		[ -n "${builtin[$name]:-}" ] || die "module $name is neither in modules.dep nor built into $KVER"
-		return 0
-	fi
-	for d in ${dep_list[$name]}; do
-		modname "$d"
-		visit "$mod"
-	done
-	order+=("${dep_path[$name]}")
-}
-
-resolve_modules() {
-	local line m
-	while IFS= read -r line; do
-		modname "${line%%:*}"
-		dep_path[$mod]=${line%%:*}
-		dep_list[$mod]=${line#*:}
-	done <"$moddir/modules.dep"
-	while IFS= read -r line; do
-		modname "$line"
-		builtin[$mod]=1
-	done <"$moddir/modules.builtin"
-	for m in $MODULES; do
-		visit "$m"
-	done
-}
-
 main() {
-	local out=$top/.cache/e2e/$KVER agent=$top/build/e2e/vmem-agent key cpio m
+	local out=$top/.cache/e2e/$KVER agent=$top/build/e2e/vmem-agent key cpio
 
 	mkdir -p "$out" "$(dirname "$agent")"
 	if [ ! -x "$agent" ] || [ "$here/guest/agent.c" -nt "$agent" ]; then
@@ -80,9 +37,10 @@ main() {
 			die "building vmem-agent failed"
 		mv "$agent.tmp" "$agent"
 	fi
-	resolve_modules
+	# shellcheck disable=SC2086 # a list of names
+	resolve_modules "$moddir" $MODULES
 	key=$({
-		printf '%s\n' "$KVER" "$MODULES" "${order[@]}"
+		printf '%s\n' "$KVER" "$MODULES" "${module_order[@]}"
 		stat -Lc '%s %Y' /bin/busybox "$moddir/modules.dep"
 		cat "$here/guest/init" "$agent"
 	} | sha256sum | cut -c1-16)
@@ -94,13 +52,7 @@ main() {
 		cp /bin/busybox "$stage/bin/busybox"
 		cp "$agent" "$stage/bin/vmem-agent"
 		install -m 0755 "$here/guest/init" "$stage/init"
-		for m in "${order[@]}"; do
-			case $m in
-			*.xz) xz -dc "$moddir/$m" >"$stage/lib/modules/$(basename "$m" .xz)" ;;
-			*) cp "$moddir/$m" "$stage/lib/modules/" ;;
-			esac
-			basename "$m" .xz >>"$stage/lib/modules/order"
-		done
+		stage_modules "$moddir" "$stage"
 		(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
 			cpio -o -H newc -R 0:0 --quiet) >"$cpio.tmp"
 		mv "$cpio.tmp" "$cpio"

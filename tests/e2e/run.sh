@@ -29,8 +29,8 @@ readonly VM_TIMEOUT=${VHOST_MEM_E2E_TIMEOUT:-420}
 # for good, with either device: the whole test VM (its vCPU halted, no
 # timer firing; run.sh's status 124) or only the nested guest (its console
 # silent, scenario.py's status 75).  Such a series runs again, up to three
-# times in all.
-readonly ATTEMPTS=3
+# times in all (tests/vm/run.sh --retries).
+readonly RETRIES=2 EXIT_HUNG=75
 
 n=0
 failed=0
@@ -51,10 +51,12 @@ prepare() {
 	[ -x "$ctl" ] || { echo "# no $ctl"; return 1; }
 }
 
-# One attempt at a series: scenario.py's lines into $out, run.sh's status
-# as the last line.
-attempt() {	# guest-series vm-series kernel initrd out
-	tests/vm/run.sh --series "$2" --mem 4G --timeout "$VM_TIMEOUT" -- \
+# A series in the test VM, booted again when it hung: the last attempt's
+# lines (after those of the hung ones) into $out, run.sh's status as the
+# last line.
+scenario() {	# guest-series vm-series kernel initrd out
+	tests/vm/run.sh --series "$2" --mem 4G --timeout "$VM_TIMEOUT" \
+		--retries "$RETRIES" --hung-status "$EXIT_HUNG" -- \
 		tests/e2e/scenario.py --series "$1" --qemu "$qemu" \
 		--kernel "$3" --initrd "$4" --ctl "$ctl" >"$5" 2>&1
 	echo "@@status $?" >>"$5"
@@ -64,27 +66,17 @@ attempt() {	# guest-series vm-series kernel initrd out
 # with a status its lines do not explain, is a failure of its own.
 run_series() {	# GUEST[@VM]
 	local s=${1%@*} vm=$DEFAULT_VM kernel initrd vmkernel line status=none
-	local t0=$SECONDS seen=0 bad=0 out try why
+	local t0=$SECONDS seen=0 bad=0 out
 	[[ $1 != *@* ]] || vm=${1#*@}
 	kernel=$(bash scripts/setup.sh --env "$s" | sed -n 's/^VMLINUZ=//p')
 	vmkernel=$(bash scripts/setup.sh --env "$vm" | sed -n 's/^VMLINUZ=//p')
-	[ -n "$kernel" ] && [ -n "$vmkernel" ] ||
+	{ [ -n "$kernel" ] && [ -n "$vmkernel" ]; } ||
 		{ tap "not ok" "$1: series $s or $vm is not set up"; return; }
 	initrd=$(tests/e2e/mkinitramfs.sh "$s") ||
 		{ tap "not ok" "$s: building the guest's initramfs"; return; }
 	echo "# === $s (guest: $(basename "$kernel"), test VM: $(basename "$vmkernel"))"
 	out=$(mktemp)
-	for try in $(seq 1 "$ATTEMPTS"); do
-		attempt "$s" "$vm" "$kernel" "$initrd" "$out"
-		case $(tail -n1 "$out") in
-		"@@status 124") why="the test VM hung (or its $VM_TIMEOUT s ran out)" ;;
-		"@@status 75") why="the nested guest hung in a boot" ;;
-		*) break ;;
-		esac
-		# What it got to, and the test VM's last words.
-		sed 's/^/# hung attempt: /' "$out"
-		[ "$try" = "$ATTEMPTS" ] || echo "# $s: $why; again"
-	done
+	scenario "$s" "$vm" "$kernel" "$initrd" "$out"
 	while IFS= read -r line; do
 		case $line in
 		"ok - "*) tap ok "${line#ok - }"; seen=$((seen + 1)) ;;

@@ -6,14 +6,20 @@
 # host-built programs can load and exercise kernel modules.  See README.md.
 #
 #   tests/vm/run.sh [--series 6.1|6.12|6.12-debug] [--timeout SECONDS]
-#                   [--mem SIZE] [--cpus N] [--keep] [--verbose]
-#                   -- COMMAND [ARGS...]
+#                   [--mem SIZE] [--cpus N] [--retries N [--hung-status S]]
+#                   [--keep] [--verbose] -- COMMAND [ARGS...]
 #
 # 6.12-debug is the KASAN/lockdep/kmemleak kernel that
 # scripts/build-debug-kernel.sh builds; on a kernel with kmemleak, COMMAND
 # runs under kmemleak.sh, which logs what it leaked as a kernel problem.
 #
-# Exit status: COMMAND's own, or
+# --retries N boots the VM again, up to N more times, when an attempt hung
+# (status 124) or COMMAND exited with status S, which it uses to say that
+# what it drives hung (TCG's nested-SVM hang, tests/e2e/README.md); each
+# attempt's output is then held until it ends, and a hung one's is printed
+# as "# hung attempt: " lines.
+#
+# Exit status: COMMAND's own (the last attempt's), or
 #   2    usage error
 #   123  COMMAND succeeded but the kernel logged an oops/BUG/WARNING/panic
 #   124  the time limit (--timeout, default 600 s) expired, or the guest
@@ -49,6 +55,8 @@ timeout=600
 silence=${VHOST_MEM_VM_SILENCE:-90}
 mem=4G
 cpus=1
+retries=0
+hung_status=
 # The QEMU that runs the test VM (a command: it may be a wrapper that adds
 # its own -L firmware directories).
 vm_qemu=${VHOST_MEM_VM_QEMU:-qemu-system-x86_64}
@@ -59,15 +67,18 @@ build_dir=
 vm_pid=
 relay_pid=
 watchdog_pid=
+held=		# --retries: the attempt's output, until it ends
+result=		# run.sh's exit status
 
-msg() { printf 'vm: %s\n' "$*" >&2; }
-die() { msg "$*"; exit "$EX_VM"; }
+lib_name=vm lib_die_status=$EX_VM
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
 
 usage() {
 	cat >&2 <<'EOT'
 usage: tests/vm/run.sh [--series 6.1|6.12|6.12-debug] [--timeout SECONDS]
-                       [--mem SIZE] [--cpus N] [--keep] [--verbose]
-                       -- COMMAND [ARGS...]
+                       [--mem SIZE] [--cpus N] [--retries N [--hung-status S]]
+                       [--keep] [--verbose] -- COMMAND [ARGS...]
 EOT
 	exit "$EX_USAGE"
 }
@@ -75,88 +86,43 @@ EOT
 parse_args() {
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--series|--timeout|--mem|--cpus)
-			[ $# -ge 2 ] || { msg "$1 needs a value"; usage; } ;;
+		--series|--timeout|--mem|--cpus|--retries|--hung-status)
+			[ $# -ge 2 ] || { log "$1 needs a value"; usage; } ;;
 		esac
 		case $1 in
 		--series) series=$2; shift ;;
 		--timeout) timeout=$2; shift ;;
 		--mem) mem=$2; shift ;;
 		--cpus) cpus=$2; shift ;;
+		--retries) retries=$2; shift ;;
+		--hung-status) hung_status=$2; shift ;;
 		--keep) keep=1 ;;
 		--verbose|-v) verbose=1 ;;
 		--) shift; break ;;
 		-h|--help) usage ;;
-		*) msg "unknown option '$1'"; usage ;;
+		*) log "unknown option '$1'"; usage ;;
 		esac
 		shift
 	done
-	[ $# -gt 0 ] || { msg "no COMMAND given"; usage; }
-	[[ $timeout =~ ^[1-9][0-9]*$ ]] || { msg "--timeout needs whole seconds"; usage; }
-	[[ $cpus =~ ^[1-9][0-9]?$ ]] || { msg "--cpus needs a number of CPUs"; usage; }
+	[ $# -gt 0 ] || { log "no COMMAND given"; usage; }
+	[[ $timeout =~ ^[1-9][0-9]*$ ]] || { log "--timeout needs whole seconds"; usage; }
+	[[ $cpus =~ ^[1-9][0-9]?$ ]] || { log "--cpus needs a number of CPUs"; usage; }
+	[[ $retries =~ ^[0-9]$ ]] || { log "--retries needs a number from 0 to 9"; usage; }
+	{ [[ $hung_status =~ ^([1-9][0-9]{0,2})?$ ]] && [ "${hung_status:-0}" -lt 256 ]; } ||
+		{ log "--hung-status needs an exit status"; usage; }
 	argv=("$@")
 }
 
 # SERIES, VERSION, KVER, KROOT, KDIR, VMLINUZ, KSRC from the set-up cache,
 # read as data rather than eval'ed.
 load_kernel_env() {
-	local env key value
-	env=$(bash "$top/scripts/setup.sh" --env "$series") ||
+	load_series_env "$series" SERIES KVER KROOT VMLINUZ ||
 		die "kernel series $series is not available (run scripts/setup.sh $series)"
-	while IFS='=' read -r key value; do
-		case $key in
-		SERIES|KVER|KROOT|VMLINUZ) printf -v "$key" '%s' "$value" ;;
-		esac
-	done <<<"$env"
 	[ -f "${VMLINUZ:-}" ] || die "no kernel image $VMLINUZ (run scripts/setup.sh $series)"
 	moddir=$KROOT/lib/modules/$KVER
 	[ -f "$moddir/modules.dep" ] || die "no $moddir/modules.dep (run scripts/setup.sh $series)"
 	! grep -qx 'CONFIG_DEBUG_KMEMLEAK=y' "$KROOT/boot/config-$KVER" 2>/dev/null ||
 		kmemleak=1
-}
-
-# Prints the paths (relative to $moddir) of BOOT_MODULES and everything they
-# depend on, each after its dependencies; built-in modules are left out.
-resolve_boot_modules() {
-	local line m
-	declare -gA dep_path=() dep_list=() builtin=() seen=()
-	order=()
-	while IFS= read -r line; do
-		modname "${line%%:*}"
-		dep_path[$mod]=${line%%:*}
-		dep_list[$mod]=${line#*:}
-	done <"$moddir/modules.dep"
-	while IFS= read -r line; do
-		modname "$line"
-		builtin[$mod]=1
-	done <"$moddir/modules.builtin"
-	for m in $BOOT_MODULES; do
-		visit_module "$m"
-	done
-	printf '%s\n' "${order[@]}"
-}
-
-# Sets mod to the module name of a .ko path (kvm-amd.ko.xz -> kvm_amd);
-# no subshell, as it runs for every line of modules.dep.
-modname() {
-	mod=${1##*/}
-	mod=${mod%%.ko*}
-	mod=${mod//-/_}
-}
-
-visit_module() {
-	local name=$1 d
-	[ -z "${seen[$name]:-}" ] || return 0
-	seen[$name]=1
-	if [ -z "${dep_path[$name]:-}" ]; then
-		[ -n "${builtin[$name]:-}" ] || die "module $name is neither in modules.dep nor built into $KVER"
-		return 0
-	fi
-	for d in ${dep_list[$name]}; do
-		modname "$d"
-		visit_module "$mod"
-	done
-	order+=("${dep_path[$name]}")
 }
 
 # Where the guest's modprobe finds the kernel's modules and ours: this
@@ -186,27 +152,20 @@ initramfs_key() {
 # order, /etc/vm.env and init.sh.  Built aside and renamed into place, so
 # runners started in parallel never see half a file.
 build_initramfs() {
-	local dir=$top/.cache/vm/$KVER key stage m
+	local dir=$top/.cache/vm/$KVER key stage
 	key=$(initramfs_key)
 	initrd=$dir/initramfs-$key.cpio
 	[ -f "$initrd" ] && return 0
-	msg "building the initramfs for $KVER"
+	log "building the initramfs for $KVER"
 	mkdir -p "$dir"
 	build_dir=$(mktemp -d "$dir/build.XXXXXX")
 	stage=$build_dir
 	mkdir -p "$stage"/{bin,etc,lib/modules,proc,sys,dev,host}
 	cp /bin/busybox "$stage/bin/busybox"
 	install -m 0755 "$here/init.sh" "$stage/init"
-	resolve_boot_modules >"$stage/modorder.tmp"
-	while IFS= read -r m; do
-		case $m in
-		*.xz) xz -dc "$moddir/$m" >"$stage/lib/modules/$(basename "$m" .xz)" ;;
-		*) cp "$moddir/$m" "$stage/lib/modules/" ;;
-		esac
-		basename "$m" .xz >>"$stage/lib/modules/order"
-	done <"$stage/modorder.tmp"
-	rm "$stage/modorder.tmp"
-	touch "$stage/lib/modules/order"
+	# shellcheck disable=SC2086 # a list of names
+	resolve_modules "$moddir" $BOOT_MODULES
+	stage_modules "$moddir" "$stage"
 	{
 		printf 'VM_MODROOT=%q\n' "$(modroot)"
 		printf 'VM_KVER=%q\n' "$KVER"
@@ -362,10 +321,10 @@ show_kernel_log() {
 	local problems
 	problems=$(kernel_problems)
 	if [ -n "$problems" ]; then
-		msg "the kernel reported problems ($1):"
+		log "the kernel reported problems ($1):"
 		printf '%s\n' "$problems" >&2
 	elif [ -z "$verbose" ]; then
-		msg "last lines of the kernel log ($1):"
+		log "last lines of the kernel log ($1):"
 		tr -d '\r' <"$run/console.log" | tail -n 80 >&2
 	fi
 }
@@ -376,7 +335,7 @@ show_timing() {
 		boot=$(elapsed "$t_start" "$(cat "$run/started")")
 		cmd=$(elapsed "$(cat "$run/started")" "$t_end")
 	fi
-	msg "timing: boot to command ${boot} s, command and power-off ${cmd} s, total $(elapsed "$t_start" "$t_end") s"
+	log "timing: boot to command ${boot} s, command and power-off ${cmd} s, total $(elapsed "$t_start" "$t_end") s"
 }
 
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
@@ -385,40 +344,40 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 verdict() {
 	local status
 	if [ -n "$verbose" ]; then
-		msg "kernel log:"
+		log "kernel log:"
 		tr -d '\r' <"$run/console.log" >&2
 		show_timing
 	fi
 	if [ -f "$run/hung" ]; then
 		show_kernel_log "hung"
-		msg "guest hung: no console output and no heartbeat for $silence s"
+		log "guest hung: no console output and no heartbeat for $silence s"
 		return "$EX_TIMEOUT"
 	fi
 	if [ "$vm_rc" = 124 ]; then
 		show_kernel_log "timed out"
-		msg "guest timed out after $timeout s"
+		log "guest timed out after $timeout s"
 		return "$EX_TIMEOUT"
 	fi
 	status=$(cat "$run/status" 2>/dev/null) || true
 	if ! [[ $status =~ ^[0-9]+$ ]]; then
-		[ ! -s "$run/qemu.log" ] || { msg "QEMU said:"; cat "$run/qemu.log" >&2; }
+		[ ! -s "$run/qemu.log" ] || { log "QEMU said:"; cat "$run/qemu.log" >&2; }
 		show_kernel_log "no result"
-		msg "guest exited without a result (QEMU status $vm_rc)"
+		log "guest exited without a result (QEMU status $vm_rc)"
 		return "$EX_VM"
 	fi
 	if [ ! -f "$run/started" ]; then
 		show_kernel_log "set-up failed"
-		msg "guest set-up failed before COMMAND started (status $status)"
+		log "guest set-up failed before COMMAND started (status $status)"
 		return "$EX_VM"
 	fi
 	if [ -n "$(kernel_problems)" ]; then
 		show_kernel_log "COMMAND exited with status $status"
-		msg "failing the run: the kernel logged an oops/BUG/WARNING"
+		log "failing the run: the kernel logged an oops/BUG/WARNING"
 		[ "$status" != 0 ] || status=$EX_KERNEL
 		return "$status"
 	fi
 	if [ "$status" != 0 ] && [ -z "$verbose" ]; then
-		msg "COMMAND exited with status $status; kernel log since set-up:"
+		log "COMMAND exited with status $status; kernel log since set-up:"
 		kernel_log_of_run | tail -n 80 >&2
 	fi
 	return "$status"
@@ -441,21 +400,62 @@ stop_vm() {
 cleanup() {
 	stop_vm
 	[ -z "$build_dir" ] || rm -rf "$build_dir" "$build_dir.cpio"
+	[ -z "$held" ] || rm -rf "$held"
+	drop_run_dir
+}
+
+drop_run_dir() {
 	[ -n "$run" ] || return 0
 	if [ -n "$keep" ]; then
-		msg "kept $run (console.log, output, qemu.log, job)"
+		log "kept $run (console.log, output, qemu.log, job)"
 	else
 		rm -rf "$run"
 	fi
+	run=
 }
 
 # shellcheck disable=SC2317
 on_signal() {	# name exit-status
-	msg "interrupted by SIG$1, stopping the guest"
+	log "interrupted by SIG$1, stopping the guest"
 	trap - INT TERM HUP
 	cleanup
 	trap - EXIT
 	exit "$2"
+}
+
+# One boot of the VM running COMMAND, up to the guest's end.
+boot_once() {
+	make_run_dir
+	write_job
+	start_vm
+	wait_vm
+}
+
+# The attempt hung (the watchdog or the time limit ended it), or COMMAND
+# said that what it drives did.
+hung() {	# status
+	[ "$1" = "$EX_TIMEOUT" ] || { [ -n "$hung_status" ] && [ "$1" = "$hung_status" ]; }
+}
+
+# Attempts with their output held, so that a hung one's output can be
+# told apart from the rest: as "# hung attempt: " lines, the comments of
+# TAP.  COMMAND's output then goes to stdout, run.sh's to stderr, as when
+# it streams.  Not called where a failure is handled (cmd || ...): that
+# would turn errexit off in the boots.
+run_retrying() {
+	local try
+	held=$(mktemp -d "${TMPDIR:-/tmp}/vhost-mem-vm-held.XXXXXX")
+	for ((try = 1; ; try++)); do
+		boot_once >"$held/out" 2>"$held/err"
+		result=0
+		verdict >>"$held/out" 2>>"$held/err" || result=$?
+		{ [ "$try" -le "$retries" ] && hung "$result"; } || break
+		sed 's/^/# hung attempt: /' "$held/out" "$held/err"
+		echo "# vm: attempt $try of $((retries + 1)) hung (status $result); once more"
+		drop_run_dir
+	done
+	cat "$held/out"
+	cat "$held/err" >&2
 }
 
 main() {
@@ -466,13 +466,14 @@ main() {
 	trap 'on_signal HUP 129' HUP
 	load_kernel_env
 	build_initramfs
-	make_run_dir
-	write_job
-	start_vm
-	wait_vm
-	local rc=0
-	verdict || rc=$?
-	exit "$rc"
+	result=0
+	if [ "$retries" -gt 0 ]; then
+		run_retrying
+	else
+		boot_once
+		verdict || result=$?
+	fi
+	exit "$result"
 }
 
 main "$@"
