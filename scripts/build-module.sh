@@ -8,9 +8,18 @@
 #
 # The module embeds struct vhost_dev and struct vhost_virtqueue, so it must be
 # compiled with the vhost.h of exactly the kernel it runs on: a mismatch
-# builds and loads cleanly, then corrupts memory.  Before building, an ABI
-# probe compiles the vhost core's exports against our copy of vhost.h and
-# compares their genksyms CRCs with the kernel's Module.symvers.
+# builds and loads cleanly, then corrupts memory.  Before building, a guard
+# checks our copy of vhost.h against the kernel's vhost.ko:
+# with CONFIG_MODVERSIONS (Debian 6.1, 6.12), an ABI probe compiles the
+# vhost core's exports against it and compares their genksyms CRCs with
+# the kernel's Module.symvers.
+#
+# Each kernel is built with the compiler it was built with (its .config
+# names it): gcc-12 for Debian 12's kernels on the host, gcc-14 for 7.x in
+# the chroot that the series' env names (CHROOT, scripts/setup-chroot.sh).
+#
+# VHOST_MEM_VHOST_H=FILE takes that vhost.h instead of the series' own (to
+# test the guard).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,9 +34,36 @@ die() { printf 'build: error: %s\n' "$*" >&2; exit 1; }
 [ -z "$want_kver" ] || [ "$want_kver" = "$series" ] || [ "$want_kver" = "$KVER" ] ||
 	die "KVER=$want_kver: set-up resolved series $series to $KVER"
 [ -f "$KDIR/Module.symvers" ] || die "no Module.symvers in $KDIR"
+CHROOT=${CHROOT:-}
+vhost_h=${VHOST_MEM_VHOST_H:-$KSRC/drivers/vhost/vhost.h}
+[ -f "$vhost_h" ] || die "no $vhost_h"
 
 out=$top/build/$KVER
-kmake() { make -s -C "$KDIR" CC=gcc-12 HOSTCC=gcc-12 "$@"; }
+
+config_has() { grep -qx "$1=y" "$KDIR/.config"; }
+
+# gcc-NN, from "x86_64-linux-gnu-gcc-NN (Debian ...) ..." in the .config.
+kernel_cc() {
+	sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\) .*/\1/p' "$KDIR/.config" |
+		sed 's/^x86_64-linux-gnu-//'
+}
+
+# Runs a command on the host, or in the series' chroot with this tree and
+# the cache at their own paths.
+run_build() {
+	if [ -z "$CHROOT" ]; then
+		"$@"
+	else
+		"$top/scripts/in-chroot.sh" "$CHROOT" \
+			"$top:$(readlink -f "$top/.cache")" "$@"
+	fi
+}
+
+cc=$(kernel_cc)
+[ -n "$cc" ] || die "no compiler named in $KDIR/.config"
+[ -n "$CHROOT" ] || command -v "$cc" >/dev/null ||
+	die "$KVER was built with $cc, which this machine lacks"
+kmake() { run_build make -s -C "$KDIR" CC="$cc" HOSTCC="$cc" "$@"; }
 
 # The build directory: our sources (linked) and the matching vhost.h.
 prepare_tree() {
@@ -36,8 +72,8 @@ prepare_tree() {
 	for f in "$top"/kernel/*.[ch] "$top"/kernel/Kbuild; do
 		ln -sfn "$f" "$out/$(basename "$f")"
 	done
-	cp "$KSRC/drivers/vhost/vhost.h" "$out/vhost.h"
-	cp "$KSRC/drivers/vhost/vhost.h" "$out/abi/vhost.h"
+	cp "$vhost_h" "$out/vhost.h"
+	cp "$vhost_h" "$out/abi/vhost.h"
 }
 
 # vhost.c's own includes, then its exports: genksyms then sees the structs
@@ -79,6 +115,17 @@ check_abi() {
 	[ -z "$bad" ] || die "drivers/vhost/vhost.h does not match $KVER's vhost.ko; refusing to build"
 }
 
+ the layout where the kernel has them, BTF elsewhere.
+guard_vhost_h() {
+	if config_has CONFIG_MODVERSIONS; then
+		write_abi_probe
+		check_abi
+	else
+		write_layout_probe
+		check_layout
+	fi
+}
+
 build_module() {
 	kmake M="$out" W=1 CONFIG_VHOST_MEM=m VHOST_MEM_OUT_OF_TREE=y \
 		VHOST_MEM_UAPI="$top/uapi" modules 2>&1 | tee "$out/build.log" >&2
@@ -103,8 +150,7 @@ stage_module() {
 }
 
 prepare_tree
-write_abi_probe
-check_abi
+guard_vhost_h
 build_module
 stage_module
 echo "build: $out/vhost_mem.ko ($KVER)"

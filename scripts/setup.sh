@@ -14,7 +14,9 @@
 # always matches the vhost.ko we run with.
 #
 # A series of a newer Debian release (7.3: trixie-backports) comes from its
-# own suite (scripts/apt-suite.sh).
+# own suite (scripts/apt-suite.sh), and its modules are built in a chroot of
+# that release (scripts/setup-chroot.sh): its kbuild wants that release's
+# gcc and libc.  Its env names the chroot as CHROOT.
 set -euo pipefail
 
 # The series make and make check build and test.
@@ -141,6 +143,15 @@ image_parts() {	# image kver version
 	done
 }
 
+# The chroot a newer release's series is built in (none for our own).
+series_chroot() {
+	local release=${suite%-backports} own
+	own=$(sed -n "s/^VERSION_CODENAME=//p" /etc/os-release)
+	if [ -n "$suite" ] && [ "$release" != "$own" ]; then
+		"$top/scripts/setup-chroot.sh" "$release"
+	fi
+}
+
 # In /boot up to 6.x, next to the modules in 7.x packages.
 vmlinuz() {	# root kver
 	if [ -f "$1/boot/vmlinuz-$2" ]; then
@@ -187,8 +198,9 @@ series_is_current() {	# series dir
 
 setup_series() {
 	local series=$1 dir=$cache/kernel/$1 version kver kbuild common stamp image
-	local parts
+	local chroot parts
 	suite=$(series_suite "$series")
+	chroot=$(series_chroot)
 	series_is_current "$series" "$dir" && return
 	read -r version kver < <(resolve_series "$series")
 	stamp=$dir/$kver.env
@@ -232,6 +244,7 @@ KROOT=$root
 KDIR=$root/usr/src/linux-headers-$kver
 VMLINUZ=$(vmlinuz "$root" "$kver")
 KSRC=$dir/$kver/src
+CHROOT=$chroot
 EOT
 	mv "$stamp.tmp" "$stamp"
 	ln -sfn "$kver.env" "$dir/env"
