@@ -7,7 +7,9 @@
 # under .cache/apt/SUITE/, and the .debs land in .cache/apt/SUITE/debs/.
 #
 #   scripts/apt-suite.sh SUITE version PKG      print PKG's version there
-#   scripts/apt-suite.sh SUITE download PKG...  download (cached), print paths
+#   scripts/apt-suite.sh SUITE download PKG[=VERSION]...
+#                                               download (cached), print paths
+#   scripts/apt-suite.sh SUITE cache ARGS...    apt-cache ARGS on the suite
 #
 # The lists are fetched once a day at most; set VHOST_MEM_APT_REFRESH=1 to
 # fetch them now.
@@ -19,7 +21,7 @@ cache=${VHOST_MEM_CACHE:-$top/.cache}
 log() { printf 'apt-suite: %s\n' "$*" >&2; }
 die() { printf 'apt-suite: error: %s\n' "$*" >&2; exit 1; }
 
-[ $# -ge 3 ] || die "usage: $0 SUITE version|download PKG..."
+[ $# -ge 3 ] || die "usage: $0 SUITE version|download|cache ARGS..."
 suite=$1 action=$2
 shift 2
 case $suite in *[!a-z0-9-]*) die "bad suite name: $suite" ;; esac
@@ -68,8 +70,11 @@ cached_deb() {	# pkg version
 download() {
 	local p v file
 	for p in "$@"; do
-		v=$(version_of "$p")
-		[ -n "$v" ] && [ "$v" != "(none)" ] || die "$p: not in $suite"
+		case $p in
+		*=*) v=${p#*=} p=${p%%=*} ;;
+		*) v=$(version_of "$p") ;;
+		esac
+		case $v in ''|'(none)') die "$p: not in $suite" ;; esac
 		if ! file=$(cached_deb "$p" "$v"); then
 			log "downloading $p $v ($suite)"
 			(cd "$dir/debs" &&
@@ -85,5 +90,6 @@ update_lists
 case $action in
 version) version_of "$1" ;;
 download) download "$@" ;;
+cache) apt-cache "${opts[@]}" "$@" ;;
 *) die "unknown action: $action" ;;
 esac

@@ -5,40 +5,68 @@
 # vhost-mem.  Idempotent: a second run installs and downloads nothing.
 #
 #   scripts/setup.sh            host packages + every supported kernel series
-#   scripts/setup.sh 6.12       host packages + one series
+#   scripts/setup.sh 6.12       host packages + one series (or 7.3)
 #   scripts/setup.sh --env 6.1  print the series' environment (KVER, KDIR, ...)
 #
 # Per series it resolves, at set-up time, the newest version Debian offers of
 # linux-source-<series>, then takes the image, headers, headers-common and
 # kbuild packages of exactly that version, so that the vhost.h we build with
 # always matches the vhost.ko we run with.
+#
+# A series of a newer Debian release (7.3: trixie-backports) comes from its
+# own suite (scripts/apt-suite.sh), and its modules are built in a chroot of
+# that release (scripts/setup-chroot.sh): its kbuild wants that release's
+# gcc and libc.  Its env names the chroot as CHROOT.
 set -euo pipefail
 
+# The series make and make check build and test.
 SERIES_ALL="6.1 6.12"
+# Also set up on request, not yet in SERIES_ALL: the module does not link
+# on 7.3 (it uses kvm.ko exports that 7.x no longer offers, issue 15).
+SERIES_KNOWN="$SERIES_ALL 7.3"
 # The last three are the linters of scripts/checkpatch.sh.
 HOST_PACKAGES="gcc-12 make qemu-system-x86 busybox-static kmod cpio xz-utils
 	dwarves libelf1 libssl3 libnl-genl-3-dev liburing-dev meson ninja-build
 	pkg-config python3 shellcheck python3-pyflakes python3-pycodestyle"
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-cache=${VHOST_MEM_CACHE:-$top/.cache}
+# The real path: the env files name it, and other checkouts share the cache.
+cache=$(readlink -f "${VHOST_MEM_CACHE:-$top/.cache}")
+# The Debian suite of the series being set up, empty for the machine's own.
+suite=
 
 lib_name=setup
 # shellcheck source=scripts/lib.sh
 . "$top/scripts/lib.sh"
 
+# The Debian suite a series comes from, if not the machine's own sources.
+series_suite() {
+	case $1 in
+	7.3) echo trixie-backports ;;
+	esac
+}
+
+# apt-cache on the machine's sources or on $suite's.
+acache() {
+	if [ -n "$suite" ]; then
+		"$top/scripts/apt-suite.sh" "$suite" cache "$@"
+	else
+		apt-cache "$@"
+	fi
+}
+
 candidate_version() {
-	apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'
+	acache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'
 }
 
 pkg_field() {	# pkg version field
-	apt-cache show "$1=$2" 2>/dev/null | awk -v f="$3:" '$1 == f { $1 = ""; sub(/^ /, ""); print; exit }'
+	acache show "$1=$2" 2>/dev/null | awk -v f="$3:" '$1 == f { $1 = ""; sub(/^ /, ""); print; exit }'
 }
 
 # The generic amd64 headers package built from the same source as $2.
 headers_package() {
 	local series=$1 version=$2 p
-	for p in $(apt-cache search --names-only \
+	for p in $(acache search --names-only \
 		"^linux-headers-${series//./\\.}[.0-9]*(-[0-9]+|\\+deb[0-9]+)-amd64\$" |
 		cut -d' ' -f1); do
 		[ "$(pkg_field "$p" "$version" Version)" = "$version" ] && { echo "$p"; return; }
@@ -46,10 +74,25 @@ headers_package() {
 	return 0
 }
 
+# From the machine's sources, or from $suite's.
+download() {	# dir pkg=version...
+	local dir=$1 deb
+	if [ -z "$suite" ]; then
+		apt_download "$@"
+		return
+	fi
+	shift
+	mkdir -p "$dir"
+	# Linked from the suite's own cache, which keeps its copies.
+	for deb in $("$top/scripts/apt-suite.sh" "$suite" download "$@"); do
+		ln -f "$deb" "$dir/" || die "cannot link $deb into $dir"
+	done
+}
+
 resolve_series() {
 	local series=$1 version hdr
 	version=$(candidate_version "linux-source-$series")
-	if [ -z "$version" ] || [ "$version" = "(none)" ]; then
+	if [ -z "$suite" ] && { [ -z "$version" ] || [ "$version" = "(none)" ]; }; then
 		apt_update_once
 		version=$(candidate_version "linux-source-$series")
 	fi
@@ -68,6 +111,42 @@ image_package() {	# kver version
 		[ "$(pkg_field "$p" "$2" Version)" = "$2" ] && { echo "$p"; return; }
 	done
 	die "no linux-image-$1 (signed or unsigned) of version $2"
+}
+
+# From 7.x Debian's image package only depends on the packages with the
+# kernel (linux-binary-*), its modules and its config (linux-base-*).
+image_parts() {	# image kver version
+	local deps p
+	deps=$(pkg_field "$1" "$3" Depends | tr ',' '\n' | awk '{ print $1 }')
+	for p in "linux-binary-$2" "linux-modules-$2" "linux-base-$2"; do
+		! grep -qxF "$p" <<<"$deps" || echo "$p=$3"
+	done
+}
+
+# The chroot a newer release's series is built in (none for our own).
+series_chroot() {
+	local release=${suite%-backports} own
+	own=$(sed -n "s/^VERSION_CODENAME=//p" /etc/os-release)
+	if [ -n "$suite" ] && [ "$release" != "$own" ]; then
+		"$top/scripts/setup-chroot.sh" "$release"
+	fi
+}
+
+# In /boot up to 6.x, next to the modules in 7.x packages.
+vmlinuz() {	# root kver
+	if [ -f "$1/boot/vmlinuz-$2" ]; then
+		echo "$1/boot/vmlinuz-$2"
+	else
+		echo "$1/lib/modules/$2/vmlinuz"
+	fi
+}
+
+# From trixie on, the packages install modules in /usr/lib/modules; the
+# tests and depmod -b look in ROOT/lib/modules.
+usr_lib_modules() {	# root
+	if [ -d "$1/usr/lib/modules" ] && [ ! -e "$1/lib" ]; then
+		ln -s usr/lib "$1/lib"
+	fi
 }
 
 # Only what the build and the tests need, never the whole tree; from
@@ -100,6 +179,9 @@ series_is_current() {	# series dir
 
 setup_series() {
 	local series=$1 dir=$cache/kernel/$1 version kver kbuild common stamp image
+	local chroot parts
+	suite=$(series_suite "$series")
+	chroot=$(series_chroot)
 	series_is_current "$series" "$dir" && return
 	read -r version kver < <(resolve_series "$series")
 	stamp=$dir/$kver.env
@@ -114,17 +196,21 @@ setup_series() {
 		tr ',' '\n' | grep -o 'linux-kbuild-[^ ]*' | head -n1)
 	{ [ -n "$common" ] && [ -n "$kbuild" ]; } || die "cannot find headers dependencies of $kver"
 	image=$(image_package "$kver" "$version")
+	parts=$(image_parts "$image" "$kver" "$version")
 
 	rm -rf "${dir:?}/$kver"
-	apt_download "$dir/$kver/debs" "$image=$version" \
+	# shellcheck disable=SC2086 # one word per package
+	download "$dir/$kver/debs" "$image=$version" $parts \
 		"linux-headers-$kver=$version" "$common=$version" \
 		"$kbuild=$version" "linux-source-$series=$version"
 	local d root=$dir/$kver/root
-	for d in "$dir/$kver"/debs/linux-{image,headers,kbuild}-*.deb; do
-		dpkg-deb -x "$d" "$root"
+	for d in "$dir/$kver"/debs/linux-{image,binary,modules,base,headers,kbuild}-*.deb; do
+		[ ! -f "$d" ] || dpkg-deb -x "$d" "$root"
 	done
-	# The headers' Makefile includes the -common tree by absolute path.
-	sed -i "s|^include /usr/src/|include $root/usr/src/|" \
+	usr_lib_modules "$root"
+	# The headers' Makefile names the -common tree (and from 7.x its
+	# own output directory) by absolute path.
+	sed -i "s@^\(include \|KBUILD_OUTPUT=\)/usr/src/@\1$root/usr/src/@" \
 		"$root/usr/src/linux-headers-$kver/Makefile"
 	extract_source "$series" "$dir/$kver"/debs/linux-source-*.deb "$dir/$kver/src"
 	# Only the kernel's own modules are needed from now on.
@@ -137,8 +223,9 @@ VERSION=$version
 KVER=$kver
 KROOT=$root
 KDIR=$root/usr/src/linux-headers-$kver
-VMLINUZ=$root/boot/vmlinuz-$kver
+VMLINUZ=$(vmlinuz "$root" "$kver")
 KSRC=$dir/$kver/src
+CHROOT=$chroot
 EOT
 	mv "$stamp.tmp" "$stamp"
 	ln -sfn "$kver.env" "$dir/env"
@@ -147,15 +234,15 @@ EOT
 main() {
 	local series
 	if [ "${1:-}" = --env ]; then
-		[ -n "${2:-}" ] || die "--env needs a series ($SERIES_ALL)"
+		[ -n "${2:-}" ] || die "--env needs a series ($SERIES_KNOWN)"
 		cat "$cache/kernel/$2/env" 2>/dev/null ||
 			die "series $2 is not set up: run scripts/setup.sh $2"
 		return
 	fi
 	for series in "$@"; do
-		case " $SERIES_ALL " in
+		case " $SERIES_KNOWN " in
 		*" $series "*) ;;
-		*) die "unknown kernel series '$series' (supported: $SERIES_ALL)" ;;
+		*) die "unknown kernel series '$series' (known: $SERIES_KNOWN)" ;;
 		esac
 	done
 	# shellcheck disable=SC2086 # a list of names

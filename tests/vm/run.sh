@@ -5,7 +5,7 @@
 # project's Debian kernels, with the host's root shared read-only, so that
 # host-built programs can load and exercise kernel modules.  See README.md.
 #
-#   tests/vm/run.sh [--series 6.1|6.12|6.12-debug] [--timeout SECONDS]
+#   tests/vm/run.sh [--series 6.1|6.12|7.3|6.12-debug] [--timeout SECONDS]
 #                   [--mem SIZE] [--cpus N] [--retries N [--hung-status S]]
 #                   [--keep] [--verbose] -- COMMAND [ARGS...]
 #
@@ -76,7 +76,7 @@ lib_name=vm lib_die_status=$EX_VM
 
 usage() {
 	cat >&2 <<'EOT'
-usage: tests/vm/run.sh [--series 6.1|6.12|6.12-debug] [--timeout SECONDS]
+usage: tests/vm/run.sh [--series 6.1|6.12|7.3|6.12-debug] [--timeout SECONDS]
                        [--mem SIZE] [--cpus N] [--retries N [--hung-status S]]
                        [--keep] [--verbose] -- COMMAND [ARGS...]
 EOT
