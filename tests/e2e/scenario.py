@@ -281,9 +281,10 @@ class Scenario:
         views = g.check_views(plugged)
         intact = g.agent.cmd("check", timeout=120)
         g.agent.cmd("release")
-        # A config change makes the guest retry at once.
+        # A config change makes the guest retry at once; a slow guest
+        # (check-debug) gets as long as it got to give up above.
         subprocess.run([ctl, "resize", dev, "128M", "--wait",
-                        "--timeout", "60"], check=True,
+                        "--timeout", str(max(60, STUCK_WAIT))], check=True,
                        capture_output=True, text=True)
         g.wait_plugged(128 * MIB, 10)
         return "%s; %s; %s; 128 MiB once unpinned" % (

@@ -762,7 +762,8 @@ static struct run *ynl_run(struct ynl *y, const char *op_kind,
 	return r;
 }
 
-TEST_F_TIMEOUT(ctl, ynl_cli, 180)
+/* Several Python starts: minutes on the debug kernel under load. */
+TEST_F_TIMEOUT(ctl, ynl_cli, 600)
 {
 	struct run *r;
 	const char *why;
