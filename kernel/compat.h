@@ -2,6 +2,8 @@
 /*
  * Every difference between the kernels vhost-mem supports (6.1 and 6.12
  * LTS) lives here, so that the rest of the module reads as one version.
+ * Memslots need none: memslot.c makes them with the VM file's own
+ * KVM_SET_USER_MEMORY_REGION ioctl, the same on every kernel.
  */
 #ifndef VHOST_MEM_COMPAT_H
 #define VHOST_MEM_COMPAT_H
@@ -27,30 +29,6 @@ static inline bool vhost_mem_queue_work(struct vhost_virtqueue *vq,
 	vhost_work_queue(vq->dev, work);
 	return vhost_dev_has_owner(vq->dev);
 #endif
-}
-
-/*
- * 6.8 switched __kvm_set_memory_region() to the region2 struct.  The
- * caller holds kvm->slots_lock, so that it can look at a memslot and change
- * it in one go.  (It is gone after 6.14; a port to newer kernels would
- * issue KVM_SET_USER_MEMORY_REGION on the VM file from the worker.)
- */
-static inline int vhost_mem_kvm_set_memslot(struct kvm *kvm, u32 slot,
-					    u64 gpa, u64 size, u64 hva)
-{
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
-	struct kvm_userspace_memory_region2 r = {
-#else
-	struct kvm_userspace_memory_region r = {
-#endif
-		.slot = slot,
-		.guest_phys_addr = gpa,
-		.memory_size = size,
-		.userspace_addr = hva,
-	};
-
-	lockdep_assert_held(&kvm->slots_lock);
-	return __kvm_set_memory_region(kvm, &r);
 }
 
 /* Address spaces that hold memslots (x86: the second one is SMM). */

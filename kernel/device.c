@@ -11,6 +11,7 @@
 #include <linux/numa.h>
 #include <linux/nsproxy.h>
 #include <linux/pid.h>
+#include <linux/sched.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -84,7 +85,7 @@ static void vhost_mem_release_setup(struct vhost_mem *vmem)
 	list_del_init(&vmem->region_node);
 	mutex_unlock(&vhost_mem_regions_lock);
 
-	/* The memory goes with the device: the VM may outlive us. */
+	/* Deleted before (vhost_mem_delete_memslots()), or left to the VM. */
 	vhost_mem_memslots_destroy(&vmem->slots);
 	vhost_mem_backing_release(&vmem->backing);
 	vhost_mem_blocks_free(&vmem->blocks);
@@ -110,12 +111,69 @@ static void vhost_mem_release_setup(struct vhost_mem *vmem)
 	mutex_unlock(&vmem->vq.mutex);
 }
 
+/* The memslots deleted by the worker, for a release from another mm. */
+struct vhost_mem_teardown {
+	struct vhost_work work;
+	struct vhost_mem *vmem;
+	struct completion done;
+};
+
+static void vhost_mem_teardown_work(struct vhost_work *work)
+{
+	struct vhost_mem_teardown *t =
+		container_of(work, struct vhost_mem_teardown, work);
+
+	vhost_mem_memslots_delete_all(&t->vmem->slots);
+	complete(&t->done);
+}
+
+/*
+ * The last thread of the VMM, past exit_mm(): its VM cannot run any more
+ * and dies with it, so its memslots need no deleting (nor could they be).
+ */
+static bool vhost_mem_vmm_exiting(struct vhost_mem *vmem)
+{
+	return !current->mm && current->flags & PF_EXITING &&
+	       task_tgid(current) == vmem->owner;
+}
+
+/*
+ * Only a task in the VMM's mm can delete memslots (memslot.c).  Another
+ * process may close the device last (its fd passed over SCM_RIGHTS) while
+ * the VMM lives: the worker, which runs in the VMM's mm, deletes them.
+ * The queue is stopped and flushed, the worker still there; a queued work
+ * always runs, even when the worker is being killed.
+ */
+static void vhost_mem_delete_memslots(struct vhost_mem *vmem)
+{
+	struct vhost_mem_teardown t = { .vmem = vmem };
+
+	if (!vmem->kvm || !vmem->slots.scratch)
+		return;
+	if (current->mm == vmem->kvm->mm) {
+		vhost_mem_memslots_delete_all(&vmem->slots);
+		return;
+	}
+	if (vhost_mem_vmm_exiting(vmem))
+		return;
+	init_completion(&t.done);
+	vhost_work_init(&t.work, vhost_mem_teardown_work);
+	if (vhost_mem_queue_work(&vmem->vq, &t.work)) {
+		wait_for_completion(&t.done);
+		return;
+	}
+	if (vmem->slots.live)
+		vhost_mem_warn(vmem, "the VMM's worker is gone: %u memslots stay until the VM goes\n",
+			       vmem->slots.live);
+}
+
 void vhost_mem_destroy(struct vhost_mem *vmem)
 {
 	vhost_mem_unregister(vmem);
 
 	vhost_mem_stop_vq(vmem);
 	vhost_dev_flush(&vmem->dev);
+	vhost_mem_delete_memslots(vmem);
 	vhost_dev_stop(&vmem->dev);
 	vhost_dev_cleanup(&vmem->dev);
 	vhost_mem_release_setup(vmem);
@@ -143,6 +201,8 @@ int vhost_mem_reset_owner(struct vhost_mem *vmem)
 	}
 	vhost_mem_stop_vq(vmem);
 	vhost_dev_stop(&vmem->dev);
+	/* The owner's thread: in the VMM's mm. */
+	vhost_mem_delete_memslots(vmem);
 	/* Before the core drops the owner's mm: the backing points into it. */
 	vhost_mem_release_setup(vmem);
 	vhost_dev_reset_owner(&vmem->dev, umem);
@@ -365,7 +425,7 @@ static int vhost_mem_setup_region(struct vhost_mem *vmem,
 	ret = -ENOSPC;
 	if (arg->slot_count < vhost_mem_memslots_max(&blocks, arg->flags))
 		goto err_blocks;
-	ret = vhost_mem_memslots_init(&vmem->slots, vmem->id, vmem->kvm, vmem->dev.mm,
+	ret = vhost_mem_memslots_init(&vmem->slots, vmem->id, vmem->vm_file, vmem->dev.mm,
 				      arg->slot_base, arg->slot_count,
 				      arg->guest_phys_addr,
 				      arg->region_size,
@@ -389,6 +449,7 @@ static int vhost_mem_setup_region(struct vhost_mem *vmem,
 	return 0;
 
 err_slots:
+	vhost_mem_memslots_delete_all(&vmem->slots);
 	vhost_mem_memslots_destroy(&vmem->slots);
 
 err_blocks:

@@ -4,6 +4,7 @@
 
 #include <linux/types.h>
 
+struct file;
 struct kvm;
 struct mm_struct;
 struct mem_cgroup;
@@ -21,10 +22,16 @@ struct vhost_mem_memslot_record {
  * The records, not KVM, say where a live memslot lies: the VMM can move,
  * replace or delete a memslot behind our back, so KVM's copy is only ever
  * compared with the record, and one that differs is no longer ours.
+ *
+ * Everything that creates or deletes a memslot (init, add, remove, get,
+ * at, delete_all) runs in a task of the VMM's mm: KVM refuses its ioctl
+ * from any other.  Callers serialise them (vq.mutex, or a stopped queue).
  */
 struct vhost_mem_memslots {
 	int dev_id;		/* the device's, for its messages */
 	struct kvm *kvm;
+	struct file *vm_file;	/* its ioctl creates and deletes them */
+	void __user *scratch;	/* a page in the VMM's mm for that ioctl's struct */
 	u64 gpa, size;		/* the device region */
 	u32 base;		/* first memslot id the VMM reserved for us */
 	u32 count;		/* ids reserved */
@@ -36,8 +43,9 @@ struct vhost_mem_memslots {
 };
 
 int vhost_mem_memslots_init(struct vhost_mem_memslots *s, int dev_id,
-			    struct kvm *kvm, struct mm_struct *owner, u32 base,
-			    u32 count, u64 gpa, u64 size, bool smm);
+			    struct file *vm_file, struct mm_struct *owner,
+			    u32 base, u32 count, u64 gpa, u64 size, bool smm);
+void vhost_mem_memslots_delete_all(struct vhost_mem_memslots *s);
 void vhost_mem_memslots_destroy(struct vhost_mem_memslots *s);
 int vhost_mem_memslot_add(struct vhost_mem_memslots *s, u32 index,
 			  u64 gpa, u64 size, u64 hva);

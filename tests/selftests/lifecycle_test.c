@@ -20,7 +20,9 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -383,30 +385,40 @@ FIXTURE(race) {
 	struct race_fx f;
 };
 
-FIXTURE_SETUP(race)
+static void race_fx_init(struct __test_metadata *_metadata, struct race_fx *f)
 {
-	struct vmt_rq_env *e = &self->f.e;
+	struct vmt_rq_env *e = &f->e;
 	unsigned int i;
 
-	VMT_REQUIRE_DEVICE();
-	VMT_REQUIRE_KVM();
 	vmt_rq_env_init_aligned(e, RACE_SIZE, ~0ULL);
 	e->region.chunk_size = RACE_CHUNK;
 	vmt_rq_env_start(e, RACE_SIZE);
-	self->f.r.e = e;
-	self->f.r.efd = eventfd(0, EFD_CLOEXEC);
-	ASSERT_LE(0, self->f.r.efd);
-	pthread_mutex_init(&self->f.r.ring_lock, NULL);
+	f->r.e = e;
+	f->r.efd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, f->r.efd);
+	pthread_mutex_init(&f->r.ring_lock, NULL);
 	for (i = 0; i < RACE_THREADS; i++) {
-		self->f.racers[i].r = &self->f.r;
-		self->f.racers[i].seed = 1000 + i;
+		f->racers[i].r = &f->r;
+		f->racers[i].seed = 1000 + i;
 	}
+}
+
+static void race_fx_free(struct race_fx *f)
+{
+	vmt_rq_env_free(&f->e);
+	close(f->r.efd);
+}
+
+FIXTURE_SETUP(race)
+{
+	VMT_REQUIRE_DEVICE();
+	VMT_REQUIRE_KVM();
+	race_fx_init(_metadata, &self->f);
 }
 
 FIXTURE_TEARDOWN(race)
 {
-	vmt_rq_env_free(&self->f.e);
-	close(self->f.r.efd);
+	race_fx_free(&self->f);
 }
 
 static void race_start(struct __test_metadata *_metadata,
@@ -523,6 +535,164 @@ TEST_F_TIMEOUT(race, reset_owner_under_requests, 180)
 	vmt_dev_ready(&e->dev, e->want_features);
 	vmt_rq_env_start(e, RACE_SIZE);
 	race_after(_metadata, e);
+}
+
+/* ------------------------------------------------------------------ */
+/* The page of the module's memslot ioctl attacked under a flood      */
+/* ------------------------------------------------------------------ */
+
+#define SCRATCH_MAX_HITS	200	/* each PROT_NONE page stays a VMA */
+#define SCAN_MAX_VMA		(64ULL << 20)
+
+enum scratch_attack { SCRATCH_UNMAP, SCRATCH_PROT_NONE, SCRATCH_REWRITE };
+
+struct scratch_attacker {
+	struct race *r;
+	enum scratch_attack how;
+	u64 hits;
+};
+
+/* The struct KVM_SET_USER_MEMORY_REGION reads, as the module writes it. */
+static bool is_scratch(const struct vmt_rq_env *e,
+		       const struct kvm_userspace_memory_region *m)
+{
+	return m->slot >= SLOT_BASE &&
+	       m->slot < SLOT_BASE + e->region.slot_count && !m->flags &&
+	       (!m->memory_size ||
+		(m->guest_phys_addr >= VMT_RQ_GPA &&
+		 m->guest_phys_addr < VMT_RQ_GPA + RACE_SIZE));
+}
+
+/* The module's page in our mm: a private anonymous page holding it. */
+static void *find_scratch(const struct vmt_rq_env *e)
+{
+	unsigned long start, end, ino, backing = (unsigned long)e->backing.hva;
+	char line[512], perms[8];
+	void *found = NULL;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (!f)
+		return NULL;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %7s %*x %*s %lu", &start, &end, perms,
+			   &ino) != 4 || strcmp(perms, "rw-p") || ino ||
+		    end - start > SCAN_MAX_VMA ||
+		    (start < backing + e->backing.size && backing < end))
+			continue;
+		for (; start < end && !found; start += 4096)
+			if (is_scratch(e, (void *)start))
+				found = (void *)start;
+	}
+	fclose(f);
+	return found;
+}
+
+static void *scratch_attack_thread(void *arg)
+{
+	struct scratch_attacker *a = arg;
+	struct kvm_userspace_memory_region *m = NULL;
+
+	while (!__atomic_load_n(&a->r->stop, __ATOMIC_ACQUIRE) &&
+	       a->hits < SCRATCH_MAX_HITS) {
+		if (!m || a->how != SCRATCH_REWRITE)
+			m = find_scratch(a->r->e);
+		if (!m) {
+			usleep(1000);
+			continue;
+		}
+		a->hits++;
+		if (a->how == SCRATCH_UNMAP)
+			munmap(m, 4096);
+		else if (a->how == SCRATCH_PROT_NONE)
+			mprotect(m, 4096, PROT_NONE);
+		else	/* flags KVM refuses, between our copy and KVM's */
+			__atomic_store_n(&m->flags, ~0u, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+FIXTURE(scratch) {
+	struct race_fx f;
+};
+
+FIXTURE_VARIANT(scratch) {
+	enum scratch_attack how;
+};
+
+FIXTURE_VARIANT_ADD(scratch, unmap) {
+	.how = SCRATCH_UNMAP,
+};
+
+FIXTURE_VARIANT_ADD(scratch, prot_none) {
+	.how = SCRATCH_PROT_NONE,
+};
+
+FIXTURE_VARIANT_ADD(scratch, rewrite) {
+	.how = SCRATCH_REWRITE,
+};
+
+FIXTURE_SETUP(scratch)
+{
+	VMT_REQUIRE_DEVICE();
+	VMT_REQUIRE_KVM();
+	race_fx_init(_metadata, &self->f);
+}
+
+FIXTURE_TEARDOWN(scratch)
+{
+	race_fx_free(&self->f);
+}
+
+/*
+ * The module writes KVM's memslot struct to a page of ours: unmapped,
+ * made PROT_NONE or rewritten from another thread while the guest floods
+ * the device, it costs the guest BUSY answers at most; the device and
+ * KVM's memslots then agree with the model, and close deletes them all.
+ */
+TEST_F_TIMEOUT(scratch, page_attacked_under_requests, 180)
+{
+	struct scratch_attacker a = { .r = &self->f.r, .how = variant->how };
+	struct vmt_rq_env *e = &self->f.e;
+	pthread_t attacker;
+	u64 block;
+
+	VMT_RQ_EXPECT(e, VIRTIO_MEM_RESP_ACK, VIRTIO_MEM_REQ_PLUG, 0, 1);
+	ASSERT_NE(NULL, find_scratch(e))
+		TH_LOG("no page of the module holds KVM's memslot struct");
+	ASSERT_EQ(0, pthread_create(&attacker, NULL, scratch_attack_thread, &a));
+	ASSERT_EQ(0, pthread_create(&self->f.flood, NULL, flood_thread,
+				    &self->f.r));
+	race_guest(_metadata, &self->f, RACE_MS);
+	__atomic_store_n(&self->f.r.stop, 1, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, pthread_join(self->f.flood, NULL));
+	ASSERT_EQ(0, pthread_join(attacker, NULL));
+	TH_LOG("%llu attacks; answers: %llu ACK, %llu NACK, %llu BUSY, %llu ERROR",
+	       (unsigned long long)a.hits,
+	       (unsigned long long)self->f.r.answers[VIRTIO_MEM_RESP_ACK],
+	       (unsigned long long)self->f.r.answers[VIRTIO_MEM_RESP_NACK],
+	       (unsigned long long)self->f.r.answers[VIRTIO_MEM_RESP_BUSY],
+	       (unsigned long long)self->f.r.answers[VIRTIO_MEM_RESP_ERROR]);
+	EXPECT_LT(0, a.hits);
+	EXPECT_LT(0, self->f.r.answers[VIRTIO_MEM_RESP_ACK]);
+
+	/* a restart resyncs what failed; then the model holds exactly */
+	vmt_rq_set_running(e, false);
+	ASSERT_EQ(0, vmt_vq_attach(&e->vq, e->dev.fd, VHOST_MEM_REQUESTQ,
+				   e->dev.features));
+	vmt_rq_set_running(e, true);
+	race_after(_metadata, e);
+
+	/* the last close, from the VMM: every memslot goes */
+	vmt_rq_env_close(e);
+	for (block = 0; block < RACE_BLOCKS; block += RACE_CHUNK / BLK) {
+		u64 val;
+		int r = vmt_guest_read_u64(e->vm, vmt_rq_gpa(e, block), &val);
+
+		EXPECT_EQ(VMT_ACCESS_MMIO, r)
+			TH_LOG("block %llu after the close: %s",
+			       (unsigned long long)block, vmt_access_name(r));
+	}
+	EXPECT_EQ(e->klog_problems, vmt_klog_problems(true));
 }
 
 /* ------------------------------------------------------------------ */

@@ -18,6 +18,9 @@
  * - UNPLUG_ALL removes them all; a block plugged again reads 0;
  * - closing the device deletes its memslots while the VM lives on, and
  *   frees the ids for the VMM; a device may hold the VM's last reference;
+ * - so does the last close in another process (the fd passed over
+ *   SCM_RIGHTS, the VMM's copy closed), by close() or by its exit, while
+ *   the VMM lives: KVM takes memslot changes only from the VMM's mm;
  * - the VMM deletes one of the device's memslots and puts its own at that
  *   id: neither an UNPLUG nor the close deletes the VMM's, a restart does
  *   not adopt it (EBUSY, counted nowhere), and once the VMM gives the id
@@ -25,6 +28,7 @@
  */
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vmt.h"
@@ -34,6 +38,7 @@
 
 #define REGION_SIZE	(32ULL << 20)	/* 16 blocks */
 #define NR_BLOCKS	(REGION_SIZE / BLK)
+#define VMM_VALUE	0x7777000000000077ULL	/* the VMM's own memory */
 
 /* The answer must be ACK (and what the model says). */
 #define RQ_ACK(e, type, block, nb) do { \
@@ -412,6 +417,83 @@ TEST_F(slots, close_deletes_memslots)
 	munmap(page, BLK);
 }
 
+/* Another process: takes the device fd, then closes it or exits on 'c'. */
+static void __noreturn hold_device_fd(int sock, bool by_exit)
+{
+	int fd = vmt_recv_fd(sock);
+	char cmd;
+
+	if (fd < 0 || write(sock, "r", 1) != 1 || read(sock, &cmd, 1) != 1)
+		_exit(2);
+	if (!by_exit && close(fd))
+		_exit(3);
+	_exit(0);
+}
+
+/* The id of block's chunk is free: the VMM can map the GPA itself. */
+static void expect_id_free(struct __test_metadata *_metadata,
+			   struct vmt_rq_env *e, u64 block, u64 per_chunk)
+{
+	u32 id = SLOT_BASE + block / per_chunk;
+	void *page = mmap(NULL, BLK, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int r;
+
+	ASSERT_NE(MAP_FAILED, page);
+	*(u64 *)page = VMM_VALUE;
+	r = vmt_vm_set_memslot(e->vm, id, vmt_rq_gpa(e, block), BLK, page, 0);
+	ASSERT_EQ(0, r) TH_LOG("memslot %u after the last close: expected it free, got %s",
+			       id, vmt_errname(-r));
+	expect_value(_metadata, e->vm, vmt_rq_gpa(e, block), VMM_VALUE);
+	vmt_vm_delete_memslot(e->vm, id);
+	munmap(page, BLK);
+}
+
+/* The VMM passes its device and closes its copy; the other one closes last. */
+static void closed_in_another_process(struct __test_metadata *_metadata,
+				      struct vmt_rq_env *e, u64 per_chunk,
+				      bool by_exit)
+{
+	int sock, status;
+	pid_t pid;
+	char c;
+
+	vmt_rq_env_start(e, REGION_SIZE);
+	put(e, 1, 0, tag(1, 0));
+	put(e, 13, 0, tag(13, 0));
+	RQ_ACK(e, PLUG, 1, 1);
+	RQ_ACK(e, PLUG, 13, 1);
+	pid = vmt_fork_socket(&sock);
+	if (!pid)
+		hold_device_fd(sock, by_exit);
+	ASSERT_EQ(0, vmt_send_fd(sock, e->dev.fd));
+	ASSERT_EQ(1, read(sock, &c, 1));
+	vmt_rq_env_close(e);
+	/* still open over there: still mapped */
+	expect_value(_metadata, e->vm, vmt_rq_gpa(e, 13), tag(13, 0));
+
+	ASSERT_EQ(1, write(sock, "c", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("the other process ended with status 0x%x", status);
+	close(sock);
+	expect_mmio(_metadata, e->vm, vmt_rq_gpa(e, 1), "closed in another process");
+	expect_mmio(_metadata, e->vm, vmt_rq_gpa(e, 13), "closed in another process");
+	expect_id_free(_metadata, e, 1, per_chunk);
+	expect_id_free(_metadata, e, 13, per_chunk);
+	EXPECT_EQ(e->klog_problems, vmt_klog_problems(true));
+}
+
+TEST_F(slots, close_in_another_process_deletes_memslots)
+{
+	closed_in_another_process(_metadata, &self->e, self->per_chunk, false);
+}
+
+TEST_F(slots, exit_of_another_process_deletes_memslots)
+{
+	closed_in_another_process(_metadata, &self->e, self->per_chunk, true);
+}
+
 /* 10 MiB in chunks of 8 MiB: the last chunk, and its memslot, is 2 MiB. */
 TEST_F(slots, short_last_chunk)
 {
@@ -521,7 +603,6 @@ TEST_F(gib, default_chunk)
 /* A VMM memslot at one of the device's ids                           */
 /* ------------------------------------------------------------------ */
 
-#define VMM_VALUE	0x7777000000000077ULL
 
 /*
  * The VMM deletes the memslot of block's chunk and maps its own memory at
