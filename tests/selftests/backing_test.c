@@ -112,7 +112,7 @@ static const char *hugetlb_backing(struct vmt_backing *b, long long *before,
 	if (free_pages < 0)
 		return "no hugetlbfs in this kernel";
 	if (free_pages < HUGE_PAGES) {
-		if (vmt_read_long("/proc/sys/vm/nr_hugepages", &total))
+		if (__vmt_read_long("/proc/sys/vm/nr_hugepages", &total))
 			return "cannot read /proc/sys/vm/nr_hugepages";
 		*before = total;
 		write_long("/proc/sys/vm/nr_hugepages",
@@ -508,13 +508,13 @@ static int try_region(struct vmt_rq_env *e)
 
 	if (r->slot_count < vmt_region_slots_needed(r))
 		r->slot_count = vmt_region_slots_needed(r);
-	ret = vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd);
+	ret = __vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd);
 	TEST_ASSERT(!ret, "VHOST_MEM_SET_VM: %s", vmt_errname(-ret));
-	ret = vmt_mem_set_region(e->dev.fd, r);
+	ret = __vmt_mem_set_region(e->dev.fd, r);
 	if (ret)
 		return ret;
-	TEST_ASSERT(!vmt_mem_set_requested_size(e->dev.fd, r->region_size) &&
-		    !vmt_mem_set_running(e->dev.fd, 1),
+	TEST_ASSERT(!__vmt_mem_set_requested_size(e->dev.fd, r->region_size) &&
+		    !__vmt_mem_set_running(e->dev.fd, 1),
 		    "the accepted region does not start");
 	vmt_rq_env_adopt(e, r->region_size);
 	vmt_rq_check_status(e);

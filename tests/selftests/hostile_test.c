@@ -131,7 +131,7 @@ static void expect_answer_patched(struct __test_metadata *_metadata,
 	int head;
 
 	want = vmt_model_decide(&e->model, type, addr, nb, &state);
-	head = vmt_vq_add(&e->vq, c->bufs, c->n, c->flags, 0);
+	head = __vmt_vq_add(&e->vq, c->bufs, c->n, c->flags, 0);
 	ASSERT_EQ(want_head, head);
 	d = vmt_vq_chain_desc(&e->vq, head, i);
 	d->next = htole16(next);
@@ -239,7 +239,7 @@ static void expect_stopped(struct __test_metadata *_metadata,
 		       shape, u.id, u.len);
 	EXPECT_LE(1, vmt_vq_wait_errors(&e->vq, vmt_timeout_ms()))
 		TH_LOG("%s: nothing on the vring error eventfd", shape);
-	ASSERT_LE(0, vmt_mem_queue(&e->vq, &behind));
+	ASSERT_LE(0, __vmt_mem_queue(&e->vq, &behind));
 	vmt_vq_kick_force(&e->vq);
 	vmt_sleep_ms(STOP_WAIT_MS);
 	EXPECT_EQ(used, vmt_vq_used_idx(&e->vq))
@@ -562,7 +562,7 @@ TEST_F(hostile, next_index_out_of_range)
 
 	for (i = 0; i < VMT_ARRAY_SIZE(nexts); i++) {
 		make_chain(e, &c, 0, PLUG, vmt_rq_gpa(e, 8), 1, 24, 0, 10, 0);
-		head = vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
+		head = __vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
 		ASSERT_LE(0, head);
 		d = vmt_vq_chain_desc(&e->vq, head, 0);
 		d->next = htole16(nexts[i]);
@@ -584,7 +584,7 @@ TEST_F(hostile, descriptor_loops)
 	vmt_rq_encode(req, PLUG, vmt_rq_gpa(e, 8), 1);
 	memset(&c, 0, sizeof(c));
 	add_req(e, &c, 0, req, REQ_LEN, 8, 0, false);
-	head = vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
+	head = __vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
 	ASSERT_LE(0, head);
 	d = vmt_vq_chain_desc(&e->vq, head, c.n - 1);
 	d->flags = htole16(VRING_DESC_F_NEXT);
@@ -595,7 +595,7 @@ TEST_F(hostile, descriptor_loops)
 	/* a descriptor that is its own next */
 	memset(&c, 0, sizeof(c));
 	add_resp(e, &c, 0, RESP_LEN, 10, 0);
-	head = vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
+	head = __vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
 	ASSERT_LE(0, head);
 	d = vmt_vq_chain_desc(&e->vq, head, 0);
 	d->flags = htole16(VRING_DESC_F_NEXT | VRING_DESC_F_WRITE);
@@ -610,7 +610,7 @@ TEST_F(hostile, descriptor_loops)
 	 */
 	make_chain(e, &c, 0, PLUG, vmt_rq_gpa(e, 8), 1, 12, 0, 10, 0);
 	c.flags = VMT_CHAIN_INDIRECT;
-	head = vmt_vq_peek_head(&e->vq);
+	head = __vmt_vq_peek_head(&e->vq);
 	ASSERT_LE(0, head);
 	/* vmt_rq_raw() adds it: break it in the table it will use */
 	expect_answer_patched(_metadata, e, &c, head, 1, 0, false, PLUG,
@@ -618,7 +618,7 @@ TEST_F(hostile, descriptor_loops)
 			      "an indirect table whose next index points back");
 
 	/* an indirect table whose last entry still says NEXT: a loop */
-	head = vmt_vq_add(&e->vq, c.bufs, c.n, VMT_CHAIN_INDIRECT, 0);
+	head = __vmt_vq_add(&e->vq, c.bufs, c.n, VMT_CHAIN_INDIRECT, 0);
 	ASSERT_LE(0, head);
 	d = vmt_vq_chain_desc(&e->vq, head, c.n - 1);
 	d->flags = htole16(VRING_DESC_F_WRITE | VRING_DESC_F_NEXT);
@@ -638,12 +638,12 @@ TEST_F(hostile, writable_before_readable)
 	memset(&c, 0, sizeof(c));
 	add_resp(e, &c, 0, RESP_LEN, 10, 0);
 	add_req(e, &c, 0, req, REQ_LEN, 24, 0, false);
-	head = vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
+	head = __vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
 	ASSERT_LE(0, head);
 	vmt_vq_publish(&e->vq, head);
 	expect_stopped(_metadata, e, "the response before the request");
 
-	head = vmt_vq_add(&e->vq, c.bufs, c.n, VMT_CHAIN_INDIRECT, 0);
+	head = __vmt_vq_add(&e->vq, c.bufs, c.n, VMT_CHAIN_INDIRECT, 0);
 	ASSERT_LE(0, head);
 	vmt_vq_publish(&e->vq, head);
 	expect_stopped(_metadata, e,
@@ -659,20 +659,20 @@ TEST_F(hostile, bad_indirect_tables)
 
 	/* a table length that is not a multiple of 16, and 0 */
 	make_chain(e, &c, 0, PLUG, vmt_rq_gpa(e, 8), 1, 24, 0, 10, 0);
-	head = vmt_vq_add(&e->vq, c.bufs, c.n, VMT_CHAIN_INDIRECT, 0);
+	head = __vmt_vq_add(&e->vq, c.bufs, c.n, VMT_CHAIN_INDIRECT, 0);
 	ASSERT_LE(0, head);
 	e->vq.desc[head].len = htole32(16 * c.n - 1);
 	vmt_vq_publish(&e->vq, head);
 	expect_stopped(_metadata, e, "an indirect table of 31 bytes");
 
-	head = vmt_vq_add(&e->vq, c.bufs, c.n, VMT_CHAIN_INDIRECT, 0);
+	head = __vmt_vq_add(&e->vq, c.bufs, c.n, VMT_CHAIN_INDIRECT, 0);
 	ASSERT_LE(0, head);
 	e->vq.desc[head].len = 0;
 	vmt_vq_publish(&e->vq, head);
 	expect_stopped(_metadata, e, "an indirect table of 0 bytes");
 
 	/* an indirect descriptor inside the table */
-	head = vmt_vq_add(&e->vq, c.bufs, c.n, VMT_CHAIN_INDIRECT, 0);
+	head = __vmt_vq_add(&e->vq, c.bufs, c.n, VMT_CHAIN_INDIRECT, 0);
 	ASSERT_LE(0, head);
 	d = vmt_vq_chain_desc(&e->vq, head, 0);
 	d->flags = htole16(VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT);
@@ -680,7 +680,7 @@ TEST_F(hostile, bad_indirect_tables)
 	expect_stopped(_metadata, e, "a nested indirect table");
 
 	/* a table outside the guest's memory (the device region itself) */
-	head = vmt_vq_add(&e->vq, c.bufs, c.n, VMT_CHAIN_INDIRECT, 0);
+	head = __vmt_vq_add(&e->vq, c.bufs, c.n, VMT_CHAIN_INDIRECT, 0);
 	ASSERT_LE(0, head);
 	e->vq.desc[head].addr = htole64(vmt_rq_gpa(e, 0));
 	vmt_vq_publish(&e->vq, head);
@@ -696,14 +696,14 @@ TEST_F(hostile, buffers_outside_guest_memory)
 
 	/* the request in the device region: not in the memory table */
 	make_chain(e, &c, 0, PLUG, vmt_rq_gpa(e, 8), 1, 24, 0, 10, 0);
-	head = vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
+	head = __vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
 	ASSERT_LE(0, head);
 	vmt_vq_chain_desc(&e->vq, head, 0)->addr = htole64(vmt_rq_gpa(e, 0));
 	vmt_vq_publish(&e->vq, head);
 	expect_stopped(_metadata, e, "a request buffer at a GPA vhost cannot map");
 
 	/* the response near 2^64 */
-	head = vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
+	head = __vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
 	ASSERT_LE(0, head);
 	vmt_vq_chain_desc(&e->vq, head, 1)->addr =
 		htole64(0xfffffffffffffff8ULL);
@@ -711,7 +711,7 @@ TEST_F(hostile, buffers_outside_guest_memory)
 	expect_stopped(_metadata, e, "a response buffer at 2^64 - 8");
 
 	/* a length running past the end of boot RAM */
-	head = vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
+	head = __vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
 	ASSERT_LE(0, head);
 	d = vmt_vq_chain_desc(&e->vq, head, 1);
 	d->len = htole32(0xffffffff);
@@ -976,8 +976,8 @@ TEST_F_TIMEOUT(hostile, random_garbage, 300)
 
 			if (!random_chain(e, &qs[i], i))
 				break;
-			head = vmt_vq_add(&e->vq, qs[i].c.bufs, qs[i].c.n,
-					  qs[i].c.flags, i + 1);
+			head = __vmt_vq_add(&e->vq, qs[i].c.bufs, qs[i].c.n,
+					    qs[i].c.flags, i + 1);
 			ASSERT_LE(0, head);
 			vmt_vq_publish(&e->vq, head);
 		}

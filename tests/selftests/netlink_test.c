@@ -98,7 +98,7 @@ FIXTURE_SETUP(nl)
 {
 	VMT_REQUIRE_DEVICE();
 	VMT_REQUIRE_KVM();
-	ASSERT_EQ(0, nlt_open(&self->nl))
+	ASSERT_EQ(0, __nlt_open(&self->nl))
 		TH_LOG("the generic netlink family %s does not exist although the module is loaded",
 		       VHOST_MEM_FAMILY_NAME);
 	self->vm = vmt_vm_create(0);
@@ -135,11 +135,11 @@ TEST_F(nl, get_matches_status)
 	char vm_id[64];
 	int r;
 
-	ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd, 32ULL << 20));
+	ASSERT_EQ(0, __vmt_mem_set_requested_size(self->dev.fd, 32ULL << 20));
 	plug_range(&self->vq, 0, 16ULL << 20);
-	ASSERT_EQ(0, vmt_mem_get_status(self->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(self->dev.fd, &st));
 
-	r = nlt_get(&self->nl, self->id, &d);
+	r = __nlt_get(&self->nl, self->id, &d);
 	ASSERT_EQ(0, r) TH_LOG("DEV_GET %u: %s (%s)", self->id,
 			       vmt_errname(-r), self->nl.msg);
 	EXPECT_EQ(self->id, d.id);
@@ -183,7 +183,7 @@ TEST_F(nl, dump_lists_devices)
 	fd2 = vmt_mem_open();
 	id2 = vmt_dev_id(fd2);
 
-	r = nlt_dump(&self->nl, dump);
+	r = __nlt_dump(&self->nl, dump);
 	ASSERT_EQ(0, r) TH_LOG("dump: %s (%s)", vmt_errname(-r), self->nl.msg);
 	d = nlt_dump_find(dump, self->id);
 	ASSERT_NE(NULL, d) TH_LOG("the dump of %u devices lacks vhost-mem%u",
@@ -201,7 +201,7 @@ TEST_F(nl, dump_lists_devices)
 			TH_LOG("the dump is in increasing id order");
 
 	close(fd2);
-	r = nlt_dump(&self->nl, dump);
+	r = __nlt_dump(&self->nl, dump);
 	ASSERT_EQ(0, r);
 	EXPECT_EQ(NULL, nlt_dump_find(dump, id2))
 		TH_LOG("a closed device is still listed");
@@ -213,18 +213,18 @@ TEST_F(nl, get_errors)
 	struct nl_msg *msg;
 	int r;
 
-	r = nlt_get(&self->nl, 1000000, NULL);
+	r = __nlt_get(&self->nl, 1000000, NULL);
 	EXPECT_EQ(-ENODEV, r) TH_LOG("unknown id: %s", vmt_errname(-r));
 	EXPECT_NE(NULL, strstr(self->nl.msg, "No such"))
 		TH_LOG("extack for an unknown id: '%s'", self->nl.msg);
-	r = nlt_get(&self->nl, 0x80000000U, NULL);
+	r = __nlt_get(&self->nl, 0x80000000U, NULL);
 	EXPECT_EQ(-ENODEV, r) TH_LOG("id above INT_MAX: %s", vmt_errname(-r));
-	r = nlt_get(&self->nl, ~0U, NULL);
+	r = __nlt_get(&self->nl, ~0U, NULL);
 	EXPECT_EQ(-ENODEV, r) TH_LOG("id ~0: %s", vmt_errname(-r));
 
 	/* no id */
-	r = nlt_transact(&self->nl, nlt_msg(&self->nl, VHOST_MEM_CMD_DEV_GET, 0),
-			 NULL, NULL);
+	r = __nlt_transact(&self->nl, nlt_msg(&self->nl, VHOST_MEM_CMD_DEV_GET, 0),
+			   NULL, NULL);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("DEV_GET without an id: %s",
 				     vmt_errname(-r));
 	EXPECT_NE('\0', self->nl.msg[0]) TH_LOG("no extack for a missing id");
@@ -232,34 +232,34 @@ TEST_F(nl, get_errors)
 	/* an id of the wrong size */
 	msg = nlt_msg(&self->nl, VHOST_MEM_CMD_DEV_GET, 0);
 	nla_put_u64(msg, VHOST_MEM_A_ID, self->id);
-	r = nlt_transact(&self->nl, msg, NULL, NULL);
+	r = __nlt_transact(&self->nl, msg, NULL, NULL);
 	EXPECT_NE(0, r) TH_LOG("a u64 id was accepted");
 
 	/* attributes the family does not take in requests */
 	msg = nlt_msg(&self->nl, VHOST_MEM_CMD_DEV_GET, 0);
 	nla_put_u32(msg, VHOST_MEM_A_ID, self->id);
 	nla_put_u64(msg, VHOST_MEM_A_PLUGGED_SIZE, 0);
-	r = nlt_transact(&self->nl, msg, NULL, NULL);
+	r = __nlt_transact(&self->nl, msg, NULL, NULL);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("an output-only attribute: %s",
 				     vmt_errname(-r));
 	msg = nlt_msg(&self->nl, VHOST_MEM_CMD_DEV_GET, 0);
 	nla_put_u32(msg, VHOST_MEM_A_ID, self->id);
 	nla_put(msg, VHOST_MEM_A_MAX + 10, 3, "abc");
-	r = nlt_transact(&self->nl, msg, NULL, NULL);
+	r = __nlt_transact(&self->nl, msg, NULL, NULL);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("an unknown attribute: %s",
 				     vmt_errname(-r));
 
 	/* commands the family does not have */
-	r = nlt_transact(&self->nl,
-			 nlt_msg(&self->nl, VHOST_MEM_CMD_PLUGGED_SIZE_NTF, 0),
-			 NULL, NULL);
+	r = __nlt_transact(&self->nl,
+			   nlt_msg(&self->nl, VHOST_MEM_CMD_PLUGGED_SIZE_NTF, 0),
+			   NULL, NULL);
 	EXPECT_EQ(-EOPNOTSUPP, r) TH_LOG("a notification sent as a request: %s",
 					 vmt_errname(-r));
-	r = nlt_transact(&self->nl, nlt_msg(&self->nl, 200, 0), NULL, NULL);
+	r = __nlt_transact(&self->nl, nlt_msg(&self->nl, 200, 0), NULL, NULL);
 	EXPECT_EQ(-EOPNOTSUPP, r) TH_LOG("command 200: %s", vmt_errname(-r));
 
 	/* and the device is fine */
-	EXPECT_EQ(0, nlt_get(&self->nl, self->id, NULL));
+	EXPECT_EQ(0, __nlt_get(&self->nl, self->id, NULL));
 }
 
 /* The errors of DEV_SET are those of VHOST_MEM_SET_REQUESTED_SIZE. */
@@ -284,7 +284,7 @@ TEST_F(nl, set_errors_match_ioctl)
 	int r, ri;
 
 	for (i = 0; i < VMT_ARRAY_SIZE(cases); i++) {
-		r = nlt_set(&self->nl, self->id, cases[i].size);
+		r = __nlt_set(&self->nl, self->id, cases[i].size);
 		EXPECT_EQ(cases[i].err, r)
 			TH_LOG("DEV_SET %s (0x%llx): expected %s, got %s (%s)",
 			       cases[i].what, (unsigned long long)cases[i].size,
@@ -293,48 +293,48 @@ TEST_F(nl, set_errors_match_ioctl)
 		if (r)
 			EXPECT_NE('\0', self->nl.msg[0])
 				TH_LOG("no extack message for %s", cases[i].what);
-		ri = vmt_mem_set_requested_size(self->dev.fd, cases[i].size);
+		ri = __vmt_mem_set_requested_size(self->dev.fd, cases[i].size);
 		EXPECT_EQ(r, ri) TH_LOG("%s: netlink %s but ioctl %s",
 					cases[i].what, vmt_errname(-r),
 					vmt_errname(-ri));
 	}
 	TH_LOG("extack for a misaligned size: '%s'",
-	       (nlt_set(&self->nl, self->id, 1), self->nl.msg));
+	       (__nlt_set(&self->nl, self->id, 1), self->nl.msg));
 
-	r = nlt_set(&self->nl, 1000000, 0);
+	r = __nlt_set(&self->nl, 1000000, 0);
 	EXPECT_EQ(-ENODEV, r) TH_LOG("DEV_SET on an unknown id: %s",
 				     vmt_errname(-r));
 
 	/* missing attributes */
 	msg = nlt_msg(&self->nl, VHOST_MEM_CMD_DEV_SET, 0);
 	nla_put_u32(msg, VHOST_MEM_A_ID, self->id);
-	r = nlt_transact(&self->nl, msg, NULL, NULL);
+	r = __nlt_transact(&self->nl, msg, NULL, NULL);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("DEV_SET without a size: %s",
 				     vmt_errname(-r));
 	msg = nlt_msg(&self->nl, VHOST_MEM_CMD_DEV_SET, 0);
 	nla_put_u64(msg, VHOST_MEM_A_REQUESTED_SIZE, 0);
-	r = nlt_transact(&self->nl, msg, NULL, NULL);
+	r = __nlt_transact(&self->nl, msg, NULL, NULL);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("DEV_SET without an id: %s",
 				     vmt_errname(-r));
 	/* a size of the wrong length: a uint has 4 or 8 bytes */
 	msg = nlt_msg(&self->nl, VHOST_MEM_CMD_DEV_SET, 0);
 	nla_put_u32(msg, VHOST_MEM_A_ID, self->id);
 	nla_put_u16(msg, VHOST_MEM_A_REQUESTED_SIZE, 0);
-	r = nlt_transact(&self->nl, msg, NULL, NULL);
+	r = __nlt_transact(&self->nl, msg, NULL, NULL);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("a u16 size: %s", vmt_errname(-r));
 	msg = nlt_msg(&self->nl, VHOST_MEM_CMD_DEV_SET, 0);
 	nla_put_u32(msg, VHOST_MEM_A_ID, self->id);
 	nla_put(msg, VHOST_MEM_A_REQUESTED_SIZE, 12, "twelve bytes");
-	r = nlt_transact(&self->nl, msg, NULL, NULL);
+	r = __nlt_transact(&self->nl, msg, NULL, NULL);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("a 12-byte size: %s", vmt_errname(-r));
 	/* and 4 bytes are a uint too */
 	msg = nlt_msg(&self->nl, VHOST_MEM_CMD_DEV_SET, 0);
 	nla_put_u32(msg, VHOST_MEM_A_ID, self->id);
 	nla_put_u32(msg, VHOST_MEM_A_REQUESTED_SIZE, 0);
-	r = nlt_transact(&self->nl, msg, NULL, NULL);
+	r = __nlt_transact(&self->nl, msg, NULL, NULL);
 	EXPECT_EQ(0, r) TH_LOG("a u32 size: %s", vmt_errname(-r));
 
-	ASSERT_EQ(0, nlt_get(&self->nl, self->id, &d));
+	ASSERT_EQ(0, __nlt_get(&self->nl, self->id, &d));
 	EXPECT_EQ(0, d.requested);
 }
 
@@ -344,13 +344,13 @@ TEST_F(nl, set_without_region)
 
 	fd2 = vmt_mem_open();
 	id2 = vmt_dev_id(fd2);
-	r = nlt_set(&self->nl, id2, 0);
+	r = __nlt_set(&self->nl, id2, 0);
 	EXPECT_EQ(-EBADFD, r) TH_LOG("DEV_SET on a device without region: %s",
 				     vmt_errname(-r));
 	EXPECT_NE('\0', self->nl.msg[0]);
-	EXPECT_EQ(0, nlt_get(&self->nl, id2, NULL));
+	EXPECT_EQ(0, __nlt_get(&self->nl, id2, NULL));
 	close(fd2);
-	r = nlt_get(&self->nl, id2, NULL);
+	r = __nlt_get(&self->nl, id2, NULL);
 	EXPECT_EQ(-ENODEV, r) TH_LOG("DEV_GET on a closed device: %s",
 				     vmt_errname(-r));
 }
@@ -368,16 +368,16 @@ TEST_F(nl, resize_signals_config_and_plug_follows)
 
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
-	ASSERT_EQ(0, vmt_mem_set_config_call(self->dev.fd, efd));
-	ASSERT_EQ(0, nlt_get(&self->nl, self->id, &d));
+	ASSERT_EQ(0, __vmt_mem_set_config_call(self->dev.fd, efd));
+	ASSERT_EQ(0, __nlt_get(&self->nl, self->id, &d));
 	EXPECT_TRUE(d.config_call);
 
 	/* before any resize the guest may plug nothing */
-	r = vmt_mem_plug(&self->vq, TEST_REGION_GPA, 1);
+	r = __vmt_mem_plug(&self->vq, TEST_REGION_GPA, 1);
 	EXPECT_NE(VIRTIO_MEM_RESP_ACK, r) TH_LOG("PLUG before the resize: %s",
 						 vmt_mem_resp_name(r));
 
-	r = nlt_set(&self->nl, self->id, size);
+	r = __nlt_set(&self->nl, self->id, size);
 	ASSERT_EQ(0, r) TH_LOG("DEV_SET 64 MiB: %s (%s)", vmt_errname(-r),
 			       self->nl.msg);
 	ASSERT_EQ(sizeof(count), read(efd, &count, sizeof(count)))
@@ -385,39 +385,39 @@ TEST_F(nl, resize_signals_config_and_plug_follows)
 	EXPECT_EQ(1, count);
 
 	plug_range(&self->vq, 0, size);
-	r = vmt_mem_plug(&self->vq, TEST_REGION_GPA + size, 1);
+	r = __vmt_mem_plug(&self->vq, TEST_REGION_GPA + size, 1);
 	EXPECT_EQ(VIRTIO_MEM_RESP_NACK, r) TH_LOG("PLUG beyond the new size: %s",
 						  vmt_mem_resp_name(r));
-	ASSERT_EQ(0, nlt_get(&self->nl, self->id, &d));
+	ASSERT_EQ(0, __nlt_get(&self->nl, self->id, &d));
 	EXPECT_EQ(size, d.plugged);
 	EXPECT_EQ(size, d.requested);
 
 	/* the same size again: nothing changed, nothing to tell */
-	ASSERT_EQ(0, nlt_set(&self->nl, self->id, size));
+	ASSERT_EQ(0, __nlt_set(&self->nl, self->id, size));
 	EXPECT_EQ(-1, read(efd, &count, sizeof(count)));
 	EXPECT_EQ(EAGAIN, errno);
 
 	/* the VMM's own resize: it tells the guest itself */
-	ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd, 2 * size));
+	ASSERT_EQ(0, __vmt_mem_set_requested_size(self->dev.fd, 2 * size));
 	EXPECT_EQ(-1, read(efd, &count, sizeof(count)))
 		TH_LOG("the ioctl resize signalled the config eventfd");
 
 	/* a failed resize does not signal either */
-	EXPECT_EQ(-ERANGE, nlt_set(&self->nl, self->id, 2 * TEST_REGION_SIZE));
+	EXPECT_EQ(-ERANGE, __nlt_set(&self->nl, self->id, 2 * TEST_REGION_SIZE));
 	EXPECT_EQ(-1, read(efd, &count, sizeof(count)));
 
 	/* shrinking: signalled too, and the guest may unplug */
-	ASSERT_EQ(0, nlt_set(&self->nl, self->id, TEST_BLOCK_SIZE));
+	ASSERT_EQ(0, __nlt_set(&self->nl, self->id, TEST_BLOCK_SIZE));
 	ASSERT_EQ(sizeof(count), read(efd, &count, sizeof(count)));
-	r = vmt_mem_unplug(&self->vq, TEST_REGION_GPA + TEST_BLOCK_SIZE,
-			   (size - TEST_BLOCK_SIZE) / TEST_BLOCK_SIZE);
+	r = __vmt_mem_unplug(&self->vq, TEST_REGION_GPA + TEST_BLOCK_SIZE,
+			     (size - TEST_BLOCK_SIZE) / TEST_BLOCK_SIZE);
 	EXPECT_EQ(VIRTIO_MEM_RESP_ACK, r);
 
 	/* removed: no more signals */
-	ASSERT_EQ(0, vmt_mem_set_config_call(self->dev.fd, -1));
-	ASSERT_EQ(0, nlt_set(&self->nl, self->id, size));
+	ASSERT_EQ(0, __vmt_mem_set_config_call(self->dev.fd, -1));
+	ASSERT_EQ(0, __nlt_set(&self->nl, self->id, size));
 	EXPECT_EQ(-1, read(efd, &count, sizeof(count)));
-	ASSERT_EQ(0, nlt_get(&self->nl, self->id, &d));
+	ASSERT_EQ(0, __nlt_get(&self->nl, self->id, &d));
 	EXPECT_FALSE(d.config_call);
 	close(efd);
 }
@@ -431,26 +431,26 @@ TEST_F(nl, config_call_errors)
 	ASSERT_LE(0, efd);
 	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, nullfd);
-	r = vmt_mem_set_config_call(self->dev.fd, nullfd);
+	r = __vmt_mem_set_config_call(self->dev.fd, nullfd);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("not an eventfd: %s", vmt_errname(-r));
-	r = vmt_mem_set_config_call(self->dev.fd, 1000000);
+	r = __vmt_mem_set_config_call(self->dev.fd, 1000000);
 	EXPECT_EQ(-EBADF, r) TH_LOG("not a file: %s", vmt_errname(-r));
-	r = vmt_mem_set_config_call(self->dev.fd, -2);
+	r = __vmt_mem_set_config_call(self->dev.fd, -2);
 	EXPECT_EQ(-EBADF, r) TH_LOG("-2: %s", vmt_errname(-r));
 
 	/* only the owner */
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid)
-		_exit(vmt_mem_set_config_call(self->dev.fd, efd) == -EPERM ? 0 : 1);
+		_exit(__vmt_mem_set_config_call(self->dev.fd, efd) == -EPERM ? 0 : 1);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, WEXITSTATUS(status))
 		TH_LOG("another process could set the config eventfd");
 
-	EXPECT_EQ(0, vmt_mem_set_config_call(self->dev.fd, efd));
-	EXPECT_EQ(0, vmt_mem_set_config_call(self->dev.fd, efd)) TH_LOG("replacing it");
-	EXPECT_EQ(0, vmt_mem_set_config_call(self->dev.fd, -1));
-	EXPECT_EQ(0, vmt_mem_set_config_call(self->dev.fd, -1)) TH_LOG("clearing twice");
+	EXPECT_EQ(0, __vmt_mem_set_config_call(self->dev.fd, efd));
+	EXPECT_EQ(0, __vmt_mem_set_config_call(self->dev.fd, efd)) TH_LOG("replacing it");
+	EXPECT_EQ(0, __vmt_mem_set_config_call(self->dev.fd, -1));
+	EXPECT_EQ(0, __vmt_mem_set_config_call(self->dev.fd, -1)) TH_LOG("clearing twice");
 	close(nullfd);
 	close(efd);
 }
@@ -462,7 +462,7 @@ TEST_F(nl, events)
 
 	nlt_events_open(&ev);
 
-	ASSERT_EQ(0, nlt_set(&self->nl, self->id, 8ULL << 20));
+	ASSERT_EQ(0, __nlt_set(&self->nl, self->id, 8ULL << 20));
 	ASSERT_TRUE(nlt_next_event(&ev, self->id, 5000, &e))
 		TH_LOG("no event after a netlink resize");
 	EXPECT_EQ(VHOST_MEM_CMD_REQUESTED_SIZE_NTF, e.cmd)
@@ -473,7 +473,7 @@ TEST_F(nl, events)
 	EXPECT_EQ(0, e.plugged);
 	EXPECT_LE(e.requested, e.usable);
 
-	ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd, 4ULL << 20));
+	ASSERT_EQ(0, __vmt_mem_set_requested_size(self->dev.fd, 4ULL << 20));
 	ASSERT_TRUE(nlt_next_event(&ev, self->id, 5000, &e))
 		TH_LOG("no event after an ioctl resize");
 	EXPECT_EQ(VHOST_MEM_CMD_REQUESTED_SIZE_NTF, e.cmd);
@@ -504,17 +504,17 @@ TEST_F(nl, events)
 
 	/* requests that change nothing send nothing */
 	EXPECT_EQ(VIRTIO_MEM_RESP_NACK,
-		  vmt_mem_plug(&self->vq, TEST_REGION_GPA + (4ULL << 20), 1));
+		  __vmt_mem_plug(&self->vq, TEST_REGION_GPA + (4ULL << 20), 1));
 	EXPECT_EQ(VIRTIO_MEM_RESP_ERROR,
-		  vmt_mem_unplug(&self->vq, TEST_REGION_GPA + (8ULL << 20), 1));
+		  __vmt_mem_unplug(&self->vq, TEST_REGION_GPA + (8ULL << 20), 1));
 	EXPECT_FALSE(nlt_next_event(&ev, self->id, 300, &e))
 		TH_LOG("unexpected %s", nlt_cmd_name(e.cmd));
 
 	/* UNPLUG_ALL after shrinking to 0: plugged 0 == requested 0 */
-	ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd, 0));
+	ASSERT_EQ(0, __vmt_mem_set_requested_size(self->dev.fd, 0));
 	ASSERT_TRUE(nlt_next_event(&ev, self->id, 5000, &e));
 	EXPECT_EQ(VHOST_MEM_CMD_REQUESTED_SIZE_NTF, e.cmd);
-	EXPECT_EQ(VIRTIO_MEM_RESP_ACK, vmt_mem_unplug_all(&self->vq));
+	EXPECT_EQ(VIRTIO_MEM_RESP_ACK, __vmt_mem_unplug_all(&self->vq));
 	ASSERT_TRUE(nlt_next_event(&ev, self->id, 5000, &e));
 	EXPECT_EQ(VHOST_MEM_CMD_PLUGGED_SIZE_NTF, e.cmd);
 	EXPECT_EQ(0, e.plugged);
@@ -540,10 +540,10 @@ TEST_F(nl, error_event)
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, mem);
 	vmt_vm_add_memslot(self->vm, TEST_SLOT_BASE, stolen_gpa, stolen_size, mem);
-	ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd, 8ULL << 20));
+	ASSERT_EQ(0, __vmt_mem_set_requested_size(self->dev.fd, 8ULL << 20));
 	nlt_events_open(&ev);
 
-	r = vmt_mem_plug(&self->vq, TEST_REGION_GPA, 2);
+	r = __vmt_mem_plug(&self->vq, TEST_REGION_GPA, 2);
 	EXPECT_EQ(VIRTIO_MEM_RESP_BUSY, r)
 		TH_LOG("PLUG whose memslot id is taken: expected BUSY, got %s",
 		       vmt_mem_resp_name(r));
@@ -563,7 +563,7 @@ TEST_F(nl, error_event)
 
 	/* given back, the guest's retry succeeds */
 	vmt_vm_delete_memslot(self->vm, TEST_SLOT_BASE);
-	r = vmt_mem_plug(&self->vq, TEST_REGION_GPA, 2);
+	r = __vmt_mem_plug(&self->vq, TEST_REGION_GPA, 2);
 	EXPECT_EQ(VIRTIO_MEM_RESP_ACK, r) TH_LOG("the retry: %s",
 						 vmt_mem_resp_name(r));
 	ASSERT_TRUE(nlt_next_event(&ev, self->id, 5000, &e));
@@ -597,10 +597,10 @@ static int set_with_caps(u32 id, u64 caps, int *r)
 {
 	struct nlc n;
 
-	TEST_ASSERT(!nlt_open(&n), "family lookup");
+	TEST_ASSERT(!__nlt_open(&n), "family lookup");
 	set_caps(caps);
-	*r = nlt_set(&n, id, 8ULL << 20);
-	TEST_ASSERT(!nlt_get(&n, id, NULL), "DEV_GET with caps 0x%llx",
+	*r = __nlt_set(&n, id, 8ULL << 20);
+	TEST_ASSERT(!__nlt_get(&n, id, NULL), "DEV_GET with caps 0x%llx",
 		    (unsigned long long)caps);
 	nlt_close(&n);
 	return *r;
@@ -638,9 +638,9 @@ static void dropped_after_open(u32 id)
 	struct nlc n;
 	int r;
 
-	TEST_ASSERT(!nlt_open(&n), "family lookup");
+	TEST_ASSERT(!__nlt_open(&n), "family lookup");
 	set_caps(get_caps() & ~CAP_BIT(CAP_SYS_RESOURCE));
-	r = nlt_set(&n, id, 8ULL << 20);
+	r = __nlt_set(&n, id, 8ULL << 20);
 	TEST_ASSERT(r == -EPERM, "DEV_SET after dropping CAP_SYS_RESOURCE: expected EPERM, got %s",
 		    vmt_errname(-r));
 }
@@ -652,8 +652,8 @@ static void opened_by_other(u32 id)
 	int r;
 
 	set_caps(get_caps() & ~CAP_BIT(CAP_SYS_RESOURCE));
-	TEST_ASSERT(!nlt_open(&n), "family lookup");
-	r = nlt_set(&n, id, 8ULL << 20);
+	TEST_ASSERT(!__nlt_open(&n), "family lookup");
+	r = __nlt_set(&n, id, 8ULL << 20);
 	TEST_ASSERT(r == -EPERM, "DEV_SET without CAP_SYS_RESOURCE: expected EPERM, got %s",
 		    vmt_errname(-r));
 }
@@ -666,12 +666,12 @@ static void as_nobody(u32 id)
 
 	TEST_ASSERT(!setresgid(65534, 65534, 65534) &&
 		    !setresuid(65534, 65534, 65534), "becoming nobody");
-	TEST_ASSERT(!nlt_open(&n), "family lookup as nobody");
-	r = nlt_set(&n, id, 8ULL << 20);
+	TEST_ASSERT(!__nlt_open(&n), "family lookup as nobody");
+	r = __nlt_set(&n, id, 8ULL << 20);
 	TEST_ASSERT(r == -EPERM, "DEV_SET as nobody: expected EPERM, got %s",
 		    vmt_errname(-r));
-	TEST_ASSERT(!nlt_get(&n, id, NULL), "DEV_GET as nobody");
-	TEST_ASSERT(dump && !nlt_dump(&n, dump) && nlt_dump_find(dump, id),
+	TEST_ASSERT(!__nlt_get(&n, id, NULL), "DEV_GET as nobody");
+	TEST_ASSERT(dump && !__nlt_dump(&n, dump) && nlt_dump_find(dump, id),
 		    "the dump as nobody lacks our device");
 }
 
@@ -701,9 +701,9 @@ static void new_userns(u32 id)
 	TEST_ASSERT(!unshare(CLONE_NEWUSER), "unshare(CLONE_NEWUSER)");
 	TEST_ASSERT(get_caps() & CAP_BIT(CAP_SYS_RESOURCE),
 		    "no CAP_SYS_RESOURCE in a new user namespace");
-	TEST_ASSERT(!nlt_open(&n), "family lookup");
-	TEST_ASSERT(!nlt_get(&n, id, NULL), "DEV_GET from a new user namespace");
-	r = nlt_set(&n, id, 8ULL << 20);
+	TEST_ASSERT(!__nlt_open(&n), "family lookup");
+	TEST_ASSERT(!__nlt_get(&n, id, NULL), "DEV_GET from a new user namespace");
+	r = __nlt_set(&n, id, 8ULL << 20);
 	TEST_ASSERT(r == -EPERM, "DEV_SET from a new user namespace: expected EPERM, got %s",
 		    vmt_errname(-r));
 }
@@ -726,20 +726,20 @@ static void new_userns_netns(u32 id)
 	leave_chroot();
 	TEST_ASSERT(!unshare(CLONE_NEWUSER | CLONE_NEWNET),
 		    "unshare(CLONE_NEWUSER | CLONE_NEWNET)");
-	TEST_ASSERT(!nlt_open(&n), "family lookup");
-	TEST_ASSERT(dump && !nlt_dump(&n, dump) && dump->n == 0,
+	TEST_ASSERT(!__nlt_open(&n), "family lookup");
+	TEST_ASSERT(dump && !__nlt_dump(&n, dump) && dump->n == 0,
 		    "a new user and network namespace lists %u devices",
 		    dump ? dump->n : 0);
-	r = nlt_get(&n, id, NULL);
+	r = __nlt_get(&n, id, NULL);
 	TEST_ASSERT(r == -ENODEV, "DEV_GET of the parent's device: %s",
 		    vmt_errname(-r));
 	snprintf(path, sizeof(path), "self/fd/%d", node);
 	fd = openat(proc, path, O_RDWR | O_CLOEXEC);
 	TEST_ASSERT(fd >= 0, "opening /dev/vhost-mem in the new namespaces");
-	TEST_ASSERT(!nlt_dump(&n, dump) && dump->n == 1,
+	TEST_ASSERT(!__nlt_dump(&n, dump) && dump->n == 1,
 		    "the new namespace lists %u devices, not its own one",
 		    dump->n);
-	r = nlt_set(&n, dump->devs[0].id, 0);
+	r = __nlt_set(&n, dump->devs[0].id, 0);
 	TEST_ASSERT(r == -EBADFD, "DEV_SET of its own device: expected EBADFD, got %s",
 		    vmt_errname(-r));
 	close(fd);
@@ -772,10 +772,10 @@ TEST_F(nl, permissions)
 	u64 want;
 
 	for (i = 0; i < VMT_ARRAY_SIZE(callers); i++) {
-		EXPECT_EQ(0, vmt_mem_set_requested_size(self->dev.fd, 0));
+		EXPECT_EQ(0, __vmt_mem_set_requested_size(self->dev.fd, 0));
 		EXPECT_EQ(0, in_child(callers[i].fn, self->id))
 			TH_LOG("%s", callers[i].what);
-		ASSERT_EQ(0, vmt_mem_get_status(self->dev.fd, &st));
+		ASSERT_EQ(0, __vmt_mem_get_status(self->dev.fd, &st));
 		want = callers[i].allowed ? 8 * MIB : 0;
 		EXPECT_EQ(want, st.requested_size)
 			TH_LOG("%s: the device's requested size is %llu MiB",
@@ -783,7 +783,7 @@ TEST_F(nl, permissions)
 			       (unsigned long long)st.requested_size >> 20);
 	}
 	/* and root, as every other test */
-	EXPECT_EQ(0, nlt_set(&self->nl, self->id, 4ULL << 20));
+	EXPECT_EQ(0, __nlt_set(&self->nl, self->id, 4ULL << 20));
 }
 
 /* Another network namespace sees none of our devices, and we none of its. */
@@ -805,20 +805,20 @@ TEST_F(nl, netns_isolation)
 
 		close(pipefd[0]);
 		TEST_ASSERT(!unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)");
-		TEST_ASSERT(!nlt_open(&n),
+		TEST_ASSERT(!__nlt_open(&n),
 			    "the family is missing in a new network namespace");
-		TEST_ASSERT(!nlt_dump(&n, dump) && !nlt_dump_find(dump, self->id),
+		TEST_ASSERT(!__nlt_dump(&n, dump) && !nlt_dump_find(dump, self->id),
 			    "another namespace lists our device");
-		r = nlt_get(&n, self->id, NULL);
+		r = __nlt_get(&n, self->id, NULL);
 		TEST_ASSERT(r == -ENODEV, "DEV_GET from another namespace: %s",
 			    vmt_errname(-r));
-		r = nlt_set(&n, self->id, 8ULL << 20);
+		r = __nlt_set(&n, self->id, 8ULL << 20);
 		TEST_ASSERT(r == -ENODEV, "DEV_SET from another namespace: %s",
 			    vmt_errname(-r));
 		/* a device opened here belongs here */
 		fd = vmt_mem_open();
 		id = vmt_dev_id(fd);
-		TEST_ASSERT(!nlt_dump(&n, dump) && nlt_dump_find(dump, id) &&
+		TEST_ASSERT(!__nlt_dump(&n, dump) && nlt_dump_find(dump, id) &&
 			    dump->n == 1,
 			    "the namespace should list exactly its own device");
 		TEST_ASSERT(write(pipefd[1], &id, sizeof(id)) == sizeof(id),
@@ -830,11 +830,11 @@ TEST_F(nl, netns_isolation)
 	close(pipefd[1]);
 	ASSERT_EQ(sizeof(child_id), read(pipefd[0], &child_id, sizeof(child_id)))
 		TH_LOG("the child failed before opening its device");
-	r = nlt_get(&self->nl, child_id, NULL);
+	r = __nlt_get(&self->nl, child_id, NULL);
 	EXPECT_EQ(-ENODEV, r) TH_LOG("the other namespace's device is visible here: %s",
 				     vmt_errname(-r));
-	EXPECT_EQ(-ENODEV, nlt_set(&self->nl, child_id, 0));
-	ASSERT_EQ(0, nlt_dump(&self->nl, dump));
+	EXPECT_EQ(-ENODEV, __nlt_set(&self->nl, child_id, 0));
+	ASSERT_EQ(0, __nlt_dump(&self->nl, dump));
 	EXPECT_EQ(NULL, nlt_dump_find(dump, child_id));
 	EXPECT_NE(NULL, nlt_dump_find(dump, self->id));
 	kill(pid, SIGKILL);
@@ -864,7 +864,7 @@ TEST_F(nl, stale_id_never_resizes_newer_device)
 
 	fd = vmt_mem_open();
 	id_a = vmt_dev_id(fd);
-	ASSERT_EQ(0, nlt_get(&self->nl, id_a, &a));
+	ASSERT_EQ(0, __nlt_get(&self->nl, id_a, &a));
 	EXPECT_TRUE(a.has_cookie) TH_LOG("DEV_GET has no VHOST_MEM_A_COOKIE");
 	close(fd);
 
@@ -877,37 +877,37 @@ TEST_F(nl, stale_id_never_resizes_newer_device)
 			TEST_SLOT_BASE);
 	vmt_dev_start(&dev2, &region2, 0);
 	id_b = vmt_dev_id(dev2.fd);
-	ASSERT_EQ(0, nlt_get(&self->nl, id_b, &b));
+	ASSERT_EQ(0, __nlt_get(&self->nl, id_b, &b));
 	TH_LOG("closed vhost-mem%u (cookie %llu), opened vhost-mem%u (cookie %llu)",
 	       id_a, (unsigned long long)a.cookie, id_b,
 	       (unsigned long long)b.cookie);
 	EXPECT_NE(id_a, id_b) TH_LOG("the id of a closed device was reused at once");
 	EXPECT_LT(a.cookie, b.cookie) TH_LOG("cookies increase");
 
-	r = nlt_set_cookie(&self->nl, id_a, a.cookie, 8ULL << 20);
+	r = __nlt_set_cookie(&self->nl, id_a, a.cookie, 8ULL << 20);
 	EXPECT_TRUE(r == -ENODEV || r == -ESTALE)
 		TH_LOG("DEV_SET of the closed device with its cookie: %s (%s)",
 		       vmt_errname(-r), self->nl.msg);
-	r = nlt_set(&self->nl, id_a, 8ULL << 20);
+	r = __nlt_set(&self->nl, id_a, 8ULL << 20);
 	EXPECT_EQ(-ENODEV, r) TH_LOG("DEV_SET of the closed device's id: %s",
 				     vmt_errname(-r));
-	ASSERT_EQ(0, vmt_mem_get_status(dev2.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(dev2.fd, &st));
 	EXPECT_EQ(0, st.requested_size)
 		TH_LOG("a DEV_SET meant for the closed device resized the new one");
 
 	/* a live id with another device's cookie */
-	r = nlt_set_cookie(&self->nl, id_b, a.cookie, 8ULL << 20);
+	r = __nlt_set_cookie(&self->nl, id_b, a.cookie, 8ULL << 20);
 	EXPECT_EQ(-ESTALE, r) TH_LOG("DEV_SET with a wrong cookie: %s",
 				     vmt_errname(-r));
 	EXPECT_NE('\0', self->nl.msg[0]) TH_LOG("no extack for a stale cookie");
-	r = nlt_get_cookie(&self->nl, id_b, a.cookie, NULL);
+	r = __nlt_get_cookie(&self->nl, id_b, a.cookie, NULL);
 	EXPECT_EQ(-ESTALE, r) TH_LOG("DEV_GET with a wrong cookie: %s",
 				     vmt_errname(-r));
-	ASSERT_EQ(0, vmt_mem_get_status(dev2.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(dev2.fd, &st));
 	EXPECT_EQ(0, st.requested_size);
 	/* and the right one */
-	EXPECT_EQ(0, nlt_set_cookie(&self->nl, id_b, b.cookie, 8ULL << 20));
-	ASSERT_EQ(0, vmt_mem_get_status(dev2.fd, &st));
+	EXPECT_EQ(0, __nlt_set_cookie(&self->nl, id_b, b.cookie, 8ULL << 20));
+	ASSERT_EQ(0, __vmt_mem_get_status(dev2.fd, &st));
 	EXPECT_EQ(8ULL << 20, st.requested_size);
 
 	vmt_dev_close(&dev2);
@@ -927,17 +927,17 @@ static void pidns_reader(u32 parent_id, int report)
 	int fd;
 
 	TEST_ASSERT(getpid() == 1, "not pid 1 of a new pid namespace");
-	TEST_ASSERT(!nlt_open(&n), "family lookup");
-	TEST_ASSERT(!nlt_get(&n, parent_id, &d), "DEV_GET of the parent's device");
+	TEST_ASSERT(!__nlt_open(&n), "family lookup");
+	TEST_ASSERT(!__nlt_get(&n, parent_id, &d), "DEV_GET of the parent's device");
 	TEST_ASSERT(!d.has_owner, "the owner is visible: pid %u", d.owner_pid);
 	TEST_ASSERT(!d.has_vm, "the VM id '%s' names a process of another pid namespace",
 		    d.vm_id);
 	vm = vmt_vm_create(0);
 	fd = vmt_mem_open();
-	TEST_ASSERT(!vmt_vhost_set_owner(fd), "VHOST_SET_OWNER");
-	TEST_ASSERT(!vmt_mem_set_vm(fd, vm->vm_fd), "VHOST_MEM_SET_VM");
+	TEST_ASSERT(!__vmt_vhost_set_owner(fd), "VHOST_SET_OWNER");
+	TEST_ASSERT(!__vmt_mem_set_vm(fd, vm->vm_fd), "VHOST_MEM_SET_VM");
 	id = vmt_dev_id(fd);
-	TEST_ASSERT(!nlt_get(&n, id, &d), "DEV_GET of its own device");
+	TEST_ASSERT(!__nlt_get(&n, id, &d), "DEV_GET of its own device");
 	TEST_ASSERT(d.has_owner && d.owner_pid == 1, "its own owner: %u",
 		    d.owner_pid);
 	snprintf(want, sizeof(want), "kvm-%d", getpid());
@@ -982,7 +982,7 @@ TEST_F(nl, vm_id_in_pid_namespace)
 	close(sv[1]);
 	if (read(sv[0], &id, sizeof(id)) == sizeof(id)) {
 		/* from here, its VM is named by its pid here */
-		ASSERT_EQ(0, nlt_get(&self->nl, id, &d));
+		ASSERT_EQ(0, __nlt_get(&self->nl, id, &d));
 		ASSERT_TRUE(d.has_owner);
 		EXPECT_NE(1, d.owner_pid);
 		snprintf(want, sizeof(want), "kvm-%u", d.owner_pid);
@@ -1064,10 +1064,10 @@ static void busy_dumper(int report, u32 idle_id, u32 busy_id)
 	TEST_ASSERT(dump, "out of memory");
 	TEST_ASSERT(!setresgid(65534, 65534, 65534) &&
 		    !setresuid(65534, 65534, 65534), "becoming nobody");
-	TEST_ASSERT(!nlt_open(&n), "family lookup as nobody");
+	TEST_ASSERT(!__nlt_open(&n), "family lookup as nobody");
 	end = vmt_now_ns() + BUSY_RUN_MS * 1000000ULL;
 	while ((t = vmt_now_ns()) < end) {
-		res.failed += !!nlt_dump(&n, dump);
+		res.failed += !!__nlt_dump(&n, dump);
 		t = vmt_now_ns() - t;
 		if (t > res.max_ns)
 			res.max_ns = t;
@@ -1141,8 +1141,8 @@ static void busy_setter(int report, u32 busy_id, u32 b)
 
 	(void)report;
 	(void)b;
-	TEST_ASSERT(!nlt_open(&n), "family lookup");
-	nlt_set(&n, busy_id, 8ULL << 20);
+	TEST_ASSERT(!__nlt_open(&n), "family lookup");
+	__nlt_set(&n, busy_id, 8ULL << 20);
 }
 
 static void *busy_kill_setter(void *arg)
@@ -1190,7 +1190,7 @@ TEST_F_TIMEOUT(nl, busy_device_stalls_nobody, 120)
 	u8 *blob;
 
 	/* the state to load: 16 MiB plugged */
-	ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd, 16ULL << 20));
+	ASSERT_EQ(0, __vmt_mem_set_requested_size(self->dev.fd, 16ULL << 20));
 	plug_range(&self->vq, 0, 16ULL << 20);
 	blob = vmt_ft_save(self->dev.fd, &len);
 
@@ -1207,8 +1207,8 @@ TEST_F_TIMEOUT(nl, busy_device_stalls_nobody, 120)
 	vmt_region_init(&region2, &backing2, TEST_REGION_GPA, TEST_BLOCK_SIZE,
 			TEST_SLOT_BASE);
 	region2.flags |= VHOST_MEM_REGION_F_PREALLOC;
-	ASSERT_EQ(0, vmt_mem_set_vm(dev2.fd, vm2->vm_fd));
-	ASSERT_EQ(0, vmt_mem_set_region(dev2.fd, &region2));
+	ASSERT_EQ(0, __vmt_mem_set_vm(dev2.fd, vm2->vm_fd));
+	ASSERT_EQ(0, __vmt_mem_set_region(dev2.fd, &region2));
 	busy_id = vmt_dev_id(dev2.fd);
 
 	dumper = busy_spawn(&dump_fd, busy_dumper, self->id, busy_id);
@@ -1219,7 +1219,7 @@ TEST_F_TIMEOUT(nl, busy_device_stalls_nobody, 120)
 	ASSERT_EQ(0, pthread_create(&thread, NULL, uffd_hold, &holder));
 	vmt_sleep_ms(200);
 	t0 = vmt_now_ns();
-	r = vmt_ft_set_state(dev2.fd, blob, len);
+	r = __vmt_ft_set_state(dev2.fd, blob, len);
 	held_ns = vmt_now_ns() - t0;
 	pthread_join(thread, NULL);
 	pthread_join(killer, NULL);
@@ -1261,7 +1261,7 @@ TEST_F_TIMEOUT(nl, busy_device_stalls_nobody, 120)
 	{
 		struct nlc_dev d;
 
-		ASSERT_EQ(0, nlt_get(&self->nl, busy_id, &d));
+		ASSERT_EQ(0, __nlt_get(&self->nl, busy_id, &d));
 		EXPECT_FALSE(d.busy);
 		EXPECT_EQ(16ULL << 20, d.plugged);
 	}
@@ -1288,27 +1288,27 @@ static void spam(struct nlc *n, u32 id, unsigned int rounds, unsigned int seed)
 		switch ((i + seed) % 9) {
 		case 0:
 			want = 0;
-			r = nlt_get(n, id, NULL);
+			r = __nlt_get(n, id, NULL);
 			break;
 		case 1:
 			want = -ENODEV;
-			r = nlt_get(n, id + 1000 + i, NULL);
+			r = __nlt_get(n, id + 1000 + i, NULL);
 			break;
 		case 2:
 			want = 0;
-			r = nlt_set(n, id, (i % 4) * TEST_BLOCK_SIZE);
+			r = __nlt_set(n, id, (i % 4) * TEST_BLOCK_SIZE);
 			break;
 		case 3:
 			want = -EINVAL;
-			r = nlt_set(n, id, TEST_BLOCK_SIZE + i % 4096 + 1);
+			r = __nlt_set(n, id, TEST_BLOCK_SIZE + i % 4096 + 1);
 			break;
 		case 4:
 			want = -ERANGE;
-			r = nlt_set(n, id, TEST_REGION_SIZE + TEST_BLOCK_SIZE * (1 + i));
+			r = __nlt_set(n, id, TEST_REGION_SIZE + TEST_BLOCK_SIZE * (1 + i));
 			break;
 		case 5:
 			want = 0;
-			r = nlt_dump(n, dump);
+			r = __nlt_dump(n, dump);
 			TEST_ASSERT(r || nlt_dump_find(dump, id),
 				    "round %u: the dump lacks the device", i);
 			break;
@@ -1317,19 +1317,19 @@ static void spam(struct nlc *n, u32 id, unsigned int rounds, unsigned int seed)
 			msg = nlt_msg(n, VHOST_MEM_CMD_DEV_GET, 0);
 			nla_put_u32(msg, VHOST_MEM_A_ID, id);
 			nla_put(msg, 1 + i % 60, i % 13, "0123456789abc");
-			r = nlt_transact(n, msg, NULL, NULL);
+			r = __nlt_transact(n, msg, NULL, NULL);
 			want = r;
 			break;
 		case 7:
 			want = -EINVAL;
 			msg = nlt_msg(n, VHOST_MEM_CMD_DEV_SET, 0);
 			nla_put_u32(msg, VHOST_MEM_A_ID, id);
-			r = nlt_transact(n, msg, NULL, NULL);
+			r = __nlt_transact(n, msg, NULL, NULL);
 			break;
 		default:
 			/* every command number, as a dump */
-			r = nlt_transact(n, nlt_msg(n, (u8)(i % 256), NLM_F_DUMP),
-					 NULL, NULL);
+			r = __nlt_transact(n, nlt_msg(n, (u8)(i % 256), NLM_F_DUMP),
+					   NULL, NULL);
 			want = r;
 			break;
 		}
@@ -1355,7 +1355,7 @@ TEST_F_TIMEOUT(nl, spam_leaves_device_working, 300)
 	if (!pid) {
 		struct nlc n;
 
-		TEST_ASSERT(!nlt_open(&n), "family lookup");
+		TEST_ASSERT(!__nlt_open(&n), "family lookup");
 		spam(&n, self->id, rounds, 4);
 		_exit(0);
 	}
@@ -1366,13 +1366,13 @@ TEST_F_TIMEOUT(nl, spam_leaves_device_working, 300)
 
 	/* the device still works: resize, plug up to it, events */
 	nlt_events_close(&idle);
-	ASSERT_EQ(0, nlt_set(&self->nl, self->id, 0));
-	EXPECT_EQ(VIRTIO_MEM_RESP_ACK, vmt_mem_unplug_all(&self->vq));
-	ASSERT_EQ(0, nlt_set(&self->nl, self->id, 16ULL << 20));
+	ASSERT_EQ(0, __nlt_set(&self->nl, self->id, 0));
+	EXPECT_EQ(VIRTIO_MEM_RESP_ACK, __vmt_mem_unplug_all(&self->vq));
+	ASSERT_EQ(0, __nlt_set(&self->nl, self->id, 16ULL << 20));
 	plug_range(&self->vq, 0, 16ULL << 20);
-	r = vmt_mem_plug(&self->vq, TEST_REGION_GPA + (16ULL << 20), 1);
+	r = __vmt_mem_plug(&self->vq, TEST_REGION_GPA + (16ULL << 20), 1);
 	EXPECT_EQ(VIRTIO_MEM_RESP_NACK, r);
-	ASSERT_EQ(0, nlt_get(&self->nl, self->id, &d));
+	ASSERT_EQ(0, __nlt_get(&self->nl, self->id, &d));
 	EXPECT_EQ(16ULL << 20, d.plugged);
 	EXPECT_EQ(0, d.dropped);
 }
@@ -1395,7 +1395,7 @@ TEST_F_TIMEOUT(nl, churn_during_dumps, 300)
 		for (i = 0; i < 300; i++) {
 			for (k = 0; k < 4; k++)
 				fds[k] = vmt_mem_open();
-			TEST_ASSERT(!vmt_vhost_set_owner(fds[i % 4]), "owner");
+			TEST_ASSERT(!__vmt_vhost_set_owner(fds[i % 4]), "owner");
 			for (k = 0; k < 4; k++)
 				close(fds[k]);
 		}
@@ -1405,14 +1405,14 @@ TEST_F_TIMEOUT(nl, churn_during_dumps, 300)
 	for (i = 0; vmt_now_ns() < deadline; i++) {
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			break;
-		r = nlt_dump(&self->nl, dump);
+		r = __nlt_dump(&self->nl, dump);
 		ASSERT_EQ(0, r) TH_LOG("dump %d: %s", i, vmt_errname(-r));
 		ASSERT_NE(NULL, nlt_dump_find(dump, self->id));
 		for (id = 0; id < 12; id++) {
-			r = nlt_get(&self->nl, id, NULL);
+			r = __nlt_get(&self->nl, id, NULL);
 			ASSERT_TRUE(r == 0 || r == -ENODEV)
 				TH_LOG("DEV_GET %u: %s", id, vmt_errname(-r));
-			r = nlt_set(&self->nl, id, 0);
+			r = __nlt_set(&self->nl, id, 0);
 			ASSERT_TRUE(r == 0 || r == -ENODEV || r == -EBADFD)
 				TH_LOG("DEV_SET %u: %s", id, vmt_errname(-r));
 		}
@@ -1424,7 +1424,7 @@ TEST_F_TIMEOUT(nl, churn_during_dumps, 300)
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	TH_LOG("%d rounds of dumps while devices came and went", i);
-	EXPECT_EQ(0, nlt_get(&self->nl, self->id, NULL));
+	EXPECT_EQ(0, __nlt_get(&self->nl, self->id, NULL));
 	free(dump);
 }
 
@@ -1434,7 +1434,7 @@ TEST(family_and_group)
 	int grp;
 
 	VMT_REQUIRE_DEVICE();
-	ASSERT_EQ(0, nlt_open(&n));
+	ASSERT_EQ(0, __nlt_open(&n));
 	grp = genl_ctrl_resolve_grp(n.sk, VHOST_MEM_FAMILY_NAME,
 				    VHOST_MEM_MCGRP_EVENTS);
 	EXPECT_LT(0, grp) TH_LOG("group %s: %s", VHOST_MEM_MCGRP_EVENTS,

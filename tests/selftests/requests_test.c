@@ -82,7 +82,7 @@ static void expect_sizes(struct __test_metadata *_metadata,
 {
 	struct vhost_mem_status st;
 
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &st));
 	EXPECT_EQ(usable, st.usable_region_size)
 		TH_LOG("usable_region_size: expected 0x%llx, got 0x%llx",
 		       (unsigned long long)usable,
@@ -392,7 +392,7 @@ TEST_F(req, state)
 	RQ_STATE(e, UNPLUGGED, vmt_rq_gpa(e, 0), 144);
 	RQ(e, ACK, PLUG, vmt_rq_gpa(e, 4), 4);
 	RQ(e, ACK, PLUG, vmt_rq_gpa(e, 40), 1);
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &before));
+	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &before));
 
 	RQ_STATE(e, PLUGGED, vmt_rq_gpa(e, 4), 4);
 	RQ_STATE(e, PLUGGED, vmt_rq_gpa(e, 5), 2);
@@ -405,7 +405,7 @@ TEST_F(req, state)
 	bad_ranges(_metadata, e, STATE);
 
 	/* STATE changes nothing but its own counters */
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &after));
+	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &after));
 	EXPECT_EQ(before.plugged_size, after.plugged_size);
 	EXPECT_EQ(before.usable_region_size, after.usable_region_size);
 	EXPECT_EQ(before.memslots, after.memslots);
@@ -430,7 +430,7 @@ TEST_F(req, unknown_type)
 		RQ(e, ERROR, types[i], vmt_rq_gpa(e, 0), 1);
 		RQ(e, ERROR, types[i], 0, 0);
 	}
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &st));
 	EXPECT_EQ(3 * VMT_ARRAY_SIZE(types),
 		  st.requests[VHOST_MEM_REQ_UNKNOWN][ERROR]);
 	expect_sizes(_metadata, e, 264ULL << 20, BLK, 1);
@@ -652,7 +652,7 @@ TEST_F(req, status_counters)
 	RQ(e, ERROR, 42, vmt_rq_gpa(e, 0), 1);
 	RQ(e, ERROR, 0xffff, 0, 0);
 
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &st));
 	for (t = 0; t < VHOST_MEM_NR_REQ_TYPES; t++) {
 		for (r = 0; r < VHOST_MEM_NR_RESP_TYPES; r++) {
 			u64 w = want[t][r], got = st.requests[t][r];
@@ -700,13 +700,13 @@ TEST_F(req, requests_wait_while_stopped)
 
 	used0 = vmt_vq_used_idx(&e->vq);
 	for (i = 0; i < VMT_ARRAY_SIZE(reqs); i++)
-		ASSERT_LE(0, vmt_mem_queue(&e->vq, &reqs[i]));
+		ASSERT_LE(0, __vmt_mem_queue(&e->vq, &reqs[i]));
 	vmt_vq_kick_force(&e->vq);
 	vmt_sleep_ms(300);
 	EXPECT_EQ(used0, vmt_vq_used_idx(&e->vq))
 		TH_LOG("a stopped device answered %u requests",
 		       (u16)(vmt_vq_used_idx(&e->vq) - used0));
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &st));
 	EXPECT_FALSE(st.flags & VHOST_MEM_STATUS_F_RUNNING);
 	EXPECT_EQ(BLK, st.plugged_size);
 	EXPECT_EQ(VMT_ACCESS_MMIO, vmt_guest_read_u64(e->vm, vmt_rq_gpa(e, 0),
@@ -947,7 +947,7 @@ TEST_F(batch, one_kick_all_answered_one_interrupt)
 	vmt_vq_drain_calls(&e->vq);
 	used0 = vmt_vq_used_idx(&e->vq);
 	for (i = 0; i < n; i++)
-		ASSERT_LE(0, vmt_mem_queue(&e->vq, &r[i]));
+		ASSERT_LE(0, __vmt_mem_queue(&e->vq, &r[i]));
 	ASSERT_TRUE(vmt_vq_kick(&e->vq))
 		TH_LOG("the idle device did not ask for a kick");
 	ASSERT_EQ(1, e->vq.kicks);
@@ -989,7 +989,7 @@ TEST_F(batch, interrupt_suppression_honoured)
 	else
 		e->vq.avail->flags = htole16(VRING_AVAIL_F_NO_INTERRUPT);
 	for (i = 0; i < n; i++)
-		ASSERT_LE(0, vmt_mem_queue(&e->vq, &r[i]));
+		ASSERT_LE(0, __vmt_mem_queue(&e->vq, &r[i]));
 	vmt_vq_kick(&e->vq);
 	ASSERT_TRUE(wait_used_idx(&e->vq, used0 + n))
 		TH_LOG("the batch was not answered within %d ms",
@@ -1003,7 +1003,7 @@ TEST_F(batch, interrupt_suppression_honoured)
 
 	/* asked for again: the next answer interrupts */
 	e->vq.avail->flags = 0;
-	ASSERT_LE(0, vmt_mem_queue(&e->vq, &one));
+	ASSERT_LE(0, __vmt_mem_queue(&e->vq, &one));
 	vmt_vq_kick(&e->vq);
 	ASSERT_LT(0, vmt_vq_wait_call(&e->vq, vmt_timeout_ms()))
 		TH_LOG("no interrupt for a request once interrupts were wanted again");

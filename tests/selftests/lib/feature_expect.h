@@ -34,7 +34,7 @@ static inline struct vhost_mem_status
 status_of(struct __test_metadata *_metadata, int fd)
 {
 	struct vhost_mem_status st;
-	int r = vmt_mem_get_status(fd, &st);
+	int r = __vmt_mem_get_status(fd, &st);
 
 	EXPECT_EQ(0, r) TH_LOG("VHOST_MEM_GET_STATUS: %s", vmt_errstr(r));
 	return st;
