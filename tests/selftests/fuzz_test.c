@@ -54,7 +54,7 @@
 
 #include "vmt.h"
 #include "req_util.h"
-#include "feature_util.h"
+#include "vmm_util.h"
 #include "nl_util.h"
 #include "kselftest_harness.h"
 

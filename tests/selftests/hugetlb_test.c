@@ -11,7 +11,7 @@
 
 #include "vmt.h"
 #include "kselftest_harness.h"
-#include "feature_expect.h"
+#include "rq_expect.h"
 
 #define HUGEPAGES_DIR	"/dev/hugepages"
 

@@ -40,7 +40,7 @@
 #include <linux/userfaultfd.h>
 
 #include "vmt.h"
-#include "feature_util.h"
+#include "vmm_util.h"
 #include "short_names.h"
 #include "kselftest_harness.h"
 

@@ -5,7 +5,7 @@
  */
 #include "vmt.h"
 #include "kselftest_harness.h"
-#include "feature_expect.h"
+#include "rq_expect.h"
 
 /* Each device: 64 MiB in 4 chunks of 16 MiB, 4 ids. */
 #define MD_SIZE		(64ULL << 20)

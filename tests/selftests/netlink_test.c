@@ -38,7 +38,7 @@
 #include <linux/userfaultfd.h>
 
 #include "vmt.h"
-#include "feature_util.h"
+#include "vmm_util.h"
 #include "nl_util.h"
 #include "kselftest_harness.h"
 

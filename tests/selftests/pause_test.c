@@ -13,7 +13,7 @@
 
 #include "vmt.h"
 #include "kselftest_harness.h"
-#include "feature_expect.h"
+#include "rq_expect.h"
 
 /* 32 blocks in 4 chunks of 8, requested 16 MiB (usable: the region) */
 #define PZ_BLOCKS	32

@@ -7,7 +7,7 @@
  */
 #include "vmt.h"
 #include "kselftest_harness.h"
-#include "feature_expect.h"
+#include "rq_expect.h"
 
 /* 512 blocks (1 GiB) in 16 chunks of 32 */
 #define RS_BLOCKS	512

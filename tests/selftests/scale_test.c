@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "vmt.h"
-#include "feature_util.h"
+#include "vmm_util.h"
 #include "short_names.h"
 #include "kselftest_harness.h"
 

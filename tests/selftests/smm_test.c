@@ -9,7 +9,7 @@
 
 #include "vmt.h"
 #include "kselftest_harness.h"
-#include "feature_expect.h"
+#include "rq_expect.h"
 
 /* 32 blocks in 4 chunks of 8; ids 100-103 */
 #define SMM_BLOCKS	32

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * vhost-mem selftests: what the feature, migration and scale tests share.
+ * vhost-mem selftests: what a VMM does around a device besides requests,
+ * on a vmt_rq_env (req_util.h).
  *
  * - The ioctls of the device's options: pause, state save and restore,
  *   system reset.
@@ -13,8 +14,8 @@
  *   size of the huge page pool.
  * - The kernel log from a mark on: lines that contain a string.
  */
-#ifndef VMT_FEATURE_UTIL_H
-#define VMT_FEATURE_UTIL_H
+#ifndef VMT_VMM_UTIL_H
+#define VMT_VMM_UTIL_H
 
 #include "req_util.h"
 
@@ -170,4 +171,4 @@ int __vmt_ft_klog_mark(void);
  */
 int vmt_ft_klog_count(int fd, const char *needle, bool show);
 
-#endif /* VMT_FEATURE_UTIL_H */
+#endif /* VMT_VMM_UTIL_H */

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "module_util.h"
-#include "feature_util.h"
+#include "vmm_util.h"
 
 #define VMT_FT_HUGETLBFS_MAGIC	0x958458f6
 #define VMT_FT_NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
