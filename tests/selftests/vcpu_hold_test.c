@@ -191,6 +191,19 @@ static struct runner *runner_add(struct hold *h,
 	return r;
 }
 
+/* Every runner's thread started, then the churn's (*churn). */
+static void start_threads(struct hold *h, pthread_t *churn)
+{
+	unsigned int i;
+
+	for (i = 0; i < h->nr_runners; i++)
+		TEST_ASSERT(!pthread_create(&h->runners[i].thread, NULL,
+					    runner_thread, &h->runners[i]),
+			    "pthread_create");
+	TEST_ASSERT(!pthread_create(churn, NULL, churn_thread, &h->churn),
+		    "pthread_create");
+}
+
 /* Every runner's threads started, then the churn; all joined. */
 static void run_churn(struct hold *h, unsigned int rounds)
 {
@@ -198,12 +211,7 @@ static void run_churn(struct hold *h, unsigned int rounds)
 	unsigned int i;
 
 	h->churn.max_rounds = rounds;
-	for (i = 0; i < h->nr_runners; i++)
-		TEST_ASSERT(!pthread_create(&h->runners[i].thread, NULL,
-					    runner_thread, &h->runners[i]),
-			    "pthread_create");
-	TEST_ASSERT(!pthread_create(&churn, NULL, churn_thread, &h->churn),
-		    "pthread_create");
+	start_threads(h, &churn);
 	TEST_ASSERT(!pthread_join(churn, NULL), "pthread_join");
 	for (i = 0; i < h->nr_runners; i++)
 		TEST_ASSERT(!pthread_join(h->runners[i].thread, NULL),
@@ -383,12 +391,7 @@ static void churn_forever(int fd, void *arg)
 		vmt_vcpu_add(h->e.vm, i, &vcpu);
 		runner_add(h, &vcpu);
 	}
-	for (i = 0; i < h->nr_runners; i++)
-		TEST_ASSERT(!pthread_create(&h->runners[i].thread, NULL,
-					    runner_thread, &h->runners[i]),
-			    "pthread_create");
-	TEST_ASSERT(!pthread_create(&churn, NULL, churn_thread, &h->churn),
-		    "pthread_create");
+	start_threads(h, &churn);
 	while (__atomic_load_n(&h->churn.rounds, __ATOMIC_ACQUIRE) < 3)
 		usleep(1000);
 	TEST_ASSERT(write(fd, "r", 1) == 1, "write to the parent");
