@@ -348,11 +348,26 @@ int __vmt_recv_fd(int sock)
 	return fd;
 }
 
+/* Reap pid if it ends within timeout_ms: true with *status, else false. */
+static bool vmt_reap_within(pid_t pid, int *status, int timeout_ms)
+{
+	u64 deadline = vmt_now_ns() + (u64)timeout_ms * 1000000ULL;
+
+	for (;;) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return true;
+		if (vmt_now_ns() >= deadline)
+			return false;
+		vmt_sleep_ms(1);
+	}
+}
+
 pid_t vmt_fork_ready(void (*fn)(int ready_fd, void *arg), void *arg,
 		     int timeout_ms)
 {
+	int fds[2], r, status, err;
 	struct pollfd pfd;
-	int fds[2], r;
+	ssize_t n = -1;
 	pid_t pid;
 	char byte;
 
@@ -369,16 +384,32 @@ pid_t vmt_fork_ready(void (*fn)(int ready_fd, void *arg), void *arg,
 	close(fds[1]);
 	pfd = (struct pollfd){ .fd = fds[0], .events = POLLIN };
 	r = poll(&pfd, 1, timeout_ms);
-	if (r == 1)
-		r = read(fds[0], &byte, 1);
-	close(fds[0]);
-	if (r != 1) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		TEST_FAIL("the child %s before it was ready",
-			  r ? "died" : "took too long");
+	err = errno;
+	if (r == 1) {
+		n = read(fds[0], &byte, 1);
+		err = errno;
 	}
-	return pid;
+	close(fds[0]);
+	if (r == 1 && n == 1)
+		return pid;
+	if (r == 1 && n == 0 && vmt_reap_within(pid, &status, 1000)) {
+		/* EOF: the child ended without writing the byte. */
+		if (WIFEXITED(status))
+			TEST_FAIL("the child exited with status %d before it was ready",
+				  WEXITSTATUS(status));
+		TEST_FAIL("the child was killed by signal %d (%s) before it was ready",
+			  WTERMSIG(status), strsignal(WTERMSIG(status)));
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	if (r == 0)
+		TEST_FAIL("the child took longer than %d ms to be ready",
+			  timeout_ms);
+	if (r < 0 || n < 0)
+		TEST_FAIL("%s of the ready pipe failed: %s (the child killed)",
+			  r < 0 ? "poll" : "read", vmt_errname(err));
+	/* EOF, yet the child lives on: it closed its end (exec, dup2). */
+	TEST_FAIL("the child closed its ready fd without writing to it (killed)");
 }
 
 pid_t vmt_fork_socket(int *sock)

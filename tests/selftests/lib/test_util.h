@@ -133,8 +133,9 @@ int __vmt_recv_fd(int sock);
 /*
  * Fork a child that runs fn(ready_fd, arg) and never returns; it writes one
  * byte to ready_fd when the parent may act on it.  The parent waits up to
- * timeout_ms for that byte: returns the pid, or fails the test (the child
- * killed) if it died or took longer.
+ * timeout_ms for that byte: returns the pid, or fails the test saying why:
+ * the child exited first (with its exit status or signal, reaped), or took
+ * longer, or closed ready_fd without writing (both: the child killed).
  */
 pid_t vmt_fork_ready(void (*fn)(int ready_fd, void *arg), void *arg,
 		     int timeout_ms);
