@@ -227,7 +227,7 @@ static void vmb_backing_init(struct vmt_backing *b, enum vmt_backing_type type,
 
 static void vmb_read_setting(const char *path, char *buf, size_t size)
 {
-	if (vmt_read_file(path, buf, size) < 0)
+	if (__vmt_read_file(path, buf, size) < 0)
 		snprintf(buf, size, "unknown");
 }
 

@@ -148,7 +148,7 @@ static void vmb_kernel_reap(struct vmb_ctx *c, unsigned int n)
 
 static void vmb_kernel_queue(struct vmb_ctx *c, struct vmt_mem_req *req)
 {
-	TEST_ASSERT(vmt_mem_queue(&c->vq, req) >= 0,
+	TEST_ASSERT(__vmt_mem_queue(&c->vq, req) >= 0,
 		    "no room in the ring for a request");
 }
 
@@ -241,12 +241,12 @@ static void vmb_raw_memslot(struct vmb_ctx *c, struct vmb_lane *l, u64 chunk,
 
 	/* as the module: size 0 (and no address) deletes */
 	if (create)
-		r = vmt_vm_set_memslot(c->vm, l->slot_base + chunk,
-				       l->gpa + off, size,
-				       (u8 *)c->b->hva + l->offset + off, 0);
+		r = __vmt_vm_set_memslot(c->vm, l->slot_base + chunk,
+					 l->gpa + off, size,
+					 (u8 *)c->b->hva + l->offset + off, 0);
 	else
-		r = vmt_vm_set_memslot(c->vm, l->slot_base + chunk, 0, 0,
-				       NULL, 0);
+		r = __vmt_vm_set_memslot(c->vm, l->slot_base + chunk, 0, 0,
+					 NULL, 0);
 	TEST_ASSERT(!r, "%s memslot %llu: expected success, got %s",
 		    create ? "creating" : "deleting",
 		    (unsigned long long)(l->slot_base + chunk),
@@ -419,7 +419,7 @@ static void vmb_check_lanes(struct vmb_ctx *c, const bool *lane, bool plugged)
 				    (unsigned long long)c->lanes[p].live_slots);
 			continue;
 		}
-		TEST_ASSERT_OK(vmt_mem_get_status(c->dev.fd, &st));
+		TEST_ASSERT_OK(__vmt_mem_get_status(c->dev.fd, &st));
 		TEST_ASSERT(st.plugged_size == bytes && st.memslots == slots,
 			    "device: expected %llu bytes plugged in %llu memslots, got %llu in %u",
 			    (unsigned long long)bytes,

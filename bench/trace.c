@@ -64,7 +64,7 @@ int vmb_trace_available(void)
 	char buf[4096];
 	int r;
 
-	r = vmt_read_file(VMB_TRACEFS "/available_tracers", buf, sizeof(buf));
+	r = __vmt_read_file(VMB_TRACEFS "/available_tracers", buf, sizeof(buf));
 	if (r < 0)
 		return r;
 	return strstr(buf, "function_graph") ? 0 : -EOPNOTSUPP;

@@ -29,7 +29,7 @@
 
 #include "vmt.h"
 #include "req_util.h"
-#include "feature_util.h"
+#include "vmm_util.h"
 #include "short_names.h"
 #include "kselftest_harness.h"
 
@@ -112,7 +112,7 @@ static const char *hugetlb_backing(struct vmt_backing *b, long long *before,
 	if (free_pages < 0)
 		return "no hugetlbfs in this kernel";
 	if (free_pages < HUGE_PAGES) {
-		if (vmt_read_long("/proc/sys/vm/nr_hugepages", &total))
+		if (__vmt_read_long("/proc/sys/vm/nr_hugepages", &total))
 			return "cannot read /proc/sys/vm/nr_hugepages";
 		*before = total;
 		write_long("/proc/sys/vm/nr_hugepages",
@@ -508,13 +508,13 @@ static int try_region(struct vmt_rq_env *e)
 
 	if (r->slot_count < vmt_region_slots_needed(r))
 		r->slot_count = vmt_region_slots_needed(r);
-	ret = vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd);
+	ret = __vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd);
 	TEST_ASSERT(!ret, "VHOST_MEM_SET_VM: %s", vmt_errname(-ret));
-	ret = vmt_mem_set_region(e->dev.fd, r);
+	ret = __vmt_mem_set_region(e->dev.fd, r);
 	if (ret)
 		return ret;
-	TEST_ASSERT(!vmt_mem_set_requested_size(e->dev.fd, r->region_size) &&
-		    !vmt_mem_set_running(e->dev.fd, 1),
+	TEST_ASSERT(!__vmt_mem_set_requested_size(e->dev.fd, r->region_size) &&
+		    !__vmt_mem_set_running(e->dev.fd, 1),
 		    "the accepted region does not start");
 	vmt_rq_env_adopt(e, r->region_size);
 	vmt_rq_check_status(e);
@@ -544,6 +544,33 @@ static u64 guest_tagged(struct vmt_rq_env *e, u64 b, u64 tag)
 		n += val == (tag | off);
 	}
 	return n;
+}
+
+/*
+ * After an UNPLUG of block 1 that was ACKed although it should not have
+ * been: plugged again, the guest must read none of its old tags.
+ */
+static void expect_replug_fresh(struct __test_metadata *_metadata,
+				struct vmt_rq_env *e)
+{
+	u64 n;
+
+	VMT_RQ_EXPECT(e, ACK, PLUG, 1, 1);
+	n = guest_tagged(e, 1, TAG);
+	EXPECT_EQ(0, n)
+		TH_LOG("plugged again, the guest reads its old data at %llu offsets of block 1",
+		       (unsigned long long)n);
+}
+
+/* After a BUSY UNPLUG of block 1: the guest reads every tag of it. */
+static void expect_tags_kept(struct __test_metadata *_metadata,
+			     struct vmt_rq_env *e)
+{
+	u64 n = guest_tagged(e, 1, TAG);
+
+	EXPECT_EQ(BLK / (16 * PAGE), n)
+		TH_LOG("after the BUSY UNPLUG block 1 keeps only %llu of its tags",
+		       (unsigned long long)n);
 }
 
 /* nr blocks of blk bytes over 2 MiB aligned anonymous memory. */
@@ -752,7 +779,6 @@ TEST(shared_memfd_over_private)
 {
 	struct vmt_rq_env env, *e = &env;
 	int memfd = -1;
-	u64 n;
 
 	VMT_REQUIRE_DEVICE();
 	VMT_REQUIRE_KVM();
@@ -765,17 +791,10 @@ TEST(shared_memfd_over_private)
 		EXPECT_EQ(0, vmt_memfd_data_bytes(memfd, 0, BLK))
 			TH_LOG("UNPLUG of block 1 ACKed, the memfd over it still holds %llu KiB",
 			       (unsigned long long)vmt_memfd_data_bytes(memfd, 0, BLK) / 1024);
-		VMT_RQ_EXPECT(e, ACK, PLUG, 1, 1);
-		n = guest_tagged(e, 1, TAG);
-		EXPECT_EQ(0, n)
-			TH_LOG("plugged again, the guest reads its old data at %llu offsets of block 1",
-			       (unsigned long long)n);
+		expect_replug_fresh(_metadata, e);
 		ASSERT_TRUE(0) TH_LOG("UNPLUG over a shared memfd: expected BUSY, got ACK");
 	}
-	n = guest_tagged(e, 1, TAG);
-	EXPECT_EQ(BLK / (16 * PAGE), n)
-		TH_LOG("after the BUSY UNPLUG block 1 keeps only %llu of its tags",
-		       (unsigned long long)n);
+	expect_tags_kept(_metadata, e);
 	/* the VMM puts private memory back: the block unplugs */
 	remap(vmt_rq_hva(e, 1), BLK, NULL, MAP_PRIVATE | MAP_ANONYMOUS);
 	guest_tag(e, 1, TAG);
@@ -794,7 +813,6 @@ TEST(shared_memfd_over_private)
 TEST(private_over_shared_file)
 {
 	struct vmt_rq_env env, *e = &env;
-	u64 n;
 
 	VMT_REQUIRE_DEVICE();
 	VMT_REQUIRE_KVM();
@@ -807,17 +825,10 @@ TEST(private_over_shared_file)
 		EXPECT_EQ(0, vmt_present_pages(vmt_rq_hva(e, 1), BLK))
 			TH_LOG("UNPLUG of block 1 ACKed, its private memory still maps %llu pages",
 			       (unsigned long long)vmt_present_pages(vmt_rq_hva(e, 1), BLK));
-		VMT_RQ_EXPECT(e, ACK, PLUG, 1, 1);
-		n = guest_tagged(e, 1, TAG);
-		EXPECT_EQ(0, n)
-			TH_LOG("plugged again, the guest reads its old data at %llu offsets of block 1",
-			       (unsigned long long)n);
+		expect_replug_fresh(_metadata, e);
 		ASSERT_TRUE(0) TH_LOG("UNPLUG over replaced file memory: expected BUSY, got ACK");
 	}
-	n = guest_tagged(e, 1, TAG);
-	EXPECT_EQ(BLK / (16 * PAGE), n)
-		TH_LOG("after the BUSY UNPLUG block 1 keeps only %llu of its tags",
-		       (unsigned long long)n);
+	expect_tags_kept(_metadata, e);
 	/* the file mapped back where it belongs: the block unplugs */
 	TEST_ASSERT(mmap(vmt_rq_hva(e, 1), BLK, RW, MAP_SHARED | MAP_FIXED,
 			 e->backing.fd, BLK) == vmt_rq_hva(e, 1), "mmap back");

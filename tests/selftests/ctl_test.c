@@ -218,7 +218,7 @@ static u64 requested_size(int fd)
 {
 	struct vhost_mem_status st;
 
-	TEST_ASSERT(!vmt_mem_get_status(fd, &st), "VHOST_MEM_GET_STATUS");
+	TEST_ASSERT(!__vmt_mem_get_status(fd, &st), "VHOST_MEM_GET_STATUS");
 	return st.requested_size;
 }
 
@@ -262,7 +262,7 @@ FIXTURE_SETUP(ctl)
 	snprintf(self->name, sizeof(self->name), "vhost-mem%u", self->id);
 	self->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_LE(0, self->efd);
-	ASSERT_EQ(0, vmt_mem_set_config_call(self->dev.fd, self->efd));
+	ASSERT_EQ(0, __vmt_mem_set_config_call(self->dev.fd, self->efd));
 }
 
 FIXTURE_TEARDOWN(ctl)
@@ -324,9 +324,9 @@ TEST_F_TIMEOUT(ctl, status, 120)
 	char want[64];
 	struct run *r;
 
-	ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd, 16ULL << 20));
+	ASSERT_EQ(0, __vmt_mem_set_requested_size(self->dev.fd, 16ULL << 20));
 	plug_range(&self->vq, 0, 8ULL << 20);
-	ASSERT_EQ(0, vmt_mem_get_status(self->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(self->dev.fd, &st));
 
 	r = CTL("status", self->id_str);
 	EXPECT_RUN(r, CTL_OK);
@@ -366,7 +366,7 @@ TEST_F(ctl, resize_reaches_guest)
 		TH_LOG("the config-change eventfd did not fire");
 	EXPECT_EQ(64ULL << 20, requested_size(self->dev.fd));
 	plug_range(&self->vq, 0, 64ULL << 20);
-	p = vmt_mem_plug(&self->vq, TEST_REGION_GPA + (64ULL << 20), 1);
+	p = __vmt_mem_plug(&self->vq, TEST_REGION_GPA + (64ULL << 20), 1);
 	EXPECT_EQ(VIRTIO_MEM_RESP_NACK, p);
 
 	/* JSON, units, and the other spelling of the device */
@@ -379,7 +379,7 @@ TEST_F(ctl, resize_reaches_guest)
 	free(r);
 	EXPECT_EQ(1, wait_eventfd(self->efd, 5000));
 	EXPECT_EQ(VIRTIO_MEM_RESP_ACK,
-		  vmt_mem_unplug(&self->vq, TEST_REGION_GPA + (32ULL << 20), 16));
+		  __vmt_mem_unplug(&self->vq, TEST_REGION_GPA + (32ULL << 20), 16));
 
 	r = CTL("resize", self->id_str, "8192K");
 	EXPECT_RUN(r, CTL_OK);
@@ -535,7 +535,7 @@ TEST_F_TIMEOUT(ctl, resize_wait_guest_follows, 120)
 	EXPECT_EQ(32ULL << 20, requested_size(self->dev.fd));
 	for (off = 0; off < (32ULL << 20); off += 4 * TEST_BLOCK_SIZE) {
 		EXPECT_EQ(VIRTIO_MEM_RESP_ACK,
-			  vmt_mem_plug(&self->vq, TEST_REGION_GPA + off, 4));
+			  __vmt_mem_plug(&self->vq, TEST_REGION_GPA + off, 4));
 		vmt_sleep_ms(50);
 	}
 	finish(r, 60000);
@@ -549,7 +549,7 @@ TEST_F_TIMEOUT(ctl, resize_wait_guest_follows, 120)
 		  self->id_str, "8M", NULL }, -1);
 	ASSERT_EQ(1, wait_eventfd(self->efd, 20000));
 	EXPECT_EQ(VIRTIO_MEM_RESP_ACK,
-		  vmt_mem_unplug(&self->vq, TEST_REGION_GPA + (8ULL << 20), 12));
+		  __vmt_mem_unplug(&self->vq, TEST_REGION_GPA + (8ULL << 20), 12));
 	finish(r, 60000);
 	EXPECT_RUN(r, CTL_OK);
 	EXPECT_NE(NULL, strstr(r->out, "reached")) TH_LOG("%s", r->out);
@@ -571,7 +571,7 @@ TEST_F_TIMEOUT(ctl, resize_wait_guest_does_not_follow, 120)
 
 	/* part of the way, no config eventfd, JSON */
 	plug_range(&self->vq, 0, 4ULL << 20);
-	ASSERT_EQ(0, vmt_mem_set_config_call(self->dev.fd, -1));
+	ASSERT_EQ(0, __vmt_mem_set_config_call(self->dev.fd, -1));
 	r = CTL("-j", "resize", "-w", "-t", "1.5", self->id_str, "32M");
 	EXPECT_RUN(r, CTL_NOT_FOLLOWED);
 	EXPECT_STREQ("True", PY(r->out, "d['timed_out']"));
@@ -582,7 +582,7 @@ TEST_F_TIMEOUT(ctl, resize_wait_guest_does_not_follow, 120)
 	free(r);
 
 	/* the VMM stopped the device */
-	ASSERT_EQ(0, vmt_mem_set_running(self->dev.fd, 0));
+	ASSERT_EQ(0, __vmt_mem_set_running(self->dev.fd, 0));
 	r = CTL("resize", "-w", "-t", "1", self->id_str, "8M");
 	EXPECT_RUN(r, CTL_NOT_FOLLOWED);
 	EXPECT_NE(NULL, strstr(r->err, "not running")) TH_LOG("%s", r->err);
@@ -624,18 +624,18 @@ TEST_F_TIMEOUT(ctl, monitor, 120)
 		  self->id_str, NULL }, -1);
 	/* until it listens: each change is an event */
 	for (i = 0; i < 100 && !count_lines(r->out); i++) {
-		ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd,
-							(i % 2) * TEST_BLOCK_SIZE));
+		ASSERT_EQ(0, __vmt_mem_set_requested_size(self->dev.fd,
+							  (i % 2) * TEST_BLOCK_SIZE));
 		wait_lines(r, 1, 100);
 	}
 	ASSERT_NE(0, count_lines(r->out)) TH_LOG("monitor printed nothing: %s",
 						 r->err);
-	ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd, 0));
+	ASSERT_EQ(0, __vmt_mem_set_requested_size(self->dev.fd, 0));
 	vmt_sleep_ms(300);
 	read_all(r->out_fd, r->out, sizeof(r->out));
 	first = count_lines(r->out);
 
-	ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd, 4ULL << 20));
+	ASSERT_EQ(0, __vmt_mem_set_requested_size(self->dev.fd, 4ULL << 20));
 	plug_range(&self->vq, 0, 2ULL << 20);
 	plug_range(&self->vq, 2ULL << 20, 4ULL << 20);
 	rr = CTL("resize", self->id_str, "8M");
@@ -687,8 +687,8 @@ TEST_F_TIMEOUT(ctl, monitor, 120)
 	spawn(r, (const char *const []){ ctl_path, "monitor", "--count", "1",
 		  self->id_str, NULL }, -1);
 	for (i = 0; i < 100 && waitpid(r->pid, NULL, WNOHANG) == 0; i++) {
-		ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd,
-							(i % 2) * TEST_BLOCK_SIZE));
+		ASSERT_EQ(0, __vmt_mem_set_requested_size(self->dev.fd,
+							  (i % 2) * TEST_BLOCK_SIZE));
 		vmt_sleep_ms(100);
 	}
 	ASSERT_LT(i, 100) TH_LOG("monitor --count 1 did not end");
@@ -815,8 +815,8 @@ TEST_F_TIMEOUT(ctl, ynl_cli, 600)
 	ASSERT_NE(NULL, r);
 	YNL_START(r, &y, "--subscribe", "events", "--sleep", "10");
 	for (i = 0; i < 600 && waitpid(r->pid, &st, WNOHANG) == 0; i++) {
-		ASSERT_EQ(0, vmt_mem_set_requested_size(self->dev.fd,
-							(i % 2) * TEST_BLOCK_SIZE));
+		ASSERT_EQ(0, __vmt_mem_set_requested_size(self->dev.fd,
+							  (i % 2) * TEST_BLOCK_SIZE));
 		vmt_sleep_ms(100);
 	}
 	ASSERT_LT(i, 600) TH_LOG("cli.py --subscribe did not end");
@@ -888,9 +888,9 @@ TEST(module_not_loaded)
 		SKIP(return, "%s", why);
 	if (!vmt_modroot() || !vmt_modules_supported())
 		SKIP(return, "the module cannot be reloaded here (run through tests/vm/run.sh)");
-	if (vmt_module_refcnt(VMT_MODULE_NAME) > 0)
+	if (__vmt_module_refcnt(VMT_MODULE_NAME) > 0)
 		SKIP(return, "a device is open: cannot unload the module");
-	ret = vmt_modprobe(VMT_MODULE_NAME, true, out, sizeof(out));
+	ret = __vmt_modprobe(VMT_MODULE_NAME, true, out, sizeof(out));
 	ASSERT_EQ(0, ret) TH_LOG("modprobe -r: %s", out);
 
 	r = CTL("list");
@@ -907,9 +907,9 @@ TEST(module_not_loaded)
 	EXPECT_RUN(r, CTL_NO_MODULE);
 	free(r);
 
-	ret = vmt_modprobe(VMT_MODULE_NAME, false, out, sizeof(out));
+	ret = __vmt_modprobe(VMT_MODULE_NAME, false, out, sizeof(out));
 	ASSERT_EQ(0, ret) TH_LOG("modprobe: %s", out);
-	ASSERT_EQ(0, vmt_wait_path(VMT_VHOST_MEM_DEV, true, 5000));
+	ASSERT_EQ(0, __vmt_wait_path(VMT_VHOST_MEM_DEV, true, 5000));
 	r = CTL("list");
 	EXPECT_RUN(r, CTL_OK);
 	free(r);

@@ -44,8 +44,8 @@ FIXTURE_SETUP(module)
 	if (!vmt_modules_supported())
 		SKIP(return, "this kernel has no module support (/proc/modules is absent)");
 	if (!vmt_module_loaded(VMT_MODULE_NAME)) {
-		r = vmt_modprobe(VMT_MODULE_NAME, false, self->out,
-				 sizeof(self->out));
+		r = __vmt_modprobe(VMT_MODULE_NAME, false, self->out,
+				   sizeof(self->out));
 		ASSERT_EQ(0, r) TH_LOG("modprobe %s: exit %d: %s",
 				       VMT_MODULE_NAME, r, self->out);
 	}
@@ -58,16 +58,16 @@ FIXTURE_TEARDOWN(module)
 	/* The tests that follow need the module. */
 	if (vmt_module_loaded(VMT_MODULE_NAME))
 		return;
-	r = vmt_modprobe(VMT_MODULE_NAME, false, self->out, sizeof(self->out));
+	r = __vmt_modprobe(VMT_MODULE_NAME, false, self->out, sizeof(self->out));
 	EXPECT_EQ(0, r) TH_LOG("reloading %s after the test: exit %d: %s",
 			       VMT_MODULE_NAME, r, self->out);
-	EXPECT_EQ(0, vmt_wait_path(VMT_VHOST_MEM_DEV, true, 5000));
+	EXPECT_EQ(0, __vmt_wait_path(VMT_VHOST_MEM_DEV, true, 5000));
 }
 
 static int module_unload(struct __test_metadata *_metadata, char *out,
 			 size_t outlen)
 {
-	int r = vmt_modprobe(VMT_MODULE_NAME, true, out, outlen);
+	int r = __vmt_modprobe(VMT_MODULE_NAME, true, out, outlen);
 
 	EXPECT_EQ(0, r) TH_LOG("modprobe -r %s with no device open: exit %d: %s",
 			       VMT_MODULE_NAME, r, out);
@@ -76,7 +76,7 @@ static int module_unload(struct __test_metadata *_metadata, char *out,
 	EXPECT_FALSE(vmt_module_loaded(VMT_MODULE_NAME))
 		TH_LOG("/sys/module/%s still exists after modprobe -r",
 		       VMT_MODULE_NAME);
-	EXPECT_EQ(0, vmt_wait_path(VMT_VHOST_MEM_DEV, false, 5000))
+	EXPECT_EQ(0, __vmt_wait_path(VMT_VHOST_MEM_DEV, false, 5000))
 		TH_LOG("%s still exists 5 s after the module was removed",
 		       VMT_VHOST_MEM_DEV);
 	return _metadata->exit_code ? -1 : 0;
@@ -85,16 +85,16 @@ static int module_unload(struct __test_metadata *_metadata, char *out,
 static int module_load(struct __test_metadata *_metadata, char *out,
 		       size_t outlen)
 {
-	int r = vmt_modprobe(VMT_MODULE_NAME, false, out, outlen);
+	int r = __vmt_modprobe(VMT_MODULE_NAME, false, out, outlen);
 
 	EXPECT_EQ(0, r) TH_LOG("modprobe %s: exit %d: %s", VMT_MODULE_NAME,
 			       r, out);
 	if (r)
 		return -1;
-	EXPECT_EQ(0, vmt_wait_path(VMT_VHOST_MEM_DEV, true, 5000))
+	EXPECT_EQ(0, __vmt_wait_path(VMT_VHOST_MEM_DEV, true, 5000))
 		TH_LOG("%s did not appear within 5 s of loading the module",
 		       VMT_VHOST_MEM_DEV);
-	EXPECT_EQ(0, vmt_module_refcnt(VMT_MODULE_NAME))
+	EXPECT_EQ(0, __vmt_module_refcnt(VMT_MODULE_NAME))
 		TH_LOG("a freshly loaded module with no device open should have refcnt 0");
 	return _metadata->exit_code ? -1 : 0;
 }
@@ -114,10 +114,10 @@ TEST_F_TIMEOUT(module, unload_and_reload, 120)
 	fd = open(VMT_VHOST_MEM_DEV, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, fd) TH_LOG("open(%s) after reloading: %s",
 				VMT_VHOST_MEM_DEV, vmt_errname(errno));
-	EXPECT_EQ(1, vmt_module_refcnt(VMT_MODULE_NAME))
+	EXPECT_EQ(1, __vmt_module_refcnt(VMT_MODULE_NAME))
 		TH_LOG("one open device should hold one module reference");
 	close(fd);
-	EXPECT_EQ(0, vmt_module_refcnt(VMT_MODULE_NAME))
+	EXPECT_EQ(0, __vmt_module_refcnt(VMT_MODULE_NAME))
 		TH_LOG("closing the only device should drop its module reference");
 
 	/* and once more, so that unload after a use is covered too */
@@ -131,15 +131,15 @@ TEST_F_TIMEOUT(module, unload_refused_while_open, 120)
 	int fd, r;
 
 	fd = vmt_mem_open();
-	ASSERT_EQ(0, vmt_vhost_set_owner(fd));
-	ASSERT_LE(1, vmt_module_refcnt(VMT_MODULE_NAME))
+	ASSERT_EQ(0, __vmt_vhost_set_owner(fd));
+	ASSERT_LE(1, __vmt_module_refcnt(VMT_MODULE_NAME))
 		TH_LOG("an open device must hold a module reference");
 
-	r = vmt_delete_module(VMT_MODULE_NAME);
+	r = __vmt_delete_module(VMT_MODULE_NAME);
 	EXPECT_TRUE(r == -EWOULDBLOCK || r == -EBUSY)
 		TH_LOG("delete_module(%s, O_NONBLOCK) with a device open: expected EWOULDBLOCK or EBUSY, got %s",
 		       VMT_MODULE_NAME, vmt_errstr(r));
-	r = vmt_modprobe(VMT_MODULE_NAME, true, self->out, sizeof(self->out));
+	r = __vmt_modprobe(VMT_MODULE_NAME, true, self->out, sizeof(self->out));
 	EXPECT_NE(0, r) TH_LOG("modprobe -r %s with a device open succeeded",
 			       VMT_MODULE_NAME);
 	EXPECT_NE(NULL, strstr(self->out, "in use"))
@@ -150,11 +150,11 @@ TEST_F_TIMEOUT(module, unload_refused_while_open, 120)
 	EXPECT_EQ(0, access(VMT_VHOST_MEM_DEV, F_OK));
 
 	/* the open device still answers */
-	EXPECT_EQ(0, vmt_vhost_get_features(fd, &features));
+	EXPECT_EQ(0, __vmt_vhost_get_features(fd, &features));
 	EXPECT_TRUE(features & (1ULL << VIRTIO_F_VERSION_1));
 
 	close(fd);
-	EXPECT_EQ(0, vmt_module_refcnt(VMT_MODULE_NAME))
+	EXPECT_EQ(0, __vmt_module_refcnt(VMT_MODULE_NAME))
 		TH_LOG("closing the device should drop its module reference");
 	ASSERT_EQ(0, module_unload(_metadata, self->out, sizeof(self->out)));
 	ASSERT_EQ(0, module_load(_metadata, self->out, sizeof(self->out)));
@@ -176,8 +176,8 @@ TEST(open_close)
 
 	/* each open is a device of its own: both can be owned */
 	fd2 = vmt_mem_open();
-	EXPECT_EQ(0, vmt_vhost_set_owner(fd1));
-	EXPECT_EQ(0, vmt_vhost_set_owner(fd2))
+	EXPECT_EQ(0, __vmt_vhost_set_owner(fd1));
+	EXPECT_EQ(0, __vmt_vhost_set_owner(fd2))
 		TH_LOG("a second open of %s should be a new device with no owner",
 		       VMT_VHOST_MEM_DEV);
 	EXPECT_EQ(0, close(fd1));
@@ -190,9 +190,9 @@ TEST(set_owner_once)
 
 	VMT_REQUIRE_DEVICE();
 	fd = vmt_mem_open();
-	r = vmt_vhost_set_owner(fd);
+	r = __vmt_vhost_set_owner(fd);
 	ASSERT_EQ(0, r) TH_LOG("first VHOST_SET_OWNER: %s", vmt_errname(-r));
-	r = vmt_vhost_set_owner(fd);
+	r = __vmt_vhost_set_owner(fd);
 	EXPECT_EQ(-EBUSY, r)
 		TH_LOG("second VHOST_SET_OWNER: expected EBUSY, got %s",
 		       vmt_errstr(r));
@@ -208,11 +208,11 @@ TEST(unowned_device_refuses_setup)
 	VMT_REQUIRE_KVM();
 	vm = vmt_vm_create(0);
 	fd = vmt_mem_open();
-	r = vmt_vhost_set_mem_table_vm(fd, vm);
+	r = __vmt_vhost_set_mem_table_vm(fd, vm);
 	EXPECT_EQ(-EPERM, r)
 		TH_LOG("VHOST_SET_MEM_TABLE before VHOST_SET_OWNER: expected EPERM, got %s",
 		       vmt_errstr(r));
-	r = vmt_vhost_set_vring_num(fd, VHOST_MEM_REQUESTQ, 128);
+	r = __vmt_vhost_set_vring_num(fd, VHOST_MEM_REQUESTQ, 128);
 	EXPECT_EQ(-EPERM, r)
 		TH_LOG("VHOST_SET_VRING_NUM before VHOST_SET_OWNER: expected EPERM, got %s",
 		       vmt_errstr(r));
@@ -287,26 +287,26 @@ static void child_vhost_ioctls(struct child_report *rep, int fd, void *arg)
 	unsigned int base;
 	u64 features;
 
-	child_expect(rep, "VHOST_SET_OWNER", -EBUSY, vmt_vhost_set_owner(fd));
+	child_expect(rep, "VHOST_SET_OWNER", -EBUSY, __vmt_vhost_set_owner(fd));
 	child_expect(rep, "VHOST_SET_MEM_TABLE", -EPERM,
-		     vmt_vhost_set_mem_table_vm(fd, vq->vm));
+		     __vmt_vhost_set_mem_table_vm(fd, vq->vm));
 	child_expect(rep, "VHOST_SET_VRING_NUM", -EPERM,
-		     vmt_vhost_set_vring_num(fd, VHOST_MEM_REQUESTQ, 64));
+		     __vmt_vhost_set_vring_num(fd, VHOST_MEM_REQUESTQ, 64));
 	child_expect(rep, "VHOST_SET_VRING_BASE", -EPERM,
-		     vmt_vhost_set_vring_base(fd, VHOST_MEM_REQUESTQ, 5));
+		     __vmt_vhost_set_vring_base(fd, VHOST_MEM_REQUESTQ, 5));
 	child_expect(rep, "VHOST_GET_VRING_BASE", -EPERM,
-		     vmt_vhost_get_vring_base(fd, VHOST_MEM_REQUESTQ, &base));
+		     __vmt_vhost_get_vring_base(fd, VHOST_MEM_REQUESTQ, &base));
 	child_expect(rep, "VHOST_SET_VRING_ADDR", -EPERM,
-		     vmt_vhost_set_vring_addr(fd, &addr));
+		     __vmt_vhost_set_vring_addr(fd, &addr));
 	child_expect(rep, "VHOST_SET_VRING_KICK", -EPERM,
-		     vmt_vhost_set_vring_kick(fd, VHOST_MEM_REQUESTQ, efd));
+		     __vmt_vhost_set_vring_kick(fd, VHOST_MEM_REQUESTQ, efd));
 	child_expect(rep, "VHOST_SET_VRING_CALL", -EPERM,
-		     vmt_vhost_set_vring_call(fd, VHOST_MEM_REQUESTQ, efd));
+		     __vmt_vhost_set_vring_call(fd, VHOST_MEM_REQUESTQ, efd));
 	child_expect(rep, "VHOST_RESET_OWNER", -EPERM,
-		     vmt_vhost_reset_owner(fd));
+		     __vmt_vhost_reset_owner(fd));
 	/* reading the features is harmless and allowed */
 	child_expect(rep, "VHOST_GET_FEATURES", 0,
-		     vmt_vhost_get_features(fd, &features));
+		     __vmt_vhost_get_features(fd, &features));
 	close(efd);
 }
 
@@ -322,11 +322,11 @@ static void child_vhost_mem_ioctls(struct child_report *rep, int fd,
 	vm_fd = kvm_fd >= 0 ? ioctl(kvm_fd, KVM_CREATE_VM, 0) : -1;
 	if (vm_fd >= 0)
 		child_expect(rep, "VHOST_MEM_SET_VM", -EPERM,
-			     vmt_mem_set_vm(fd, vm_fd));
+			     __vmt_mem_set_vm(fd, vm_fd));
 	child_expect(rep, "VHOST_MEM_SET_REGION", -EPERM,
-		     vmt_mem_set_region(fd, &r));
+		     __vmt_mem_set_region(fd, &r));
 	child_expect(rep, "VHOST_MEM_SET_RUNNING", -EPERM,
-		     vmt_mem_set_running(fd, 1));
+		     __vmt_mem_set_running(fd, 1));
 	if (vm_fd >= 0)
 		close(vm_fd);
 	if (kvm_fd >= 0)
@@ -371,12 +371,12 @@ TEST_F(owner, other_process_cannot_drive_vrings)
 	munmap(rep, sizeof(*rep));
 
 	/* nothing the child tried changed the owner's vring */
-	r = vmt_vhost_get_vring_base(self->dev.fd, VHOST_MEM_REQUESTQ, &base);
+	r = __vmt_vhost_get_vring_base(self->dev.fd, VHOST_MEM_REQUESTQ, &base);
 	EXPECT_EQ(0, r) TH_LOG("VHOST_GET_VRING_BASE by the owner: %s",
 			       vmt_errname(-r));
 	EXPECT_EQ(0, base) TH_LOG("the vring base moved to %u", base);
-	r = vmt_vq_attach(&self->vq, self->dev.fd, VHOST_MEM_REQUESTQ,
-			  self->dev.features);
+	r = __vmt_vq_attach(&self->vq, self->dev.fd, VHOST_MEM_REQUESTQ,
+			    self->dev.features);
 	EXPECT_EQ(0, r) TH_LOG("%s by the owner after the child's attempts: %s",
 			       self->vq.failed_op, vmt_errname(-r));
 }
@@ -421,7 +421,7 @@ TEST_F(owner, requestq_smoke)
 	vmt_region_init(&region, &self->backing, gpa, blk, TEST_SLOT_BASE);
 	vmt_dev_start(&self->dev, &region, 2 * blk);
 
-	r = vmt_mem_request(&self->vq, VIRTIO_MEM_REQ_STATE, gpa, 1, &req);
+	r = __vmt_mem_request(&self->vq, VIRTIO_MEM_REQ_STATE, gpa, 1, &req);
 	EXPECT_EQ(VIRTIO_MEM_RESP_ACK, r)
 		TH_LOG("STATE of the first block: %s",
 		       r < 0 ? vmt_errname(-r) : vmt_mem_resp_name(r));
@@ -447,13 +447,13 @@ TEST_F(owner, requestq_smoke)
 	EXPECT_EQ(VMT_ACCESS_OK,
 		  vmt_guest_read_u64(self->vm, gpa + 2 * blk - 8, &val));
 	EXPECT_EQ(VIRTIO_MEM_RESP_ACK,
-		  vmt_mem_state(&self->vq, gpa, 2, &state));
+		  __vmt_mem_state(&self->vq, gpa, 2, &state));
 	EXPECT_EQ(VIRTIO_MEM_STATE_PLUGGED, state);
-	ASSERT_EQ(0, vmt_mem_get_status(self->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(self->dev.fd, &st));
 	EXPECT_EQ(2 * blk, st.plugged_size);
 	EXPECT_EQ(1, st.memslots);
 
-	r = vmt_mem_unplug(&self->vq, gpa, 2);
+	r = __vmt_mem_unplug(&self->vq, gpa, 2);
 	ASSERT_EQ(VIRTIO_MEM_RESP_ACK, r)
 		TH_LOG("UNPLUG of both blocks: %s",
 		       r < 0 ? vmt_errname(-r) : vmt_mem_resp_name(r));
@@ -461,7 +461,7 @@ TEST_F(owner, requestq_smoke)
 		TH_LOG("the guest still reaches an unplugged block");
 	EXPECT_EQ(0, vmt_present_pages(self->backing.hva, 2 * blk))
 		TH_LOG("unplugged memory is still mapped");
-	ASSERT_EQ(0, vmt_mem_get_status(self->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(self->dev.fd, &st));
 	EXPECT_EQ(0, st.plugged_size);
 	EXPECT_EQ(0, st.memslots);
 	if (_metadata->exit_code)
@@ -480,15 +480,15 @@ TEST(features)
 
 	VMT_REQUIRE_DEVICE();
 	fd = vmt_mem_open();
-	ASSERT_EQ(0, vmt_vhost_set_owner(fd));
-	r = vmt_vhost_get_features(fd, &offered);
+	ASSERT_EQ(0, __vmt_vhost_set_owner(fd));
+	r = __vmt_vhost_get_features(fd, &offered);
 	ASSERT_EQ(0, r) TH_LOG("VHOST_GET_FEATURES: %s", vmt_errname(-r));
 	TH_LOG("offered features 0x%llx", (unsigned long long)offered);
 	EXPECT_TRUE(offered & (1ULL << VIRTIO_F_VERSION_1))
 		TH_LOG("VIRTIO_F_VERSION_1 (bit %d) not offered: 0x%llx",
 		       VIRTIO_F_VERSION_1, (unsigned long long)offered);
 
-	r = vmt_vhost_set_features(fd, offered);
+	r = __vmt_vhost_set_features(fd, offered);
 	EXPECT_EQ(0, r) TH_LOG("VHOST_SET_FEATURES of all offered (0x%llx): %s",
 			       (unsigned long long)offered, vmt_errname(-r));
 
@@ -500,7 +500,7 @@ TEST(features)
 		}
 	}
 	ASSERT_NE(0, unknown);
-	r = vmt_vhost_set_features(fd, offered | unknown);
+	r = __vmt_vhost_set_features(fd, offered | unknown);
 	EXPECT_EQ(-EOPNOTSUPP, r)
 		TH_LOG("VHOST_SET_FEATURES with bit %u that was not offered: expected EOPNOTSUPP, got %s",
 		       bit, vmt_errstr(r));
@@ -563,7 +563,7 @@ static void memslot_round_trip(struct __test_metadata *_metadata,
 		TH_LOG("read at GPA 0x%llx without a memslot: %s",
 		       (unsigned long long)gpa + 0x1000, vmt_access_name(r));
 
-	r = vmt_vm_set_memslot(vm, TEST_SLOT_BASE, gpa, size, b->hva, 0);
+	r = __vmt_vm_set_memslot(vm, TEST_SLOT_BASE, gpa, size, b->hva, 0);
 	if (r == -EINVAL && gpa >= VMT_TIB)
 		SKIP(return, "KVM refuses a memslot at GPA 0x%llx (EINVAL): the host MAXPHYADDR is too small; the VM needs -cpu max,phys-bits=46",
 		     (unsigned long long)gpa);
@@ -656,24 +656,24 @@ TEST(set_vm)
 	VMT_REQUIRE_KVM();
 	vm = vmt_vm_create(0);
 	fd = vmt_mem_open();
-	ASSERT_EQ(0, vmt_vhost_set_owner(fd));
+	ASSERT_EQ(0, __vmt_vhost_set_owner(fd));
 
 	efd = eventfd(0, EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
-	r = vmt_mem_set_vm(fd, efd);
+	r = __vmt_mem_set_vm(fd, efd);
 	EXPECT_NE(0, r) TH_LOG("VHOST_MEM_SET_VM with an eventfd succeeded");
 	close(efd);
-	r = vmt_mem_set_vm(fd, -1);
+	r = __vmt_mem_set_vm(fd, -1);
 	EXPECT_NE(0, r) TH_LOG("VHOST_MEM_SET_VM with fd -1 succeeded");
 
-	r = vmt_mem_get_status(fd, &st);
+	r = __vmt_mem_get_status(fd, &st);
 	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_GET_STATUS: %s", vmt_errname(-r));
 	EXPECT_FALSE(st.flags & VHOST_MEM_STATUS_F_VM);
 
-	r = vmt_mem_set_vm(fd, vm->vm_fd);
+	r = __vmt_mem_set_vm(fd, vm->vm_fd);
 	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_SET_VM with a KVM VM fd: %s",
 			       vmt_errname(-r));
-	ASSERT_EQ(0, vmt_mem_get_status(fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(fd, &st));
 	EXPECT_TRUE(st.flags & VHOST_MEM_STATUS_F_VM)
 		TH_LOG("VHOST_MEM_GET_STATUS flags 0x%x lack VHOST_MEM_STATUS_F_VM after VHOST_MEM_SET_VM",
 		       st.flags);
@@ -793,16 +793,16 @@ static int release_setup_one(struct release_ctx *ctx)
 
 	vm_fd = ioctl(ctx->vm->kvm_fd, KVM_CREATE_VM, 0);
 	TEST_ASSERT(vm_fd >= 0, "KVM_CREATE_VM: %s", vmt_errname(errno));
-	r = vmt_mem_set_vm(dev.fd, vm_fd);
+	r = __vmt_mem_set_vm(dev.fd, vm_fd);
 	TEST_ASSERT(!r, "VHOST_MEM_SET_VM: expected success, got %s",
 		    vmt_errname(-r));
 	close(vm_fd);
 	vmt_region_init(&region, &ctx->backing, TEST_REGION_GPA,
 			TEST_BLOCK_SIZE, TEST_SLOT_BASE);
-	r = vmt_mem_set_region(dev.fd, &region);
+	r = __vmt_mem_set_region(dev.fd, &region);
 	TEST_ASSERT(!r, "VHOST_MEM_SET_REGION: expected success, got %s",
 		    vmt_errname(-r));
-	r = vmt_mem_set_running(dev.fd, 1);
+	r = __vmt_mem_set_running(dev.fd, 1);
 	TEST_ASSERT(!r, "VHOST_MEM_SET_RUNNING 1: expected success, got %s",
 		    vmt_errname(-r));
 	return dev.fd;

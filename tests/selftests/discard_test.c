@@ -13,7 +13,7 @@
  */
 #include "vmt.h"
 #include "req_util.h"
-#include "feature_util.h"
+#include "vmm_util.h"
 #include "short_names.h"
 #include "kselftest_harness.h"
 
@@ -110,9 +110,9 @@ TEST_F(discard, new_driver_frees_what_the_old_one_wrote)
 			    "unplugged block 5, mapped for the old driver");
 	ASSERT_LT(0, held(e, 5));
 
-	r = vmt_ft_virtio_reset(e, ACK_ALL);
+	r = __vmt_ft_virtio_reset(e, ACK_ALL);
 	ASSERT_EQ(0, r) TH_LOG("restart with the bit: %s", vmt_errname(-r));
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &st));
 	EXPECT_EQ(1, st.memslots) TH_LOG("memslots: expected 1, got %u",
 					 st.memslots);
 	EXPECT_EQ(0, held(e, 5))

@@ -54,7 +54,7 @@
 
 #include "vmt.h"
 #include "req_util.h"
-#include "feature_util.h"
+#include "vmm_util.h"
 #include "nl_util.h"
 #include "kselftest_harness.h"
 
@@ -451,7 +451,7 @@ static void vmm_pause(struct worker *w)
 	paused = m->paused ? rng_below(&w->rng, 4) == 0 :
 			     rng_below(&w->rng, 8) == 0;
 	doing(w, "VHOST_MEM_SET_PAUSED %d (paused: %d)", paused, m->paused);
-	r = vmt_ft_set_paused(f->e.dev.fd, paused);
+	r = __vmt_ft_set_paused(f->e.dev.fd, paused);
 	TEST_ASSERT(!r, "VHOST_MEM_SET_PAUSED %d: expected success, got %s",
 		    paused, errstr(r));
 	if (m->paused && !paused)
@@ -476,7 +476,7 @@ static void vmm_stop_start(struct worker *w)
 	describe_batch(w, "SET_RUNNING 0, requests, SET_RUNNING 1 with", q, n);
 	vmt_rq_set_running(e, false);
 	for (i = 0; i < n; i++)
-		TEST_ASSERT(vmt_mem_queue(&e->vq, &q[i]) >= 0,
+		TEST_ASSERT(__vmt_mem_queue(&e->vq, &q[i]) >= 0,
 			    "queueing request %u while stopped", i);
 	vmt_vq_kick(&e->vq);
 	TEST_ASSERT(!vmt_vq_wait_used(&e->vq, &u, 20),
@@ -521,7 +521,7 @@ static void vmm_system_reset(struct worker *w)
 		unlock_all(f);
 		return;
 	}
-	r = vmt_ft_reset(f->e.dev.fd);
+	r = __vmt_ft_reset(f->e.dev.fd);
 	TEST_ASSERT(!r, "VHOST_MEM_RESET: expected success, got %s",
 		    errstr(r));
 	vmt_ft_model_system_reset(&f->e.model);
@@ -534,7 +534,7 @@ static void check_emptied(struct fuzz *f, const char *when)
 {
 	const struct vmt_model *m = &f->e.model;
 	struct vhost_mem_status st;
-	int r = vmt_mem_get_status(f->e.dev.fd, &st);
+	int r = __vmt_mem_get_status(f->e.dev.fd, &st);
 
 	TEST_ASSERT(!r && !st.plugged_size && !st.memslots &&
 		    st.usable_region_size == vmt_model_usable_for(m, m->requested),
@@ -567,17 +567,17 @@ static void vmm_state_round_trip(struct worker *w)
 	}
 	blob = vmt_ft_save(e->dev.fd, &len);
 	TEST_ASSERT_EQ(len, STATE_HDR + (e->model.nr_blocks + 7) / 8);
-	r = vmt_ft_set_state(e->dev.fd, blob, len);
+	r = __vmt_ft_set_state(e->dev.fd, blob, len);
 	TEST_ASSERT(r == -EBUSY, "SET_STATE while running: expected EBUSY, got %s",
 		    errstr(r));
 	vmt_rq_set_running(e, false);
 	if (e->model.plugged) {
-		r = vmt_ft_set_state(e->dev.fd, blob, len);
+		r = __vmt_ft_set_state(e->dev.fd, blob, len);
 		TEST_ASSERT(r == -EBUSY,
 			    "SET_STATE with blocks plugged: expected EBUSY, got %s",
 			    errstr(r));
 	}
-	r = vmt_ft_reset(e->dev.fd);
+	r = __vmt_ft_reset(e->dev.fd);
 	TEST_ASSERT(!r, "VHOST_MEM_RESET before SET_STATE: expected success, got %s",
 		    errstr(r));
 	check_emptied(f, "after VHOST_MEM_RESET");
@@ -588,16 +588,16 @@ static void vmm_state_round_trip(struct worker *w)
 	switch (rng_below(&w->rng, 3)) {
 	case 0:		/* the magic */
 		bad[rng_below(&w->rng, 4)] ^= 1 << rng_below(&w->rng, 8);
-		r = vmt_ft_set_state(e->dev.fd, bad, len);
+		r = __vmt_ft_set_state(e->dev.fd, bad, len);
 		break;
 	case 1:		/* one block more or less than plugged_size says */
 		bit = rng_below(&w->rng, e->model.nr_blocks);
 		bad[STATE_HDR + bit / 8] ^= 1 << (bit % 8);
-		r = vmt_ft_set_state(e->dev.fd, bad, len);
+		r = __vmt_ft_set_state(e->dev.fd, bad, len);
 		break;
 	default:	/* another length */
-		r = vmt_ft_set_state(e->dev.fd, bad,
-				     rng_below(&w->rng, 2) ? len - 1 : len + 1);
+		r = __vmt_ft_set_state(e->dev.fd, bad,
+				       rng_below(&w->rng, 2) ? len - 1 : len + 1);
 		break;
 	}
 	free(bad);
@@ -605,7 +605,7 @@ static void vmm_state_round_trip(struct worker *w)
 		    errstr(r));
 	check_emptied(f, "after a refused SET_STATE");
 
-	r = vmt_ft_set_state(e->dev.fd, blob, len);
+	r = __vmt_ft_set_state(e->dev.fd, blob, len);
 	TEST_ASSERT(!r, "SET_STATE of the device's own state: expected success, got %s",
 		    errstr(r));
 	free(blob);
@@ -623,10 +623,10 @@ static void vmm_bad_ioctls(struct worker *w)
 
 	doing(w, "SET_RUNNING 2, SET_PAUSED -1");
 	lock_all(f);
-	r = vmt_mem_set_running(f->e.dev.fd, 2);
+	r = __vmt_mem_set_running(f->e.dev.fd, 2);
 	TEST_ASSERT(r == -EINVAL, "SET_RUNNING 2: expected EINVAL, got %s",
 		    errstr(r));
-	r = vmt_ft_set_paused(f->e.dev.fd, -1);
+	r = __vmt_ft_set_paused(f->e.dev.fd, -1);
 	TEST_ASSERT(r == -EINVAL, "SET_PAUSED -1: expected EINVAL, got %s",
 		    errstr(r));
 	check_exact(f);
@@ -730,7 +730,7 @@ static void ctl_resize(struct worker *w)
 	lock(&f->size_lock);
 	old = m->requested;
 	want = vmt_model_set_requested(m, size);
-	r = nlt_set_cookie(&w->nl, f->id, f->cookie, size);
+	r = __nlt_set_cookie(&w->nl, f->id, f->cookie, size);
 	TEST_ASSERT(r == want, "DEV_SET requested size 0x%llx: expected %s, got %s (%s)",
 		    (unsigned long long)size, errstr(want), errstr(r),
 		    w->nl.msg);
@@ -746,11 +746,11 @@ static void ctl_stale(struct worker *w)
 	int r;
 
 	doing(w, "DEV_SET 0x%llx with a stale cookie", (unsigned long long)size);
-	r = nlt_set_cookie(&w->nl, f->id, f->cookie + 1 + rng_below(&w->rng, 8),
-			   size);
+	r = __nlt_set_cookie(&w->nl, f->id, f->cookie + 1 + rng_below(&w->rng, 8),
+			     size);
 	TEST_ASSERT(r == -ESTALE, "DEV_SET with another device's cookie: expected ESTALE, got %s",
 		    errstr(r));
-	r = nlt_get(&w->nl, f->id ^ 0x40000000, NULL);
+	r = __nlt_get(&w->nl, f->id ^ 0x40000000, NULL);
 	TEST_ASSERT(r == -ENODEV, "DEV_GET of an id no device has: expected ENODEV, got %s",
 		    errstr(r));
 }
@@ -764,7 +764,7 @@ static void ctl_get(struct worker *w, bool exact)
 	doing(w, exact ? "DEV_GET against the model" : "DEV_GET");
 	if (exact)
 		lock_all(f);
-	r = nlt_get_cookie(&w->nl, f->id, f->cookie, &d);
+	r = __nlt_get_cookie(&w->nl, f->id, f->cookie, &d);
 	TEST_ASSERT(!r, "DEV_GET: expected success, got %s (%s)", errstr(r),
 		    w->nl.msg);
 	if (exact) {
@@ -783,7 +783,7 @@ static void ctl_dump(struct worker *w)
 	int r;
 
 	doing(w, "a DEV_GET dump");
-	r = nlt_dump(&w->nl, &dump);
+	r = __nlt_dump(&w->nl, &dump);
 	TEST_ASSERT(!r, "DEV_GET dump: expected success, got %s (%s)",
 		    errstr(r), w->nl.msg);
 	d = nlt_dump_find(&dump, f->id);
@@ -824,7 +824,7 @@ static void reader_status(struct worker *w)
 	int r;
 
 	doing(w, "VHOST_MEM_GET_STATUS, unlocked");
-	r = vmt_mem_get_status(f->e.dev.fd, &st);
+	r = __vmt_mem_get_status(f->e.dev.fd, &st);
 	TEST_ASSERT(!r, "VHOST_MEM_GET_STATUS: expected success, got %s",
 		    errstr(r));
 	d.flags = st.flags;
@@ -864,12 +864,12 @@ static void reader_other(struct worker *w)
 	id = vmt_dev_id(f->e.dev.fd);
 	TEST_ASSERT(id == f->id, "fdinfo: expected vhost-mem-id %u, got %u",
 		    f->id, id);
-	r = vmt_vhost_get_features(f->e.dev.fd, &features);
+	r = __vmt_vhost_get_features(f->e.dev.fd, &features);
 	TEST_ASSERT(!r && features == f->features,
 		    "VHOST_GET_FEATURES: expected 0x%llx, got %s 0x%llx",
 		    (unsigned long long)f->features, errstr(r),
 		    (unsigned long long)features);
-	r = vmt_module_refcnt(VMT_MODULE_NAME);
+	r = __vmt_module_refcnt(VMT_MODULE_NAME);
 	TEST_ASSERT(r > f->refcnt,
 		    "the module's refcnt with our device open: expected more than %d, got %d",
 		    f->refcnt, r);
@@ -1107,7 +1107,7 @@ FIXTURE_SETUP(fuzz)
 	       (unsigned long long)seconds,
 	       f->threads ? "5 threads" : "1 thread");
 
-	f->refcnt = vmt_module_refcnt(VMT_MODULE_NAME);
+	f->refcnt = __vmt_module_refcnt(VMT_MODULE_NAME);
 	pthread_mutex_init(&f->dev_lock, NULL);
 	pthread_mutex_init(&f->size_lock, NULL);
 	vmt_rq_env_init(e, variant->type, variant->region_size, ~0ULL);
@@ -1115,10 +1115,10 @@ FIXTURE_SETUP(fuzz)
 	if (variant->hard)
 		e->region.flags |= VHOST_MEM_REGION_F_HARD_PROTECT;
 	vmt_rq_env_start(e, variant->region_size / 4);
-	TEST_ASSERT_OK(vmt_vhost_get_features(e->dev.fd, &f->features));
+	TEST_ASSERT_OK(__vmt_vhost_get_features(e->dev.fd, &f->features));
 	f->cfg_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	TEST_ASSERT(f->cfg_efd >= 0, "eventfd");
-	TEST_ASSERT_OK(vmt_mem_set_config_call(e->dev.fd, f->cfg_efd));
+	TEST_ASSERT_OK(__vmt_mem_set_config_call(e->dev.fd, f->cfg_efd));
 	f->id = vmt_dev_id(e->dev.fd);
 	f->pinned = -1;
 
@@ -1128,10 +1128,10 @@ FIXTURE_SETUP(fuzz)
 		rng_init(&f->w[i].rng, seed, i);
 		doing(&f->w[i], "not started");
 	}
-	r = nlt_open(&f->w[ROLE_NETLINK].nl);
+	r = __nlt_open(&f->w[ROLE_NETLINK].nl);
 	TEST_ASSERT(!r, "the netlink family %s: %s", VHOST_MEM_FAMILY_NAME,
 		    errstr(r));
-	r = nlt_get(&f->w[ROLE_NETLINK].nl, f->id, &d);
+	r = __nlt_get(&f->w[ROLE_NETLINK].nl, f->id, &d);
 	TEST_ASSERT(!r, "DEV_GET of our device: %s", errstr(r));
 	f->cookie = d.cookie;
 
@@ -1185,7 +1185,7 @@ TEST_F_TIMEOUT(fuzz, run, CASE_TIMEOUT)
 	/* everything once more, and no kernel report */
 	doing(&f->w[ROLE_GUEST], "the final checks");
 	if (m->paused) {
-		TEST_ASSERT_OK(vmt_ft_set_paused(e->dev.fd, 0));
+		TEST_ASSERT_OK(__vmt_ft_set_paused(e->dev.fd, 0));
 		m->paused = false;
 		f->cfg_expected++;
 	}
@@ -1203,9 +1203,9 @@ TEST_F_TIMEOUT(fuzz, run, CASE_TIMEOUT)
 		TH_LOG("guest read at 0x%llx after the close: expected %s, got %s",
 		       (unsigned long long)gpa,
 		       vmt_access_name(VMT_ACCESS_MMIO), vmt_access_name(r));
-	r = nlt_get(&f->w[ROLE_NETLINK].nl, f->id, NULL);
+	r = __nlt_get(&f->w[ROLE_NETLINK].nl, f->id, NULL);
 	ASSERT_EQ(-ENODEV, r) TH_LOG("DEV_GET after the close: %s", errstr(r));
-	ASSERT_EQ(f->refcnt, vmt_module_refcnt(VMT_MODULE_NAME))
+	ASSERT_EQ(f->refcnt, __vmt_module_refcnt(VMT_MODULE_NAME))
 		TH_LOG("the module's refcnt after the close");
 	fuzz_current = NULL;
 }

@@ -11,7 +11,7 @@
 
 #include "vmt.h"
 #include "kselftest_harness.h"
-#include "feature_expect.h"
+#include "rq_expect.h"
 
 #define HUGEPAGES_DIR	"/dev/hugepages"
 
@@ -112,7 +112,7 @@ TEST_F(hugetlb, prealloc_pool_too_small)
 
 	e->region.flags |= VHOST_MEM_REGION_F_PREALLOC;
 	vmt_rq_env_start(e, HT_SIZE);
-	self->klog = vmt_ft_klog_mark();
+	self->klog = __vmt_ft_klog_mark();
 	ASSERT_LE(0, self->klog) TH_LOG("/dev/kmsg: %s", vmt_errstr(self->klog));
 	expect_pool_free(_metadata, "before the PLUG", HT_POOL);
 
@@ -175,7 +175,7 @@ TEST_F(hugetlb, prealloc_failure_log_is_rate_limited)
 
 	e->region.flags |= VHOST_MEM_REGION_F_PREALLOC;
 	vmt_rq_env_start(e, HT_SIZE);
-	self->klog = vmt_ft_klog_mark();
+	self->klog = __vmt_ft_klog_mark();
 	ASSERT_LE(0, self->klog) TH_LOG("/dev/kmsg: %s", vmt_errstr(self->klog));
 	t0 = vmt_now_ns();
 	for (i = 0; i < HT_STORM; i++)

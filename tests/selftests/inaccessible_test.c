@@ -11,7 +11,7 @@
  */
 #include "vmt.h"
 #include "kselftest_harness.h"
-#include "feature_expect.h"
+#include "rq_expect.h"
 
 #define ACK_NO_UI	(~VMT_FT_UI_BIT)
 
@@ -84,8 +84,8 @@ TEST_F(ui, feature_offered_by_mode)
 			  !!(e->dev.features & VMT_FT_UI_BIT));
 		if (mode != VHOST_MEM_UI_OFF)
 			continue;
-		r = vmt_vhost_set_features(e->dev.fd,
-					   e->dev.features | VMT_FT_UI_BIT);
+		r = __vmt_vhost_set_features(e->dev.fd,
+					     e->dev.features | VMT_FT_UI_BIT);
 		EXPECT_EQ(-EOPNOTSUPP, r)
 			TH_LOG("SET_FEATURES with UNPLUGGED_INACCESSIBLE on an 'off' device: expected EOPNOTSUPP, got %s",
 			       vmt_errstr(r));
@@ -94,8 +94,8 @@ TEST_F(ui, feature_offered_by_mode)
 	e->region.unplugged_inaccessible = VHOST_MEM_UI_OFF + 1;
 	vmt_rq_env_close(e);
 	vmt_dev_open_ready(&e->dev, e->vm, &e->vq, ACK_ALL);
-	ASSERT_EQ(0, vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd));
-	r = vmt_mem_set_region(e->dev.fd, &e->region);
+	ASSERT_EQ(0, __vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd));
+	r = __vmt_mem_set_region(e->dev.fd, &e->region);
 	EXPECT_EQ(-EINVAL, r)
 		TH_LOG("unplugged_inaccessible=3: expected EINVAL, got %s",
 		       vmt_errstr(r));
@@ -154,7 +154,7 @@ TEST_F(ui, off_system_reset_keeps_the_mapping)
 	vmt_ft_start(e, UI_SIZE);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 2);
 	tag_blocks(e, 2, 2, 12);
-	r = vmt_ft_reset(e->dev.fd);
+	r = __vmt_ft_reset(e->dev.fd);
 	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_RESET: %s", vmt_errstr(r));
 	vmt_ft_model_system_reset(&e->model);
 	expect_status(_metadata, e->dev.fd, "off, after VHOST_MEM_RESET", 0,
@@ -214,8 +214,8 @@ TEST_F(ui, on_refuses_a_driver_without_the_bit)
 
 	e->region.unplugged_inaccessible = VHOST_MEM_UI_ON;
 	vmt_ft_open(e, ACK_NO_UI);
-	ASSERT_EQ(0, vmt_mem_set_requested_size(e->dev.fd, UI_SIZE));
-	r = vmt_mem_set_running(e->dev.fd, 1);
+	ASSERT_EQ(0, __vmt_mem_set_requested_size(e->dev.fd, UI_SIZE));
+	r = __vmt_mem_set_running(e->dev.fd, 1);
 	EXPECT_EQ(-EINVAL, r)
 		TH_LOG("unplugged_inaccessible=on, driver without the bit: SET_RUNNING 1 expected EINVAL, got %s",
 		       vmt_errstr(r));
@@ -226,7 +226,7 @@ TEST_F(ui, on_refuses_a_driver_without_the_bit)
 	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 0), "refused start");
 
 	/* the driver accepts the bit: the device starts */
-	r = vmt_ft_virtio_reset(e, ACK_ALL);
+	r = __vmt_ft_virtio_reset(e, ACK_ALL);
 	ASSERT_EQ(0, r) TH_LOG("SET_RUNNING 1 with the bit accepted: %s",
 			       vmt_errstr(r));
 	vmt_rq_env_adopt(e, UI_SIZE);
@@ -274,7 +274,7 @@ TEST_F(ui, new_driver_after_virtio_reset)
 	expect_status(_metadata, e->dev.fd, "old driver", 3 * BLK, UI_CHUNKS,
 		      UI_SIZE);
 
-	r = vmt_ft_virtio_reset(e, ACK_ALL);
+	r = __vmt_ft_virtio_reset(e, ACK_ALL);
 	ASSERT_EQ(0, r) TH_LOG("restart with the bit: %s", vmt_errstr(r));
 	expect_status(_metadata, e->dev.fd, "driver with the bit", 3 * BLK, 2,
 		      UI_SIZE);
@@ -284,7 +284,7 @@ TEST_F(ui, new_driver_after_virtio_reset)
 	expect_tags(e, 6, 1, 4, "kept across the virtio reset");
 	vmt_rq_check_all(e);
 
-	r = vmt_ft_virtio_reset(e, ACK_NO_UI);
+	r = __vmt_ft_virtio_reset(e, ACK_NO_UI);
 	ASSERT_EQ(0, r) TH_LOG("restart without the bit: %s", vmt_errstr(r));
 	expect_status(_metadata, e->dev.fd, "driver without the bit again",
 		      3 * BLK, UI_CHUNKS, UI_SIZE);
@@ -308,11 +308,11 @@ TEST_F(ui, off_with_the_bit_accepted_before_the_region)
 		SKIP(return, "the device does not offer the bit before SET_REGION");
 	e->region.unplugged_inaccessible = VHOST_MEM_UI_OFF;
 	e->region.slot_count = UI_CHUNKS;
-	ASSERT_EQ(0, vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd));
-	r = vmt_mem_set_region(e->dev.fd, &e->region);
+	ASSERT_EQ(0, __vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd));
+	r = __vmt_mem_set_region(e->dev.fd, &e->region);
 	ASSERT_EQ(0, r) TH_LOG("SET_REGION off: %s", vmt_errstr(r));
-	ASSERT_EQ(0, vmt_mem_set_requested_size(e->dev.fd, UI_SIZE));
-	r = vmt_mem_set_running(e->dev.fd, 1);
+	ASSERT_EQ(0, __vmt_mem_set_requested_size(e->dev.fd, UI_SIZE));
+	r = __vmt_mem_set_running(e->dev.fd, 1);
 	if (r) {
 		EXPECT_EQ(-EINVAL, r)
 			TH_LOG("start with a feature the device does not offer: expected EINVAL (or success with 'off' in effect), got %s",

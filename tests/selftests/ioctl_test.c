@@ -40,7 +40,7 @@
 
 #include "vmt.h"
 #include "req_util.h"
-#include "feature_util.h"
+#include "vmm_util.h"
 #include "short_names.h"
 #include "kselftest_harness.h"
 
@@ -70,7 +70,7 @@ FIXTURE_TEARDOWN(ioctl)
 static void status(struct __test_metadata *_metadata, int fd,
 		   struct vhost_mem_status *st)
 {
-	int r = vmt_mem_get_status(fd, st);
+	int r = __vmt_mem_get_status(fd, st);
 
 	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_GET_STATUS: %s", vmt_errstr(r));
 }
@@ -105,7 +105,7 @@ static void expect_unchanged(struct __test_metadata *_metadata, int fd,
 /* VHOST_MEM_SET_REGION with r as it is (size = sizeof). */
 #define EXPECT_REGION(e, before, want, r, fmt, ...) \
 	EXPECT_ERRNO((e)->dev.fd, (before), (want), \
-		     vmt_mem_set_region((e)->dev.fd, (r)), \
+		     __vmt_mem_set_region((e)->dev.fd, (r)), \
 		     "VHOST_MEM_SET_REGION " fmt, ##__VA_ARGS__)
 
 static int raw_ioctl(int fd, unsigned long req, void *arg)
@@ -128,7 +128,7 @@ static int raw_ioctl(int fd, unsigned long req, void *arg)
 static void region_ready(struct __test_metadata *_metadata,
 			 struct ioctl_fixture *self)
 {
-	ASSERT_EQ(0, vmt_mem_set_vm(self->e.dev.fd, self->e.vm->vm_fd));
+	ASSERT_EQ(0, __vmt_mem_set_vm(self->e.dev.fd, self->e.vm->vm_fd));
 	status(_metadata, self->e.dev.fd, &self->before);
 }
 
@@ -139,13 +139,13 @@ static void region_ready(struct __test_metadata *_metadata,
 static void region_works(struct __test_metadata *_metadata,
 			 struct vmt_rq_env *e)
 {
-	int r = vmt_mem_set_region(e->dev.fd, &e->region);
+	int r = __vmt_mem_set_region(e->dev.fd, &e->region);
 
 	ASSERT_EQ(0, r) TH_LOG("the valid region after the bad ones: %s",
 			       vmt_errstr(r));
-	r = vmt_mem_set_requested_size(e->dev.fd, e->region.region_size);
+	r = __vmt_mem_set_requested_size(e->dev.fd, e->region.region_size);
 	ASSERT_EQ(0, r) TH_LOG("SET_REQUESTED_SIZE: %s", vmt_errstr(r));
-	r = vmt_mem_set_running(e->dev.fd, 1);
+	r = __vmt_mem_set_running(e->dev.fd, 1);
 	ASSERT_EQ(0, r) TH_LOG("SET_RUNNING 1: %s", vmt_errstr(r));
 	vmt_rq_env_adopt(e, e->region.region_size);
 	vmt_rq_check_status(e);
@@ -169,29 +169,29 @@ TEST_F(ioctl, set_vm_bad_fds)
 	efd = eventfd(0, EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
 	EXPECT_ERRNO(e->dev.fd, &self->before, -EINVAL,
-		     vmt_mem_set_vm(e->dev.fd, efd), "SET_VM with an eventfd");
+		     __vmt_mem_set_vm(e->dev.fd, efd), "SET_VM with an eventfd");
 	EXPECT_ERRNO(e->dev.fd, &self->before, -EINVAL,
-		     vmt_mem_set_vm(e->dev.fd, e->vm->kvm_fd),
+		     __vmt_mem_set_vm(e->dev.fd, e->vm->kvm_fd),
 		     "SET_VM with /dev/kvm itself");
 	EXPECT_ERRNO(e->dev.fd, &self->before, -EINVAL,
-		     vmt_mem_set_vm(e->dev.fd, e->vm->vcpu_fd),
+		     __vmt_mem_set_vm(e->dev.fd, e->vm->vcpu_fd),
 		     "SET_VM with a vCPU fd");
 	EXPECT_ERRNO(e->dev.fd, &self->before, -EINVAL,
-		     vmt_mem_set_vm(e->dev.fd, e->dev.fd),
+		     __vmt_mem_set_vm(e->dev.fd, e->dev.fd),
 		     "SET_VM with the device's own fd");
 	closed = dup(efd);
 	ASSERT_LE(0, closed);
 	close(closed);
 	close(efd);
 	EXPECT_ERRNO(e->dev.fd, &self->before, -EBADF,
-		     vmt_mem_set_vm(e->dev.fd, closed),
+		     __vmt_mem_set_vm(e->dev.fd, closed),
 		     "SET_VM with a closed fd %d", closed);
 	EXPECT_ERRNO(e->dev.fd, &self->before, -EBADF,
-		     vmt_mem_set_vm(e->dev.fd, -1), "SET_VM with fd -1");
+		     __vmt_mem_set_vm(e->dev.fd, -1), "SET_VM with fd -1");
 	EXPECT_ERRNO(e->dev.fd, &self->before, -EBADF,
-		     vmt_mem_set_vm(e->dev.fd, INT_MAX), "SET_VM with fd INT_MAX");
+		     __vmt_mem_set_vm(e->dev.fd, INT_MAX), "SET_VM with fd INT_MAX");
 
-	r = vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd);
+	r = __vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd);
 	ASSERT_EQ(0, r) TH_LOG("SET_VM with the VM after the failures: %s",
 			       vmt_errstr(r));
 	region_works(_metadata, e);
@@ -209,9 +209,9 @@ TEST_F(ioctl, set_vm_of_another_process)
 	if (!pid) {
 		int fd = ioctl(e->vm->kvm_fd, KVM_CREATE_VM, 0);
 
-		_exit(fd < 0 || vmt_send_fd(sock, fd));
+		_exit(fd < 0 || __vmt_send_fd(sock, fd));
 	}
-	vm_fd = vmt_recv_fd(sock);
+	vm_fd = __vmt_recv_fd(sock);
 	ASSERT_LE(0, vm_fd) TH_LOG("receiving the VM fd: %s",
 				   vmt_errname(-vm_fd));
 	ASSERT_EQ(pid, waitpid(pid, &status_w, 0));
@@ -219,7 +219,7 @@ TEST_F(ioctl, set_vm_of_another_process)
 
 	status(_metadata, e->dev.fd, &self->before);
 	EXPECT_ERRNO(e->dev.fd, &self->before, -EXDEV,
-		     vmt_mem_set_vm(e->dev.fd, vm_fd),
+		     __vmt_mem_set_vm(e->dev.fd, vm_fd),
 		     "SET_VM with a VM created by another process");
 	close(vm_fd);
 	close(sock);
@@ -231,16 +231,16 @@ TEST_F(ioctl, set_vm_twice)
 	struct vmt_rq_env *e = &self->e;
 	int other;
 
-	ASSERT_EQ(0, vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd));
+	ASSERT_EQ(0, __vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd));
 	status(_metadata, e->dev.fd, &self->before);
 	EXPECT_EQ(VHOST_MEM_STATUS_F_VM, self->before.flags);
 	EXPECT_ERRNO(e->dev.fd, &self->before, -EBUSY,
-		     vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd),
+		     __vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd),
 		     "a second SET_VM with the same VM");
 	other = ioctl(e->vm->kvm_fd, KVM_CREATE_VM, 0);
 	ASSERT_LE(0, other);
 	EXPECT_ERRNO(e->dev.fd, &self->before, -EBUSY,
-		     vmt_mem_set_vm(e->dev.fd, other),
+		     __vmt_mem_set_vm(e->dev.fd, other),
 		     "a second SET_VM with another VM");
 	close(other);
 	/* the first VM is still the device's: the guest sees the block */
@@ -259,25 +259,25 @@ TEST_F(ioctl, setup_order)
 	status(_metadata, e->dev.fd, &self->before);
 	EXPECT_REGION(e, &self->before, -EBADFD, &e->region, "before SET_VM");
 	EXPECT_ERRNO(e->dev.fd, &self->before, -EBADFD,
-		     vmt_mem_set_requested_size(e->dev.fd, BLK),
+		     __vmt_mem_set_requested_size(e->dev.fd, BLK),
 		     "SET_REQUESTED_SIZE before SET_VM");
 	EXPECT_ERRNO(e->dev.fd, &self->before, -EBADFD,
-		     vmt_mem_set_running(e->dev.fd, 1),
+		     __vmt_mem_set_running(e->dev.fd, 1),
 		     "SET_RUNNING 1 before SET_VM");
 	EXPECT_ERRNO(e->dev.fd, &self->before, -EBADFD,
-		     vmt_mem_set_running(e->dev.fd, 0),
+		     __vmt_mem_set_running(e->dev.fd, 0),
 		     "SET_RUNNING 0 before SET_VM");
 
-	ASSERT_EQ(0, vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd));
+	ASSERT_EQ(0, __vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd));
 	status(_metadata, e->dev.fd, &self->before);
 	EXPECT_ERRNO(e->dev.fd, &self->before, -EBADFD,
-		     vmt_mem_set_requested_size(e->dev.fd, BLK),
+		     __vmt_mem_set_requested_size(e->dev.fd, BLK),
 		     "SET_REQUESTED_SIZE before SET_REGION");
 	EXPECT_ERRNO(e->dev.fd, &self->before, -EBADFD,
-		     vmt_mem_set_running(e->dev.fd, 1),
+		     __vmt_mem_set_running(e->dev.fd, 1),
 		     "SET_RUNNING 1 before SET_REGION");
 
-	ASSERT_EQ(0, vmt_mem_set_region(e->dev.fd, &e->region));
+	ASSERT_EQ(0, __vmt_mem_set_region(e->dev.fd, &e->region));
 	status(_metadata, e->dev.fd, &self->before);
 	EXPECT_EQ(VHOST_MEM_STATUS_F_VM | VHOST_MEM_STATUS_F_REGION,
 		  self->before.flags);
@@ -288,8 +288,8 @@ TEST_F(ioctl, setup_order)
 		      "a second time, elsewhere");
 	e->region.guest_phys_addr = GPA;
 
-	ASSERT_EQ(0, vmt_mem_set_requested_size(e->dev.fd, BLK));
-	ASSERT_EQ(0, vmt_mem_set_running(e->dev.fd, 1));
+	ASSERT_EQ(0, __vmt_mem_set_requested_size(e->dev.fd, BLK));
+	ASSERT_EQ(0, __vmt_mem_set_running(e->dev.fd, 1));
 	status(_metadata, e->dev.fd, &self->before);
 	EXPECT_REGION(e, &self->before, -EBUSY, &e->region, "while running");
 	vmt_rq_env_adopt(e, BLK);
@@ -361,7 +361,7 @@ TEST_F(ioctl, region_hva_wraps)
 
 	region_ready(_metadata, self);
 	r.userspace_addr = 0xffffffffffe00000ULL;
-	ret = vmt_mem_set_region(self->e.dev.fd, &r);
+	ret = __vmt_mem_set_region(self->e.dev.fd, &r);
 	EXPECT_TRUE(ret == -EINVAL || ret == -EOVERFLOW)
 		TH_LOG("SET_REGION with hva 2^64 - 2 MiB, size 32 MiB: expected EINVAL or EOVERFLOW, got %s",
 		       vmt_errstr(ret));
@@ -604,7 +604,7 @@ TEST_F(ioctl, region_backing_fd_minus_one)
 	r.flags = VHOST_MEM_REGION_F_BACKING_FD;
 	r.backing_fd = -1;
 	r.backing_offset = BLK;
-	ret = vmt_mem_set_region(e->dev.fd, &r);
+	ret = __vmt_mem_set_region(e->dev.fd, &r);
 	ASSERT_EQ(-EBADF, ret)
 		TH_LOG("SET_REGION with VHOST_MEM_REGION_F_BACKING_FD, backing_fd -1, backing_offset 2 MiB over anonymous memory: expected EBADF, got %s",
 		       vmt_errstr(ret));
@@ -615,7 +615,7 @@ TEST_F(ioctl, region_backing_fd_minus_one)
 	vmt_region_init(&e->region, &e->backing, GPA, BLK, SLOT_BASE);
 	r = e->region;
 	r.backing_fd = -1;
-	ret = vmt_mem_set_region(e->dev.fd, &r);
+	ret = __vmt_mem_set_region(e->dev.fd, &r);
 	ASSERT_EQ(-EBADF, ret)
 		TH_LOG("SET_REGION with VHOST_MEM_REGION_F_BACKING_FD and backing_fd -1 over a memfd: expected EBADF, got %s",
 		       vmt_errstr(ret));
@@ -634,8 +634,8 @@ TEST_F(ioctl, region_page_sizes)
 	long long free_pages = vmt_meminfo_kb("HugePages_Free"), total;
 	u8 *area, *huge;
 
-	if (free_pages < 2 && !vmt_read_long("/proc/sys/vm/nr_hugepages",
-					     &total)) {
+	if (free_pages < 2 && !__vmt_read_long("/proc/sys/vm/nr_hugepages",
+					       &total)) {
 		FILE *f = fopen("/proc/sys/vm/nr_hugepages", "we");
 
 		if (f) {
@@ -767,8 +767,8 @@ TEST_F(ioctl, struct_size)
 	r = raw_ioctl(e->dev.fd, VHOST_MEM_SET_REGION, &a);
 	ASSERT_EQ(0, r) TH_LOG("SET_REGION with size %u and a zero tail: %s",
 			       ARG_SIZE_MAX, vmt_errstr(r));
-	ASSERT_EQ(0, vmt_mem_set_requested_size(e->dev.fd, REGION_SIZE));
-	ASSERT_EQ(0, vmt_mem_set_running(e->dev.fd, 1));
+	ASSERT_EQ(0, __vmt_mem_set_requested_size(e->dev.fd, REGION_SIZE));
+	ASSERT_EQ(0, __vmt_mem_set_running(e->dev.fd, 1));
 	vmt_rq_env_adopt(e, REGION_SIZE);
 	vmt_rq_check_status(e);
 	ASSERT_EQ(VIRTIO_MEM_RESP_ACK,
@@ -850,13 +850,13 @@ TEST_F(ioctl, requested_size_values)
 	status(_metadata, e->dev.fd, &self->before);
 	for (i = 0; i < VMT_ARRAY_SIZE(misaligned); i++)
 		EXPECT_ERRNO(e->dev.fd, &self->before, -EINVAL,
-			     vmt_mem_set_requested_size(e->dev.fd,
-							misaligned[i]),
+			     __vmt_mem_set_requested_size(e->dev.fd,
+							  misaligned[i]),
 			     "SET_REQUESTED_SIZE 0x%llx",
 			     (unsigned long long)misaligned[i]);
 	for (i = 0; i < VMT_ARRAY_SIZE(beyond); i++)
 		EXPECT_ERRNO(e->dev.fd, &self->before, -ERANGE,
-			     vmt_mem_set_requested_size(e->dev.fd, beyond[i]),
+			     __vmt_mem_set_requested_size(e->dev.fd, beyond[i]),
 			     "SET_REQUESTED_SIZE 0x%llx (region 0x%llx)",
 			     (unsigned long long)beyond[i],
 			     (unsigned long long)REGION_SIZE);
@@ -875,18 +875,18 @@ TEST_F(ioctl, set_running_values)
 	status(_metadata, e->dev.fd, &self->before);
 	for (i = 0; i < VMT_ARRAY_SIZE(bad); i++)
 		EXPECT_ERRNO(e->dev.fd, &self->before, -EINVAL,
-			     vmt_mem_set_running(e->dev.fd, bad[i]),
+			     __vmt_mem_set_running(e->dev.fd, bad[i]),
 			     "SET_RUNNING %d before any set-up", bad[i]);
 	vmt_rq_env_start(e, REGION_SIZE);
 	status(_metadata, e->dev.fd, &self->before);
 	for (i = 0; i < VMT_ARRAY_SIZE(bad); i++)
 		EXPECT_ERRNO(e->dev.fd, &self->before, -EINVAL,
-			     vmt_mem_set_running(e->dev.fd, bad[i]),
+			     __vmt_mem_set_running(e->dev.fd, bad[i]),
 			     "SET_RUNNING %d while running", bad[i]);
 	vmt_rq_set_running(e, false);
 	status(_metadata, e->dev.fd, &self->before);
 	EXPECT_ERRNO(e->dev.fd, &self->before, -EINVAL,
-		     vmt_mem_set_running(e->dev.fd, 2),
+		     __vmt_mem_set_running(e->dev.fd, 2),
 		     "SET_RUNNING 2 while stopped");
 	vmt_rq_set_running(e, true);
 	ASSERT_EQ(VIRTIO_MEM_RESP_ACK,
@@ -914,15 +914,15 @@ TEST_F(ioctl, vmm_deleted_device_memslot)
 		  vmt_rq_send(e, VIRTIO_MEM_REQ_PLUG, GPA, 1, NULL));
 	/* chunk 0 is memslot SLOT_BASE: KVM lets the VMM delete it */
 	vmt_vm_delete_memslot(e->vm, SLOT_BASE);
-	ASSERT_LE(0, vmt_mem_request(&e->vq, VIRTIO_MEM_REQ_UNPLUG, GPA, 1,
-				     &req));
+	ASSERT_LE(0, __vmt_mem_request(&e->vq, VIRTIO_MEM_REQ_UNPLUG, GPA, 1,
+				       &req));
 	TH_LOG("UNPLUG of the block whose memslot the VMM deleted: %s",
 	       vmt_mem_resp_name(req.resp_type));
 	vmt_rq_env_close(e);
 	vmt_sleep_ms(100);
-	problems = vmt_klog_problems(false);
+	problems = __vmt_klog_problems(false);
 	if (problems > e->klog_problems)
-		vmt_klog_problems(true);
+		__vmt_klog_problems(true);
 	EXPECT_EQ(e->klog_problems, problems)
 		TH_LOG("closing a device whose memslot the VMM had deleted: %d new kernel warnings (above)",
 		       problems - e->klog_problems);
@@ -1037,9 +1037,9 @@ TEST_F(ioctl, region_within_kvm_limits)
 	/* the last region that fits, with the largest proximity domain */
 	self->e.region.guest_phys_addr = top - REGION_SIZE;
 	self->e.region.node_id = 65535;
-	ASSERT_EQ(0, vmt_mem_set_region(self->e.dev.fd, &self->e.region));
-	ASSERT_EQ(0, vmt_mem_set_requested_size(self->e.dev.fd, REGION_SIZE));
-	ASSERT_EQ(0, vmt_mem_set_running(self->e.dev.fd, 1));
+	ASSERT_EQ(0, __vmt_mem_set_region(self->e.dev.fd, &self->e.region));
+	ASSERT_EQ(0, __vmt_mem_set_requested_size(self->e.dev.fd, REGION_SIZE));
+	ASSERT_EQ(0, __vmt_mem_set_running(self->e.dev.fd, 1));
 	vmt_rq_env_adopt(&self->e, REGION_SIZE);
 	vmt_rq_check_status(&self->e);
 	ASSERT_EQ(VIRTIO_MEM_RESP_ACK,
@@ -1078,7 +1078,7 @@ TEST_F(ioctl, reset_owner)
 	EXPECT_EQ(0, st.memslots);
 	EXPECT_EQ(0, st.plugged_size);
 	vmt_ft_expect_mmio(e->vm, GPA, "the device's memslot after VHOST_RESET_OWNER");
-	r = vmt_mem_set_requested_size(e->dev.fd, REGION_SIZE);
+	r = __vmt_mem_set_requested_size(e->dev.fd, REGION_SIZE);
 	EXPECT_EQ(-EPERM, r) TH_LOG("SET_REQUESTED_SIZE without an owner: expected EPERM, got %s",
 				    vmt_errstr(r));
 

@@ -227,8 +227,8 @@ static const char *vsock_skip_reason(void)
 	if (!access(VSOCK_DEV, F_OK))
 		return NULL;
 	if (vmt_modules_supported() &&
-	    !vmt_modprobe("vhost_vsock", false, out, sizeof(out)) &&
-	    !vmt_wait_path(VSOCK_DEV, true, 5000))
+	    !__vmt_modprobe("vhost_vsock", false, out, sizeof(out)) &&
+	    !__vmt_wait_path(VSOCK_DEV, true, 5000))
 		return NULL;
 	return VSOCK_DEV " is missing and vhost_vsock could not be loaded";
 }
@@ -252,11 +252,11 @@ FIXTURE_SETUP(vsock)
 	self->vm = vmt_vm_create(0);
 	vmt_vq_init(&self->rx, self->vm, 0);
 	vmt_vq_init(&self->tx, self->vm, 0);
-	self->fd = vmt_vhost_open(VSOCK_DEV);
+	self->fd = __vmt_vhost_open(VSOCK_DEV);
 	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", VSOCK_DEV,
 				      vmt_errname(-self->fd));
-	ASSERT_EQ(0, vmt_vhost_set_owner(self->fd));
-	ASSERT_EQ(0, vmt_vhost_get_features(self->fd, &self->features));
+	ASSERT_EQ(0, __vmt_vhost_set_owner(self->fd));
+	ASSERT_EQ(0, __vmt_vhost_get_features(self->fd, &self->features));
 	want = 1ULL << VIRTIO_F_VERSION_1 |
 	       1ULL << VIRTIO_RING_F_INDIRECT_DESC;
 	if (variant->event_idx)
@@ -265,12 +265,12 @@ FIXTURE_SETUP(vsock)
 	if (variant->event_idx &&
 	    !(self->features & (1ULL << VIRTIO_RING_F_EVENT_IDX)))
 		SKIP(return, "vhost-vsock does not offer EVENT_IDX");
-	ASSERT_EQ(0, vmt_vhost_set_features(self->fd, self->features));
-	ASSERT_EQ(0, vmt_vhost_set_mem_table_vm(self->fd, self->vm));
-	r = vmt_vq_attach(&self->rx, self->fd, VSOCK_VQ_RX, self->features);
+	ASSERT_EQ(0, __vmt_vhost_set_features(self->fd, self->features));
+	ASSERT_EQ(0, __vmt_vhost_set_mem_table_vm(self->fd, self->vm));
+	r = __vmt_vq_attach(&self->rx, self->fd, VSOCK_VQ_RX, self->features);
 	ASSERT_EQ(0, r) TH_LOG("rx %s: %s", self->rx.failed_op,
 			       vmt_errname(-r));
-	r = vmt_vq_attach(&self->tx, self->fd, VSOCK_VQ_TX, self->features);
+	r = __vmt_vq_attach(&self->tx, self->fd, VSOCK_VQ_TX, self->features);
 	ASSERT_EQ(0, r) TH_LOG("tx %s: %s", self->tx.failed_op,
 			       vmt_errname(-r));
 	/* a CID of our own; nobody listens to it */
@@ -310,7 +310,7 @@ static int vsock_queue(struct vmt_vq *vq, unsigned int n, unsigned int flags,
 		       u64 cookie)
 {
 	struct vmt_buf bufs[VMT_VQ_MAX_CHAIN];
-	int head = vmt_vq_peek_head(vq);
+	int head = __vmt_vq_peek_head(vq);
 	u32 off = 0, piece = HDR_SIZE / n;
 	unsigned int i;
 	u64 gpa;
@@ -324,7 +324,7 @@ static int vsock_queue(struct vmt_vq *vq, unsigned int n, unsigned int flags,
 		bufs[i].write = false;
 		off += bufs[i].len;
 	}
-	head = vmt_vq_add(vq, bufs, n, flags, cookie);
+	head = __vmt_vq_add(vq, bufs, n, flags, cookie);
 	if (head >= 0)
 		vmt_vq_publish(vq, head);
 	return head;
@@ -426,8 +426,8 @@ TEST_F(vsock, indices_wrap_around_16_bits)
 	int r;
 
 	ASSERT_EQ(0, vsock_start(self->fd, 0));
-	r = vmt_vq_attach_base(&self->tx, self->fd, VSOCK_VQ_TX,
-			       self->features, 65500);
+	r = __vmt_vq_attach_base(&self->tx, self->fd, VSOCK_VQ_TX,
+				 self->features, 65500);
 	ASSERT_EQ(0, r) TH_LOG("%s: %s", self->tx.failed_op, vmt_errname(-r));
 	ASSERT_EQ(0, vsock_start(self->fd, 1));
 	batches(_metadata, &self->tx, 4, 50);

@@ -32,7 +32,7 @@
 
 #include "vmt.h"
 #include "req_util.h"
-#include "feature_util.h"
+#include "vmm_util.h"
 #include "short_names.h"
 #include "kselftest_harness.h"
 
@@ -148,7 +148,7 @@ static bool race_status(struct racer *rc)
 {
 	struct vmt_rq_env *e = rc->r->e;
 	struct vhost_mem_status st;
-	int ret = vmt_mem_get_status(e->dev.fd, &st);
+	int ret = __vmt_mem_get_status(e->dev.fd, &st);
 
 	if (!race_ok(rc, !ret, "GET_STATUS", ret))
 		return false;
@@ -176,22 +176,22 @@ static bool race_stopped(struct racer *rc, int fd)
 
 	switch (rand_r(&rc->seed) % 3) {
 	case 0:
-		ret = vmt_vhost_get_vring_base(fd, VHOST_MEM_REQUESTQ, &base);
+		ret = __vmt_vhost_get_vring_base(fd, VHOST_MEM_REQUESTQ, &base);
 		if (!race_ok(rc, !ret, "GET_VRING_BASE", ret))
 			return false;
-		ret = vmt_vhost_set_vring_base(fd, VHOST_MEM_REQUESTQ, base);
+		ret = __vmt_vhost_set_vring_base(fd, VHOST_MEM_REQUESTQ, base);
 		if (!race_ok(rc, !ret, "SET_VRING_BASE (stopped)", ret))
 			return false;
 		break;
 	case 1:
-		ret = vmt_vhost_set_vring_num(fd, VHOST_MEM_REQUESTQ, vq->num);
+		ret = __vmt_vhost_set_vring_num(fd, VHOST_MEM_REQUESTQ, vq->num);
 		if (!race_ok(rc, !ret, "SET_VRING_NUM (stopped)", ret))
 			return false;
 		break;
 	default:
 		if (!rc->state_len)
 			break;
-		ret = vmt_ft_set_state(fd, rc->state, rc->state_len);
+		ret = __vmt_ft_set_state(fd, rc->state, rc->state_len);
 		/* accepted only with nothing plugged */
 		if (!race_ok(rc, !ret || ret == -EBUSY, "SET_STATE (stopped)",
 			    ret))
@@ -206,10 +206,10 @@ static bool race_stop_start(struct racer *rc, int fd)
 	int ret;
 
 	pthread_mutex_lock(&rc->r->ring_lock);
-	ret = vmt_mem_set_running(fd, 0);
+	ret = __vmt_mem_set_running(fd, 0);
 	ok = !ret && race_stopped(rc, fd);
 	if (ok)
-		ret = vmt_mem_set_running(fd, 1);
+		ret = __vmt_mem_set_running(fd, 1);
 	pthread_mutex_unlock(&rc->r->ring_lock);
 	return race_ok(rc, ok && !ret, "SET_RUNNING 0, vring ioctls, 1", ret);
 }
@@ -226,20 +226,20 @@ static bool race_vring_again(struct racer *rc, int fd)
 	};
 	int ret;
 
-	ret = vmt_vhost_set_vring_addr(fd, &addr);
+	ret = __vmt_vhost_set_vring_addr(fd, &addr);
 	if (!race_ok(rc, !ret, "SET_VRING_ADDR", ret))
 		return false;
-	ret = vmt_vhost_set_vring_kick(fd, VHOST_MEM_REQUESTQ, vq->kick_fd);
+	ret = __vmt_vhost_set_vring_kick(fd, VHOST_MEM_REQUESTQ, vq->kick_fd);
 	if (!race_ok(rc, !ret, "SET_VRING_KICK", ret))
 		return false;
-	ret = vmt_vhost_set_vring_call(fd, VHOST_MEM_REQUESTQ, vq->call_fd);
+	ret = __vmt_vhost_set_vring_call(fd, VHOST_MEM_REQUESTQ, vq->call_fd);
 	if (!race_ok(rc, !ret, "SET_VRING_CALL", ret))
 		return false;
-	ret = vmt_vhost_set_vring_err(fd, VHOST_MEM_REQUESTQ, vq->err_fd);
+	ret = __vmt_vhost_set_vring_err(fd, VHOST_MEM_REQUESTQ, vq->err_fd);
 	if (!race_ok(rc, !ret, "SET_VRING_ERR", ret))
 		return false;
 	/* a running ring keeps its size and base */
-	ret = vmt_vhost_set_vring_num(fd, VHOST_MEM_REQUESTQ, vq->num);
+	ret = __vmt_vhost_set_vring_num(fd, VHOST_MEM_REQUESTQ, vq->num);
 	return race_ok(rc, !ret || ret == -EBUSY, "SET_VRING_NUM", ret);
 }
 
@@ -256,7 +256,7 @@ static bool race_one(struct racer *rc)
 	u64 features, len, size;
 
 	if (!op) {
-		ret = vmt_ft_reset(fd);
+		ret = __vmt_ft_reset(fd);
 		return race_ok(rc, !ret, "VHOST_MEM_RESET", ret);
 	}
 	if (op < 4)
@@ -267,31 +267,31 @@ static bool race_one(struct racer *rc)
 	case 1:
 		size = rand_r(&rc->seed) % 4 ? RACE_SIZE :
 		       rand_r(&rc->seed) % (RACE_BLOCKS + 1) * BLK;
-		ret = vmt_mem_set_requested_size(fd, size);
+		ret = __vmt_mem_set_requested_size(fd, size);
 		return race_ok(rc, !ret, "SET_REQUESTED_SIZE", ret);
 	case 2:
-		ret = vmt_ft_set_paused(fd, 1) ?: vmt_ft_set_paused(fd, 0);
+		ret = __vmt_ft_set_paused(fd, 1) ?: __vmt_ft_set_paused(fd, 0);
 		return race_ok(rc, !ret, "SET_PAUSED 1, 0", ret);
 	case 3:
 		len = sizeof(rc->state);
-		ret = vmt_ft_get_state(fd, rc->state, &len);
+		ret = __vmt_ft_get_state(fd, rc->state, &len);
 		rc->state_len = len;
 		return race_ok(rc, !ret, "GET_STATE", ret);
 	case 4:
 		efd = rand_r(&rc->seed) % 2 ? rc->r->efd : -1;
-		ret = vmt_mem_set_config_call(fd, efd);
+		ret = __vmt_mem_set_config_call(fd, efd);
 		return race_ok(rc, !ret, "SET_CONFIG_CALL", ret);
 	case 5:
-		ret = vmt_vhost_get_features(fd, &features) ?:
-		      vmt_vhost_set_features(fd, e->dev.features);
+		ret = __vmt_vhost_get_features(fd, &features) ?:
+		      __vmt_vhost_set_features(fd, e->dev.features);
 		return race_ok(rc, !ret, "GET_FEATURES, SET_FEATURES", ret);
 	case 6:
-		ret = vmt_vhost_set_mem_table_vm(fd, e->vm);
+		ret = __vmt_vhost_set_mem_table_vm(fd, e->vm);
 		return race_ok(rc, !ret, "SET_MEM_TABLE", ret);
 	case 7:
 		return race_vring_again(rc, fd);
 	default:
-		ret = vmt_vhost_set_owner(fd);
+		ret = __vmt_vhost_set_owner(fd);
 		return race_ok(rc, ret == -EBUSY, "a second SET_OWNER", ret);
 	}
 }
@@ -478,7 +478,7 @@ static void race_join(struct __test_metadata *_metadata,
 static void race_after(struct __test_metadata *_metadata,
 		       struct vmt_rq_env *e)
 {
-	ASSERT_EQ(0, vmt_ft_set_paused(e->dev.fd, 0));
+	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 0));
 	vmt_rq_resize(e, RACE_SIZE);
 	vmt_rq_env_resync(e);
 	vmt_rq_check_all(e);
@@ -508,7 +508,7 @@ TEST_F_TIMEOUT(race, reset_owner_under_requests, 180)
 	race_start(_metadata, &self->f);
 	race_guest(_metadata, &self->f, RACE_MS / 3);
 	__atomic_store_n(&self->f.r.reset, 1, __ATOMIC_RELEASE);
-	ret = vmt_vhost_reset_owner(e->dev.fd);
+	ret = __vmt_vhost_reset_owner(e->dev.fd);
 	ASSERT_EQ(0, ret) TH_LOG("VHOST_RESET_OWNER under the race: %s",
 				 vmt_errname(-ret));
 	race_join(_metadata, &self->f);
@@ -526,7 +526,7 @@ TEST_F_TIMEOUT(race, reset_owner_under_requests, 180)
 	 * A racer's SET_OWNER after the reset may have taken the device for
 	 * this process (and set its ring up): reset that too.
 	 */
-	ret = vmt_vhost_reset_owner(e->dev.fd);
+	ret = __vmt_vhost_reset_owner(e->dev.fd);
 	ASSERT_TRUE(!ret || ret == -EPERM)
 		TH_LOG("VHOST_RESET_OWNER after the race: %s",
 		       vmt_errname(-ret));
@@ -780,7 +780,7 @@ static void child_prealloc_plug(int fd, void *arg)
 	struct vmt_rq_env *e = prealloc_env(true);
 
 	ready(fd);
-	vmt_mem_plug(&e->vq, vmt_rq_gpa(e, 0), PREALLOC_BLOCKS);
+	__vmt_mem_plug(&e->vq, vmt_rq_gpa(e, 0), PREALLOC_BLOCKS);
 	__atomic_store_n(&sh->done, 1, __ATOMIC_RELEASE);
 	hang();
 }
@@ -799,10 +799,10 @@ static void child_prealloc_set_state(int fd, void *arg)
 	vmt_rq_env_close(e);
 	e->region.flags |= VHOST_MEM_REGION_F_PREALLOC;
 	vmt_dev_open_ready(&e->dev, e->vm, &e->vq, ~0ULL);
-	TEST_ASSERT(!vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd), "SET_VM");
-	TEST_ASSERT(!vmt_mem_set_region(e->dev.fd, &e->region), "SET_REGION");
+	TEST_ASSERT(!__vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd), "SET_VM");
+	TEST_ASSERT(!__vmt_mem_set_region(e->dev.fd, &e->region), "SET_REGION");
 	ready(fd);
-	r = vmt_ft_set_state(e->dev.fd, blob, len);
+	r = __vmt_ft_set_state(e->dev.fd, blob, len);
 	__atomic_store_n(&sh->done, 1, __ATOMIC_RELEASE);
 	TEST_ASSERT(!r, "SET_STATE with prealloc: %s", vmt_errname(-r));
 	hang();
@@ -838,9 +838,9 @@ static void child_vcpu_hold(int fd, void *arg)
 	TEST_ASSERT(!pthread_create(&thread, NULL, hold_vcpu_thread, e),
 		    "pthread_create");
 	for (round = 0;; round++) {
-		TEST_ASSERT(vmt_mem_unplug(&e->vq, vmt_rq_gpa(e, 8), 1) ==
+		TEST_ASSERT(__vmt_mem_unplug(&e->vq, vmt_rq_gpa(e, 8), 1) ==
 			    VIRTIO_MEM_RESP_ACK, "UNPLUG of block 8");
-		TEST_ASSERT(vmt_mem_plug(&e->vq, vmt_rq_gpa(e, 8), 1) ==
+		TEST_ASSERT(__vmt_mem_plug(&e->vq, vmt_rq_gpa(e, 8), 1) ==
 			    VIRTIO_MEM_RESP_ACK, "PLUG of block 8");
 		if (round == 2)
 			ready(fd);
@@ -886,7 +886,7 @@ FIXTURE_SETUP(kill)
 	self->sh = mmap(NULL, sizeof(*self->sh), PROT_READ | PROT_WRITE,
 			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->sh);
-	self->klog = vmt_klog_problems(false);
+	self->klog = __vmt_klog_problems(false);
 	sample_base(_metadata, &self->base);
 }
 
@@ -935,7 +935,7 @@ TEST_F_TIMEOUT(kill, sigkill_vmm, 300)
 		TH_LOG("%u of %u kills during the long operation", during,
 		       KILL_ROUNDS);
 	device_works(_metadata);
-	EXPECT_EQ(self->klog, vmt_klog_problems(true))
+	EXPECT_EQ(self->klog, __vmt_klog_problems(true))
 		TH_LOG("the kernel complained while the VMMs died");
 }
 
@@ -957,7 +957,7 @@ static void __noreturn scm_owner(int sock)
 	vmt_rq_env_start(e, SCM_SIZE);
 	plug(e, 0, SCM_PLUGGED);
 	memset(e->backing.hva, 0x6b, SCM_PLUGGED * BLK);
-	TEST_ASSERT(!vmt_send_fd(sock, e->dev.fd), "sending the device fd");
+	TEST_ASSERT(!__vmt_send_fd(sock, e->dev.fd), "sending the device fd");
 	while (read(sock, &cmd, 1) == 1) {
 		if (cmd == 'x')
 			_exit(0);	/* as a VMM that exits, device set up */
@@ -999,62 +999,62 @@ static unsigned int foreign_ioctls(int fd, struct foreign_ioctl *out)
 
 	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	vm = ioctl(kvm, KVM_CREATE_VM, 0);
-	out[n++] = foreign("VHOST_SET_OWNER", -EBUSY, vmt_vhost_set_owner(fd));
+	out[n++] = foreign("VHOST_SET_OWNER", -EBUSY, __vmt_vhost_set_owner(fd));
 	out[n++] = foreign("VHOST_RESET_OWNER", -EPERM,
-			   vmt_vhost_reset_owner(fd));
+			   __vmt_vhost_reset_owner(fd));
 	out[n++] = foreign("VHOST_SET_FEATURES", -EPERM,
-			   vmt_vhost_set_features(fd, 0));
+			   __vmt_vhost_set_features(fd, 0));
 	out[n++] = foreign("VHOST_GET_BACKEND_FEATURES", -EPERM,
 			   raw_ioctl(fd, VHOST_GET_BACKEND_FEATURES, &features));
 	out[n++] = foreign("VHOST_SET_BACKEND_FEATURES", -EPERM,
 			   raw_ioctl(fd, VHOST_SET_BACKEND_FEATURES, &features));
 	out[n++] = foreign("VHOST_SET_MEM_TABLE", -EPERM,
-			   vmt_vhost_set_mem_table(fd, NULL, 0));
+			   __vmt_vhost_set_mem_table(fd, NULL, 0));
 	out[n++] = foreign("VHOST_SET_LOG_BASE", -EPERM,
 			   raw_ioctl(fd, VHOST_SET_LOG_BASE, &log));
 	out[n++] = foreign("VHOST_SET_LOG_FD", -EPERM,
 			   raw_ioctl(fd, VHOST_SET_LOG_FD, &log_fd));
 	out[n++] = foreign("VHOST_SET_VRING_NUM", -EPERM,
-			   vmt_vhost_set_vring_num(fd, VHOST_MEM_REQUESTQ, 64));
+			   __vmt_vhost_set_vring_num(fd, VHOST_MEM_REQUESTQ, 64));
 	out[n++] = foreign("VHOST_SET_VRING_BASE", -EPERM,
-			   vmt_vhost_set_vring_base(fd, VHOST_MEM_REQUESTQ, 5));
+			   __vmt_vhost_set_vring_base(fd, VHOST_MEM_REQUESTQ, 5));
 	out[n++] = foreign("VHOST_GET_VRING_BASE", -EPERM,
-			   vmt_vhost_get_vring_base(fd, VHOST_MEM_REQUESTQ,
-						    &base));
+			   __vmt_vhost_get_vring_base(fd, VHOST_MEM_REQUESTQ,
+						      &base));
 	out[n++] = foreign("VHOST_SET_VRING_ADDR", -EPERM,
-			   vmt_vhost_set_vring_addr(fd, &addr));
+			   __vmt_vhost_set_vring_addr(fd, &addr));
 	out[n++] = foreign("VHOST_SET_VRING_KICK", -EPERM,
-			   vmt_vhost_set_vring_kick(fd, VHOST_MEM_REQUESTQ,
-						    efd));
+			   __vmt_vhost_set_vring_kick(fd, VHOST_MEM_REQUESTQ,
+						      efd));
 	out[n++] = foreign("VHOST_SET_VRING_CALL", -EPERM,
-			   vmt_vhost_set_vring_call(fd, VHOST_MEM_REQUESTQ,
-						    efd));
+			   __vmt_vhost_set_vring_call(fd, VHOST_MEM_REQUESTQ,
+						      efd));
 	out[n++] = foreign("VHOST_SET_VRING_ERR", -EPERM,
-			   vmt_vhost_set_vring_err(fd, VHOST_MEM_REQUESTQ,
-						   efd));
-	out[n++] = foreign("VHOST_MEM_SET_VM", -EPERM, vmt_mem_set_vm(fd, vm));
+			   __vmt_vhost_set_vring_err(fd, VHOST_MEM_REQUESTQ,
+						     efd));
+	out[n++] = foreign("VHOST_MEM_SET_VM", -EPERM, __vmt_mem_set_vm(fd, vm));
 	out[n++] = foreign("VHOST_MEM_SET_REGION", -EPERM,
-			   vmt_mem_set_region(fd, &region));
+			   __vmt_mem_set_region(fd, &region));
 	out[n++] = foreign("VHOST_MEM_SET_REQUESTED_SIZE", -EPERM,
-			   vmt_mem_set_requested_size(fd, BLK));
+			   __vmt_mem_set_requested_size(fd, BLK));
 	out[n++] = foreign("VHOST_MEM_SET_RUNNING 0", -EPERM,
-			   vmt_mem_set_running(fd, 0));
+			   __vmt_mem_set_running(fd, 0));
 	out[n++] = foreign("VHOST_MEM_SET_RUNNING 1", -EPERM,
-			   vmt_mem_set_running(fd, 1));
+			   __vmt_mem_set_running(fd, 1));
 	out[n++] = foreign("VHOST_MEM_SET_PAUSED", -EPERM,
-			   vmt_ft_set_paused(fd, 1));
+			   __vmt_ft_set_paused(fd, 1));
 	out[n++] = foreign("VHOST_MEM_GET_STATE", -EPERM,
-			   vmt_ft_get_state(fd, state, &len));
+			   __vmt_ft_get_state(fd, state, &len));
 	out[n++] = foreign("VHOST_MEM_SET_STATE", -EPERM,
-			   vmt_ft_set_state(fd, state, 64));
-	out[n++] = foreign("VHOST_MEM_RESET", -EPERM, vmt_ft_reset(fd));
+			   __vmt_ft_set_state(fd, state, 64));
+	out[n++] = foreign("VHOST_MEM_RESET", -EPERM, __vmt_ft_reset(fd));
 	out[n++] = foreign("VHOST_MEM_SET_CONFIG_CALL", -EPERM,
-			   vmt_mem_set_config_call(fd, efd));
+			   __vmt_mem_set_config_call(fd, efd));
 	/* reading is allowed */
 	out[n++] = foreign("VHOST_GET_FEATURES", 0,
-			   vmt_vhost_get_features(fd, &features));
+			   __vmt_vhost_get_features(fd, &features));
 	out[n++] = foreign("VHOST_MEM_GET_STATUS", 0,
-			   vmt_mem_get_status(fd, &st));
+			   __vmt_mem_get_status(fd, &st));
 	close(vm);
 	close(kvm);
 	close(efd);
@@ -1079,7 +1079,7 @@ static void expect_foreign_eperm(struct __test_metadata *_metadata, int fd,
 static int status_of(int fd, struct vhost_mem_status *st)
 {
 	memset(st, 0, sizeof(*st));
-	return vmt_mem_get_status(fd, st);
+	return __vmt_mem_get_status(fd, st);
 }
 
 TEST_F_TIMEOUT(life, fd_passed_to_another_process, 180)
@@ -1092,12 +1092,12 @@ TEST_F_TIMEOUT(life, fd_passed_to_another_process, 180)
 
 	VMT_REQUIRE_DEVICE();
 	VMT_REQUIRE_KVM();
-	klog = vmt_klog_problems(false);
+	klog = __vmt_klog_problems(false);
 	sample_base(_metadata, &base);
 	pid = vmt_fork_socket(&sock);
 	if (!pid)
 		scm_owner(sock);
-	fd = vmt_recv_fd(sock);
+	fd = __vmt_recv_fd(sock);
 	ASSERT_LE(0, fd) TH_LOG("receiving the device fd: %s",
 				vmt_errname(-fd));
 
@@ -1134,7 +1134,7 @@ TEST_F_TIMEOUT(life, fd_passed_to_another_process, 180)
 	/* the last close tears it down: VM destroyed, backing freed */
 	ASSERT_EQ(0, close(fd));
 	expect_no_leak(_metadata, &base, "after the last close");
-	EXPECT_EQ(klog, vmt_klog_problems(true));
+	EXPECT_EQ(klog, __vmt_klog_problems(true));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1252,7 +1252,7 @@ TEST_F(remap, unmapped)
 	struct vmt_rq_env *e = &self->e;
 	u64 val;
 
-	int said = vmt_ft_klog_mark(), null = vmt_ft_klog_mark();
+	int said = __vmt_ft_klog_mark(), null = __vmt_ft_klog_mark();
 
 	ASSERT_EQ(0, munmap(vmt_rq_hva(e, 2), BLK));
 	EXPECT_EQ(VMT_ACCESS_EFAULT,
@@ -1380,7 +1380,7 @@ TEST_F_TIMEOUT(life, vm_closed_before_device, 120)
 	EXPECT_EQ(0, vmt_present_pages(e->backing.hva, VMFIRST_SIZE));
 	VMT_RQ_EXPECT(e, VIRTIO_MEM_RESP_ACK, VIRTIO_MEM_REQ_PLUG, 0, 2);
 	vmt_rq_check_status(e);
-	ASSERT_EQ(0, vmt_ft_reset(e->dev.fd));
+	ASSERT_EQ(0, __vmt_ft_reset(e->dev.fd));
 	vmt_model_request(&e->model, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0, NULL);
 	e->model.requests[VIRTIO_MEM_REQ_UNPLUG_ALL][VIRTIO_MEM_RESP_ACK]--;
 	VMT_RQ_EXPECT(e, VIRTIO_MEM_RESP_ACK, VIRTIO_MEM_REQ_PLUG, 4, 2);
@@ -1441,7 +1441,7 @@ static void many_open(struct many *m, unsigned int i)
 	vmt_region_init(&r, &b, many_gpa(i), BLK, VMT_RQ_SLOT_BASE + i);
 	r.slot_count = 1;
 	vmt_dev_start(&m->dev[i], &r, MANY_SIZE);
-	resp = vmt_mem_plug(&m->vq[i], many_gpa(i), 2);
+	resp = __vmt_mem_plug(&m->vq[i], many_gpa(i), 2);
 	TEST_ASSERT(resp == VIRTIO_MEM_RESP_ACK, "PLUG on device %u: %s", i,
 		    resp < 0 ? vmt_errname(-resp) : vmt_mem_resp_name(resp));
 	*many_tag(m, i) = 0x4d414e5900000000ULL | i;
@@ -1485,9 +1485,9 @@ TEST_F_TIMEOUT(life, many_devices_closed_in_random_order, 300)
 		many_open(m, i);
 		m->order[i] = i;
 	}
-	EXPECT_EQ(base.refcnt + MANY_DEVS, vmt_module_refcnt(VMT_MODULE_NAME));
+	EXPECT_EQ(base.refcnt + MANY_DEVS, __vmt_module_refcnt(VMT_MODULE_NAME));
 	for (i = 0; i < MANY_DEVS; i++) {
-		ASSERT_EQ(0, vmt_mem_get_status(m->dev[i].fd, &st));
+		ASSERT_EQ(0, __vmt_mem_get_status(m->dev[i].fd, &st));
 		EXPECT_EQ(2 * BLK, st.plugged_size) TH_LOG("device %u", i);
 		EXPECT_EQ(1, st.memslots) TH_LOG("device %u", i);
 		many_expect(_metadata, m, i, true);
@@ -1503,7 +1503,7 @@ TEST_F_TIMEOUT(life, many_devices_closed_in_random_order, 300)
 		i = m->order[k];
 		vmt_dev_close(&m->dev[i]);
 		EXPECT_EQ(base.refcnt + MANY_DEVS - k - 1,
-			  vmt_module_refcnt(VMT_MODULE_NAME))
+			  __vmt_module_refcnt(VMT_MODULE_NAME))
 			TH_LOG("after closing %u devices", k + 1);
 		many_expect(_metadata, m, i, false);
 		if (k + 1 < MANY_DEVS)

@@ -86,7 +86,7 @@ static u32 status_memslots(struct __test_metadata *_metadata,
 {
 	struct vhost_mem_status st;
 
-	EXPECT_EQ(0, vmt_mem_get_status(e->dev.fd, &st));
+	EXPECT_EQ(0, __vmt_mem_get_status(e->dev.fd, &st));
 	return st.memslots;
 }
 
@@ -295,8 +295,8 @@ TEST_F(slots, memslot_ids)
 		bool live = vmt_model_chunk_live(&e->model, c);
 
 		/* another size and address: refused while the id is in use */
-		r = vmt_vm_set_memslot(e->vm, SLOT_BASE + c, far, 2 * BLK,
-				       page, 0);
+		r = __vmt_vm_set_memslot(e->vm, SLOT_BASE + c, far, 2 * BLK,
+					 page, 0);
 		if (live) {
 			EXPECT_EQ(-EINVAL, r)
 				TH_LOG("memslot %llu (chunk %llu, live) taken over by the VMM: expected EINVAL, got %s",
@@ -387,7 +387,7 @@ TEST_F(slots, close_deletes_memslots)
 	RQ_ACK(e, PLUG, 13, 1);
 	expect_value(_metadata, e->vm, vmt_rq_gpa(e, 1), tag(1, 0));
 	first_live = SLOT_BASE + 1 / self->per_chunk;
-	r = vmt_vm_set_memslot(e->vm, first_live, 64ULL << 30, BLK, page, 0);
+	r = __vmt_vm_set_memslot(e->vm, first_live, 64ULL << 30, BLK, page, 0);
 	ASSERT_EQ(-EINVAL, r)
 		TH_LOG("memslot %llu of a live chunk: expected EINVAL for the VMM, got %s",
 		       (unsigned long long)first_live,
@@ -401,8 +401,8 @@ TEST_F(slots, close_deletes_memslots)
 						     77));
 	expect_value(_metadata, e->vm, VMT_GPA_MAILBOX + 64, 77);
 	/* the id is free: the VMM can map the same GPA itself */
-	r = vmt_vm_set_memslot(e->vm, first_live, vmt_rq_gpa(e, 1), BLK,
-			       page, 0);
+	r = __vmt_vm_set_memslot(e->vm, first_live, vmt_rq_gpa(e, 1), BLK,
+				 page, 0);
 	ASSERT_EQ(0, r) TH_LOG("memslot %llu after the device was closed: expected success, got %s",
 			       (unsigned long long)first_live, vmt_errname(-r));
 	*(u64 *)page = 0x77;
@@ -503,7 +503,7 @@ TEST_F(slots, short_last_chunk)
 	e->region.region_size = 5 * BLK;
 	e->region.chunk_size = 4 * BLK;
 	vmt_rq_env_start(e, 5 * BLK);
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &st));
 	EXPECT_EQ(2, st.memslots_max);
 	put(e, 4, BLK - 8, tag(4, BLK - 8));
 	RQ_ACK(e, PLUG, 4, 1);
@@ -526,24 +526,24 @@ TEST_F(slots, device_holds_the_last_vm_reference)
 
 	vm_fd = ioctl(e->vm->kvm_fd, KVM_CREATE_VM, 0);
 	ASSERT_LE(0, vm_fd);
-	r = vmt_mem_set_vm(e->dev.fd, vm_fd);
+	r = __vmt_mem_set_vm(e->dev.fd, vm_fd);
 	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_SET_VM: %s", vmt_errname(-r));
 	close(vm_fd);
 	e->region.slot_count = NR_BLOCKS;
-	r = vmt_mem_set_region(e->dev.fd, &e->region);
+	r = __vmt_mem_set_region(e->dev.fd, &e->region);
 	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_SET_REGION: %s", vmt_errname(-r));
-	ASSERT_EQ(0, vmt_mem_set_requested_size(e->dev.fd, REGION_SIZE));
-	ASSERT_EQ(0, vmt_mem_set_running(e->dev.fd, 1));
+	ASSERT_EQ(0, __vmt_mem_set_requested_size(e->dev.fd, REGION_SIZE));
+	ASSERT_EQ(0, __vmt_mem_set_running(e->dev.fd, 1));
 
-	ASSERT_EQ(ACK, vmt_mem_plug(&e->vq, vmt_rq_gpa(e, 0), 3));
-	ASSERT_EQ(ACK, vmt_mem_plug(&e->vq, vmt_rq_gpa(e, 8), 1));
-	ASSERT_EQ(ACK, vmt_mem_unplug(&e->vq, vmt_rq_gpa(e, 1), 1));
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &st));
+	ASSERT_EQ(ACK, __vmt_mem_plug(&e->vq, vmt_rq_gpa(e, 0), 3));
+	ASSERT_EQ(ACK, __vmt_mem_plug(&e->vq, vmt_rq_gpa(e, 8), 1));
+	ASSERT_EQ(ACK, __vmt_mem_unplug(&e->vq, vmt_rq_gpa(e, 1), 1));
+	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &st));
 	EXPECT_EQ(3 * BLK, st.plugged_size);
 	EXPECT_EQ(self->per_chunk == 1 ? 3 : 2, st.memslots);
 	/* the VM goes with the device, memslots first */
 	vmt_dev_close(&e->dev);
-	r = vmt_klog_problems(false);
+	r = __vmt_klog_problems(false);
 	EXPECT_EQ(e->klog_problems, r)
 		TH_LOG("closing the device that held the VM: %d new kernel complaints",
 		       r - e->klog_problems);
@@ -578,7 +578,7 @@ TEST_F(gib, default_chunk)
 	struct vhost_mem_status st;
 
 	vmt_rq_env_start(e, 3ULL << 30);
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &st));
 	EXPECT_EQ(VMT_GIB, st.chunk_size);
 	EXPECT_EQ(3, st.memslots_max);
 	put(e, 2 * per_chunk + 7, 0, tag(7, 0));
@@ -621,9 +621,9 @@ static void *vmm_takes_chunk_id(struct __test_metadata *_metadata,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	TEST_ASSERT(mem != MAP_FAILED, "mmap");
 	*(u64 *)mem = VMM_VALUE;
-	r = vmt_vm_set_memslot(e->vm, id, 0, 0, NULL, 0);
+	r = __vmt_vm_set_memslot(e->vm, id, 0, 0, NULL, 0);
 	TEST_ASSERT(!r, "the VMM deletes memslot %u: %s", id, vmt_errname(-r));
-	r = vmt_vm_set_memslot(e->vm, id, vmt_rq_gpa(e, first), size, mem, 0);
+	r = __vmt_vm_set_memslot(e->vm, id, vmt_rq_gpa(e, first), size, mem, 0);
 	TEST_ASSERT(!r, "the VMM maps its own memory at memslot %u: %s", id,
 		    vmt_errname(-r));
 	expect_value(_metadata, e->vm, vmt_rq_gpa(e, first), VMM_VALUE);
@@ -697,9 +697,9 @@ TEST_F(slots, restart_does_not_adopt_a_vmm_memslot)
 	RQ_ACK(e, PLUG, 1, 1);
 	mem = vmm_takes_chunk_id(_metadata, e, 1, self->per_chunk, chunk);
 	vmt_rq_set_running(e, false);
-	ASSERT_EQ(0, vmt_vq_attach(&e->vq, e->dev.fd, VHOST_MEM_REQUESTQ,
-				   e->dev.features));
-	r = vmt_mem_set_running(e->dev.fd, 1);
+	ASSERT_EQ(0, __vmt_vq_attach(&e->vq, e->dev.fd, VHOST_MEM_REQUESTQ,
+				     e->dev.features));
+	r = __vmt_mem_set_running(e->dev.fd, 1);
 	EXPECT_EQ(-EBUSY, r)
 		TH_LOG("restart with the VMM's memslot at the chunk's id: expected EBUSY, got %s",
 		       r ? vmt_errname(-r) : "success (adopted)");

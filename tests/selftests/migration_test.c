@@ -40,7 +40,7 @@
 #include <linux/userfaultfd.h>
 
 #include "vmt.h"
-#include "feature_util.h"
+#include "vmm_util.h"
 #include "short_names.h"
 #include "kselftest_harness.h"
 
@@ -173,7 +173,7 @@ FIXTURE_TEARDOWN(mig)
 static void save_source(struct __test_metadata *_metadata,
 			struct mig_fixture *self)
 {
-	int r = vmt_ft_set_paused(self->src.dev.fd, 1);
+	int r = __vmt_ft_set_paused(self->src.dev.fd, 1);
 
 	ASSERT_EQ(0, r) TH_LOG("pausing the source: %s", vmt_errstr(r));
 	self->blob = vmt_ft_save(self->src.dev.fd, &self->len);
@@ -199,8 +199,8 @@ static void make_dst(struct __test_metadata *_metadata,
 	dst->region.slot_count = VHOST_MEM_SLOTS_NEEDED(size, chunk);
 	if (variant->prealloc)
 		dst->region.flags |= VHOST_MEM_REGION_F_PREALLOC;
-	ASSERT_EQ(0, vmt_mem_set_vm(dst->dev.fd, dst->vm->vm_fd));
-	r = vmt_mem_set_region(dst->dev.fd, &dst->region);
+	ASSERT_EQ(0, __vmt_mem_set_vm(dst->dev.fd, dst->vm->vm_fd));
+	r = __vmt_mem_set_region(dst->dev.fd, &dst->region);
 	ASSERT_EQ(0, r) TH_LOG("destination SET_REGION: %s", vmt_errstr(r));
 }
 
@@ -239,7 +239,7 @@ static void expect_dst_unchanged(struct __test_metadata *_metadata,
 	struct vmt_rq_env *dst = &self->dst;
 	struct vhost_mem_status st;
 
-	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &st));
 	EXPECT_EQ(before->plugged_size, st.plugged_size)
 		TH_LOG("%s: plugged_size expected 0x%llx, got 0x%llx", what,
 		       (unsigned long long)before->plugged_size,
@@ -286,18 +286,18 @@ TEST_F(mig, round_trip)
 	int r;
 
 	save_source(_metadata, self);
-	ASSERT_EQ(0, vmt_mem_get_status(src->dev.fd, &s_st));
+	ASSERT_EQ(0, __vmt_mem_get_status(src->dev.fd, &s_st));
 	/* the paused source still answers STATE */
 	n = sweep_fill(src, before);
 	ASSERT_EQ(n, vmt_mem_batch(&src->vq, before, n, 4 * vmt_timeout_ms()));
 
 	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
-	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	ASSERT_EQ(0, r) TH_LOG("SET_STATE of the source's %llu bytes: %s",
 			       (unsigned long long)self->len, vmt_errstr(r));
 
 	/* before the destination runs: sizes and memslots are there */
-	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &d_st));
+	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &d_st));
 	EXPECT_EQ(s_st.plugged_size, d_st.plugged_size);
 	EXPECT_EQ(s_st.requested_size, d_st.requested_size);
 	EXPECT_EQ(s_st.usable_region_size, d_st.usable_region_size);
@@ -351,7 +351,7 @@ TEST_F(mig, round_trip)
 		}
 
 	/* the destination runs and answers as the source did */
-	r = vmt_mem_set_running(dst->dev.fd, 1);
+	r = __vmt_mem_set_running(dst->dev.fd, 1);
 	ASSERT_EQ(0, r) TH_LOG("destination SET_RUNNING 1: %s", vmt_errstr(r));
 	vmt_ft_model_copy(&dst->model, &src->model, 0);
 	dst->started = true;
@@ -396,7 +396,7 @@ TEST_F(mig, get_state_sizes)
 
 	save_source(_metadata, self);
 	/* no room: ENOSPC and the size */
-	r = vmt_ft_get_state(src->dev.fd, NULL, &need);
+	r = __vmt_ft_get_state(src->dev.fd, NULL, &need);
 	EXPECT_EQ(-ENOSPC, r);
 	EXPECT_EQ(self->len, need);
 	EXPECT_EQ(ST_SIZE, need)
@@ -405,33 +405,33 @@ TEST_F(mig, get_state_sizes)
 	buf = calloc(1, need + 64);
 	ASSERT_NE(NULL, buf);
 	len = need - 1;
-	r = vmt_ft_get_state(src->dev.fd, buf, &len);
+	r = __vmt_ft_get_state(src->dev.fd, buf, &len);
 	EXPECT_EQ(-ENOSPC, r) TH_LOG("one byte short: expected ENOSPC, got %s",
 				     vmt_errstr(r));
 	EXPECT_EQ(need, len);
 	EXPECT_EQ(0, buf[0]) TH_LOG("ENOSPC wrote into the buffer");
 	/* more room than needed: the size comes back */
 	len = need + 64;
-	r = vmt_ft_get_state(src->dev.fd, buf, &len);
+	r = __vmt_ft_get_state(src->dev.fd, buf, &len);
 	EXPECT_EQ(0, r) TH_LOG("64 bytes to spare: %s", vmt_errstr(r));
 	EXPECT_EQ(need, len);
 	EXPECT_EQ(0, memcmp(buf, self->blob, need))
 		TH_LOG("two GET_STATEs of a paused device differ");
 	/* a bad buffer, flags, struct size */
 	len = need;
-	r = vmt_ft_get_state(src->dev.fd, (void *)8, &len);
+	r = __vmt_ft_get_state(src->dev.fd, (void *)8, &len);
 	EXPECT_EQ(-EFAULT, r) TH_LOG("GET_STATE into address 8: expected EFAULT, got %s",
 				     vmt_errstr(r));
 	st = (struct vhost_mem_state){
 		.size = sizeof(st), .flags = 1,
 		.buf = (u64)(uintptr_t)buf, .buf_len = need,
 	};
-	r = vmt_ft_state_ioctl(src->dev.fd, VHOST_MEM_GET_STATE, &st);
+	r = __vmt_ft_state_ioctl(src->dev.fd, VHOST_MEM_GET_STATE, &st);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("GET_STATE flags 1: expected EINVAL, got %s",
 				     vmt_errstr(r));
 	st.flags = 0;
 	st.size = 4;
-	r = vmt_ft_state_ioctl(src->dev.fd, VHOST_MEM_GET_STATE, &st);
+	r = __vmt_ft_state_ioctl(src->dev.fd, VHOST_MEM_GET_STATE, &st);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("GET_STATE size 4: expected EINVAL, got %s",
 				     vmt_errstr(r));
 	/* no region yet */
@@ -439,10 +439,10 @@ TEST_F(mig, get_state_sizes)
 	vmt_dev_close(&self->dst.dev);
 	vmt_dev_open_ready(&self->dst.dev, self->dst.vm, &self->dst.vq, ~0ULL);
 	len = need;
-	r = vmt_ft_get_state(self->dst.dev.fd, buf, &len);
+	r = __vmt_ft_get_state(self->dst.dev.fd, buf, &len);
 	EXPECT_EQ(-EBADFD, r) TH_LOG("GET_STATE without a region: expected EBADFD, got %s",
 				     vmt_errstr(r));
-	r = vmt_ft_set_state(self->dst.dev.fd, self->blob, self->len);
+	r = __vmt_ft_set_state(self->dst.dev.fd, self->blob, self->len);
 	EXPECT_EQ(-EBADFD, r) TH_LOG("SET_STATE without a region: expected EBADFD, got %s",
 				     vmt_errstr(r));
 	/* the source is still paused and unchanged */
@@ -497,7 +497,7 @@ TEST_F(mig, rejected_blobs)
 	save_source(_metadata, self);
 	ASSERT_EQ(ST_SIZE, self->len);
 	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
-	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &before));
+	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &before));
 	copy = calloc(1, self->len + 1);
 	ASSERT_NE(NULL, copy);
 
@@ -506,8 +506,8 @@ TEST_F(mig, rejected_blobs)
 		for (j = 0; j < 2; j++)
 			if (bad[i].at[j])
 				copy[bad[i].at[j]] ^= bad[i].xor[j];
-		r = vmt_ft_set_state(dst->dev.fd, copy,
-				     self->len + bad[i].len_delta);
+		r = __vmt_ft_set_state(dst->dev.fd, copy,
+				       self->len + bad[i].len_delta);
 		EXPECT_EQ(-EINVAL, r)
 			TH_LOG("SET_STATE, %s: expected EINVAL, got %s",
 			       bad[i].what, vmt_errstr(r));
@@ -519,19 +519,19 @@ TEST_F(mig, rejected_blobs)
 		.size = sizeof(st), .flags = 1,
 		.buf = (u64)(uintptr_t)self->blob, .buf_len = self->len,
 	};
-	r = vmt_ft_state_ioctl(dst->dev.fd, VHOST_MEM_SET_STATE, &st);
+	r = __vmt_ft_state_ioctl(dst->dev.fd, VHOST_MEM_SET_STATE, &st);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("SET_STATE flags 1: expected EINVAL, got %s",
 				     vmt_errstr(r));
-	r = vmt_ft_set_state(dst->dev.fd, (void *)8, self->len);
+	r = __vmt_ft_set_state(dst->dev.fd, (void *)8, self->len);
 	EXPECT_EQ(-EFAULT, r) TH_LOG("SET_STATE from address 8: expected EFAULT, got %s",
 				     vmt_errstr(r));
-	r = vmt_ft_set_state(dst->dev.fd, self->blob, 2ULL << 30);
+	r = __vmt_ft_set_state(dst->dev.fd, self->blob, 2ULL << 30);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("SET_STATE of 2 GiB: expected EINVAL, got %s",
 				     vmt_errstr(r));
 	expect_dst_untouched(_metadata, self, &before, "bad struct fields");
 
 	/* the genuine blob still loads */
-	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(0, r) TH_LOG("SET_STATE of the genuine blob after the bad ones: %s",
 			       vmt_errstr(r));
 	vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, 150), 0,
@@ -562,14 +562,14 @@ TEST_F(mig, other_geometry)
 	for (i = 0; i < VMT_ARRAY_SIZE(geo); i++) {
 		make_dst(_metadata, self, variant, geo[i].gpa, geo[i].block,
 			 geo[i].size, geo[i].chunk);
-		ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &before));
-		r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+		ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &before));
+		r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 		EXPECT_EQ(geo[i].want, r)
 			TH_LOG("SET_STATE into a device with %s: expected %s, got %s",
 			       geo[i].what, vmt_errstr(geo[i].want), vmt_errstr(r));
 		if (!geo[i].want)
 			continue;
-		ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &st));
+		ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &st));
 		EXPECT_EQ(0, st.plugged_size);
 		EXPECT_EQ(before.requested_size, st.requested_size);
 		EXPECT_EQ(before.usable_region_size, st.usable_region_size);
@@ -581,12 +581,12 @@ TEST_F(mig, other_geometry)
 				   "refused restore");
 	}
 	/* the state does not say how the host cuts memslots: 64 MiB chunks */
-	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &st));
 	EXPECT_EQ(PLUGGED_BLOCKS * BLK, st.plugged_size);
 	EXPECT_EQ(4, st.memslots)
 		TH_LOG("the source's runs in 64 MiB chunks: expected 4 memslots, got %u",
 		       st.memslots);
-	ASSERT_EQ(0, vmt_mem_set_running(dst->dev.fd, 1));
+	ASSERT_EQ(0, __vmt_mem_set_running(dst->dev.fd, 1));
 	vmt_ft_model_copy(&dst->model, &self->src.model, 2 * CHUNK);
 	dst->started = true;
 	dst->running = true;
@@ -601,17 +601,17 @@ TEST_F(mig, set_state_while_running)
 
 	save_source(_metadata, self);
 	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
-	ASSERT_EQ(0, vmt_mem_set_requested_size(dst->dev.fd, REQUESTED));
-	ASSERT_EQ(0, vmt_mem_set_running(dst->dev.fd, 1));
-	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &before));
-	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	ASSERT_EQ(0, __vmt_mem_set_requested_size(dst->dev.fd, REQUESTED));
+	ASSERT_EQ(0, __vmt_mem_set_running(dst->dev.fd, 1));
+	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &before));
+	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(-EBUSY, r)
 		TH_LOG("SET_STATE into a running device: expected EBUSY, got %s",
 		       vmt_errstr(r));
 	expect_dst_untouched(_metadata, self, &before, "SET_STATE while running");
 	/* stopped again, it takes the state */
-	ASSERT_EQ(0, vmt_mem_set_running(dst->dev.fd, 0));
-	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	ASSERT_EQ(0, __vmt_mem_set_running(dst->dev.fd, 0));
+	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(0, r) TH_LOG("SET_STATE into the stopped device: %s",
 			       vmt_errstr(r));
 }
@@ -628,9 +628,9 @@ TEST_F(mig, set_state_into_plugged_device)
 
 	/* 1: a restored device, restored again */
 	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
-	ASSERT_EQ(0, vmt_ft_set_state(dst->dev.fd, self->blob, self->len));
-	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &before));
-	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	ASSERT_EQ(0, __vmt_ft_set_state(dst->dev.fd, self->blob, self->len));
+	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &before));
+	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(-EBUSY, r)
 		TH_LOG("a second SET_STATE (%llu bytes plugged): expected EBUSY, got %s",
 		       (unsigned long long)before.plugged_size, vmt_errstr(r));
@@ -642,12 +642,12 @@ TEST_F(mig, set_state_into_plugged_device)
 	vmt_ft_expect_write(dst->vm, vmt_rq_gpa(dst, 61) + 8, 0x6161,
 			    "the destination's own block");
 	vmt_rq_set_running(dst, false);
-	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &before));
-	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &before));
+	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(-EBUSY, r)
 		TH_LOG("SET_STATE into a stopped device with %llu bytes plugged: expected EBUSY, got %s",
 		       (unsigned long long)before.plugged_size, vmt_errstr(r));
-	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &st));
 	EXPECT_EQ(before.plugged_size, st.plugged_size)
 		TH_LOG("plugged_size: expected 0x%llx (its own blocks), got 0x%llx",
 		       (unsigned long long)before.plugged_size,
@@ -657,7 +657,7 @@ TEST_F(mig, set_state_into_plugged_device)
 	vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, 61) + 8, 0x6161,
 			   "the destination's own block after the refused SET_STATE");
 	vmt_rq_set_running(dst, true);
-	r = vmt_mem_state(&dst->vq, vmt_rq_gpa(dst, 60), 3, &state);
+	r = __vmt_mem_state(&dst->vq, vmt_rq_gpa(dst, 60), 3, &state);
 	EXPECT_EQ(ACK, r);
 	EXPECT_EQ(PLUGGED, state)
 		TH_LOG("STATE of its own blocks after the refused SET_STATE: expected PLUGGED, got %s",
@@ -674,21 +674,21 @@ TEST_F(mig, restore_rolls_back)
 
 	save_source(_metadata, self);
 	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
-	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &before));
+	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &before));
 	/* the VMM maps something into chunk 6 behind the device's back */
 	page = mmap(NULL, BLK, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, page);
-	r = vmt_vm_set_memslot(dst->vm, 50, vmt_rq_gpa(dst, 100), BLK, page, 0);
+	r = __vmt_vm_set_memslot(dst->vm, 50, vmt_rq_gpa(dst, 100), BLK, page, 0);
 	ASSERT_EQ(0, r) TH_LOG("VMM memslot in chunk 6: %s", vmt_errstr(r));
-	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(-EEXIST, r)
 		TH_LOG("SET_STATE with chunk 6 taken by the VMM: expected EEXIST, got %s",
 		       vmt_errstr(r));
 	expect_dst_untouched(_metadata, self, &before,
 			     "restore whose memslot failed");
-	ASSERT_EQ(0, vmt_vm_set_memslot(dst->vm, 50, 0, 0, NULL, 0));
-	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	ASSERT_EQ(0, __vmt_vm_set_memslot(dst->vm, 50, 0, 0, NULL, 0));
+	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(0, r) TH_LOG("SET_STATE once chunk 6 is free: %s", vmt_errstr(r));
 	vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, 100), 0,
 			   "chunk 6 restored");
@@ -722,13 +722,13 @@ TEST_F(mig, prealloc_restore_pool_too_small)
 	dst->region.chunk_size = CHUNK;
 	dst->region.slot_count = VHOST_MEM_SLOTS_NEEDED(REGION_SIZE, CHUNK);
 	dst->region.flags |= VHOST_MEM_REGION_F_PREALLOC;
-	ASSERT_EQ(0, vmt_mem_set_vm(dst->dev.fd, dst->vm->vm_fd));
-	ASSERT_EQ(0, vmt_mem_set_region(dst->dev.fd, &dst->region));
-	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &before));
-	klog = vmt_ft_klog_mark();
+	ASSERT_EQ(0, __vmt_mem_set_vm(dst->dev.fd, dst->vm->vm_fd));
+	ASSERT_EQ(0, __vmt_mem_set_region(dst->dev.fd, &dst->region));
+	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &before));
+	klog = __vmt_ft_klog_mark();
 	ASSERT_LE(0, klog);
 
-	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(-ENOSPC, r)
 		TH_LOG("SET_STATE of %u plugged blocks with %u huge pages free: expected ENOSPC, got %s",
 		       PLUGGED_BLOCKS, PLUGGED_BLOCKS / 2, vmt_errstr(r));
@@ -746,13 +746,13 @@ TEST_F(mig, prealloc_restore_pool_too_small)
 	close(klog);
 
 	ASSERT_EQ(NULL, vmt_ft_hugetlb_pool(PLUGGED_BLOCKS + 1));
-	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	ASSERT_EQ(0, r) TH_LOG("SET_STATE with a pool that fits: %s",
 			       vmt_errstr(r));
 	/* the retry allocated what was missing, of PLUGGED_BLOCKS + 1 free */
 	EXPECT_EQ(1 + kept, vmt_ft_hugetlb_free());
 	EXPECT_EQ(PLUGGED_BLOCKS * BLK, vmt_ft_allocated(&dst->backing));
-	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &st));
 	EXPECT_EQ(LIVE_CHUNKS, st.memslots);
 	vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, 151) + 8, 0,
 			   "restored and preallocated huge page");
@@ -779,9 +779,9 @@ TEST_F(mig, failed_restore_keeps_the_loaded_ram)
 	page = mmap(NULL, BLK, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, page);
-	r = vmt_vm_set_memslot(dst->vm, 50, vmt_rq_gpa(dst, 100), BLK, page, 0);
+	r = __vmt_vm_set_memslot(dst->vm, 50, vmt_rq_gpa(dst, 100), BLK, page, 0);
 	ASSERT_EQ(0, r) TH_LOG("VMM memslot in chunk 6: %s", vmt_errstr(r));
-	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	ASSERT_EQ(-EEXIST, r)
 		TH_LOG("SET_STATE with chunk 6 taken by the VMM: expected EEXIST, got %s",
 		       vmt_errstr(r));
@@ -792,8 +792,8 @@ TEST_F(mig, failed_restore_keeps_the_loaded_ram)
 				TH_LOG("block %llu: the failed SET_STATE destroyed the migrated RAM",
 				       (unsigned long long)b);
 
-	ASSERT_EQ(0, vmt_vm_set_memslot(dst->vm, 50, 0, 0, NULL, 0));
-	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	ASSERT_EQ(0, __vmt_vm_set_memslot(dst->vm, 50, 0, 0, NULL, 0));
+	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	ASSERT_EQ(0, r) TH_LOG("SET_STATE once chunk 6 is free: %s", vmt_errstr(r));
 	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++)
 		for (b = runs[i].first; b < runs[i].first + runs[i].n; b++)
@@ -891,7 +891,7 @@ static int set_state_probed(int fd, u64 len, long long *vmalloc_growth_kib,
 		fprintf(stderr, "# probe: %s\n", why);
 		return -EOPNOTSUPP;
 	}
-	r = vmt_ft_set_state(fd, p.buf, len);
+	r = __vmt_ft_set_state(fd, p.buf, len);
 	/* A read by the kernel was counted before the ioctl could return. */
 	*faults = __atomic_load_n(&p.faults, __ATOMIC_ACQUIRE);
 	*vmalloc_growth_kib = *faults ? p.vmalloc_kib_at_fault - before : 0;
@@ -949,9 +949,9 @@ TEST_F(mig, empty_device)
 	VMT_RQ_EXPECT(src, ACK, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0);
 	save_source(_metadata, self);
 	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
-	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	ASSERT_EQ(0, r) TH_LOG("SET_STATE of an empty device: %s", vmt_errstr(r));
-	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &st));
 	EXPECT_EQ(0, st.plugged_size);
 	EXPECT_EQ(0, st.memslots);
 	EXPECT_EQ(SHRUNK, st.requested_size);
@@ -960,7 +960,7 @@ TEST_F(mig, empty_device)
 		       (unsigned long long)st.usable_region_size);
 	EXPECT_EQ(0, vmt_ft_allocated(&dst->backing));
 	/* and another SET_STATE is fine: nothing is plugged */
-	r = vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(0, r) TH_LOG("second SET_STATE of an empty state: %s",
 			       vmt_errstr(r));
 }

@@ -5,7 +5,7 @@
  */
 #include "vmt.h"
 #include "kselftest_harness.h"
-#include "feature_expect.h"
+#include "rq_expect.h"
 
 /* Each device: 64 MiB in 4 chunks of 16 MiB, 4 ids. */
 #define MD_SIZE		(64ULL << 20)
@@ -50,7 +50,7 @@ static void side_rq(struct __test_metadata *_metadata, struct vmt_ft_side *s,
 		    u16 want, u16 type, u64 block, u16 nb)
 {
 	u64 gpa = s->region.guest_phys_addr + block * BLK;
-	int got = vmt_mem_request(&s->vq, type, gpa, nb, NULL);
+	int got = __vmt_mem_request(&s->vq, type, gpa, nb, NULL);
 
 	ASSERT_EQ(want, got)
 		TH_LOG("side device (GPA 0x%llx): %s block %llu x %u: expected %s, got %s",
@@ -70,7 +70,7 @@ TEST_F(multi, devices_side_by_side)
 	vmt_rq_env_start(e, MD_SIZE);
 	/* right next to A, in GPA and in ids */
 	vmt_ft_side_init(b, e->vm, MD_SIZE, b_gpa, MD_CHUNK, SLOT_BASE + 4);
-	r = vmt_ft_side_setup(b);
+	r = __vmt_ft_side_setup(b);
 	ASSERT_EQ(0, r) TH_LOG("device B next to A: %s", vmt_errstr(r));
 	vmt_ft_side_start(b, MD_SIZE);
 
@@ -102,7 +102,7 @@ static void expect_refused(struct __test_metadata *_metadata,
 			   struct vmt_ft_side *s, int want, const char *what)
 {
 	struct vhost_mem_status st;
-	int r = vmt_ft_side_setup(s);
+	int r = __vmt_ft_side_setup(s);
 
 	EXPECT_EQ(want, r)
 		TH_LOG("%s (GPA 0x%llx + 0x%llx, ids %u-%u): expected %s, got %s",
@@ -141,7 +141,7 @@ TEST_F(multi, overlaps_refused)
 			 SLOT_BASE - 2);
 	expect_refused(_metadata, &s[2], -EBUSY, "device over A's ids 100-101");
 	s[2].region.slot_base = SLOT_BASE + 2;
-	r = vmt_mem_set_region(s[2].dev.fd, &s[2].region);
+	r = __vmt_mem_set_region(s[2].dev.fd, &s[2].region);
 	EXPECT_EQ(-EBUSY, r)
 		TH_LOG("device over A's ids 102-105 (no memslot live): expected EBUSY, got %s",
 		       vmt_errstr(r));
@@ -156,10 +156,10 @@ TEST_F(multi, overlaps_refused)
 
 	/* the refused devices can still be set up elsewhere */
 	s[0].region.guest_phys_addr = 8ULL << 30;
-	r = vmt_mem_set_region(s[0].dev.fd, &s[0].region);
+	r = __vmt_mem_set_region(s[0].dev.fd, &s[0].region);
 	EXPECT_EQ(0, r) TH_LOG("refused device, then disjoint: %s", vmt_errstr(r));
 	s[2].region.slot_base = 300;
-	r = vmt_mem_set_region(s[2].dev.fd, &s[2].region);
+	r = __vmt_mem_set_region(s[2].dev.fd, &s[2].region);
 	EXPECT_EQ(0, r) TH_LOG("refused device, then disjoint ids: %s",
 			       vmt_errstr(r));
 	vmt_ft_side_start(&s[2], MD_SIZE);
@@ -170,7 +170,7 @@ TEST_F(multi, overlaps_refused)
 	vmt_rq_env_close(e);
 	s[1].region.guest_phys_addr = GPA;
 	s[1].region.slot_base = SLOT_BASE;
-	r = vmt_mem_set_region(s[1].dev.fd, &s[1].region);
+	r = __vmt_mem_set_region(s[1].dev.fd, &s[1].region);
 	EXPECT_EQ(0, r) TH_LOG("A's region and ids after A was closed: %s",
 			       vmt_errstr(r));
 }
@@ -187,7 +187,7 @@ TEST_F(multi, other_vm_same_layout)
 	tag_blocks(e, 2, 1, 11);
 	self->vm2 = vmt_vm_create(0);
 	vmt_ft_side_init(s, self->vm2, MD_SIZE, GPA, MD_CHUNK, SLOT_BASE);
-	r = vmt_ft_side_setup(s);
+	r = __vmt_ft_side_setup(s);
 	ASSERT_EQ(0, r) TH_LOG("same GPA and ids in another VM: %s",
 			       vmt_errstr(r));
 	vmt_ft_side_start(s, MD_SIZE);

@@ -13,7 +13,7 @@
 
 #include "vmt.h"
 #include "kselftest_harness.h"
-#include "feature_expect.h"
+#include "rq_expect.h"
 
 /* 32 blocks in 4 chunks of 8, requested 16 MiB (usable: the region) */
 #define PZ_BLOCKS	32
@@ -128,7 +128,7 @@ TEST_F(pause, requests_busy_state_served)
 	tag_blocks(e, 20, 1, 5);
 	present = held(e, 0, PZ_BLOCKS);
 
-	r = vmt_ft_set_paused(e->dev.fd, 1);
+	r = __vmt_ft_set_paused(e->dev.fd, 1);
 	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_SET_PAUSED 1: %s", vmt_errstr(r));
 	check_status_paused(_metadata, e, true);
 
@@ -158,7 +158,7 @@ TEST_F(pause, requests_busy_state_served)
 		       (unsigned long long)present / 1024,
 		       (unsigned long long)held(e, 0, PZ_BLOCKS) / 1024);
 
-	r = vmt_ft_set_paused(e->dev.fd, 0);
+	r = __vmt_ft_set_paused(e->dev.fd, 0);
 	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_SET_PAUSED 0: %s", vmt_errstr(r));
 	check_status_paused(_metadata, e, false);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 8, 2);
@@ -174,17 +174,17 @@ TEST_F(pause, resume_signals_config_change)
 	int r;
 
 	vmt_rq_env_start(e, PZ_REQUESTED);
-	ASSERT_EQ(0, vmt_mem_set_config_call(e->dev.fd, self->efd));
+	ASSERT_EQ(0, __vmt_mem_set_config_call(e->dev.fd, self->efd));
 	VMT_RQ_EXPECT(e, ACK, PLUG, 0, 1);
 
-	ASSERT_EQ(0, vmt_ft_set_paused(e->dev.fd, 1));
+	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 1));
 	EXPECT_EQ(0, wait_eventfd(self->efd, 0))
 		TH_LOG("the pause itself signalled the config eventfd");
 	paused_rq(_metadata, e, BUSY, PLUG, vmt_rq_gpa(e, 1), 1, 0);
 
 	/* resume: the guest hears of it at once, and its retry works */
 	t0 = vmt_now_ns();
-	r = vmt_ft_set_paused(e->dev.fd, 0);
+	r = __vmt_ft_set_paused(e->dev.fd, 0);
 	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_SET_PAUSED 0: %s", vmt_errstr(r));
 	n = wait_eventfd(self->efd, RESUME_MS);
 	signal_us = (vmt_now_ns() - t0) / 1000;
@@ -198,21 +198,21 @@ TEST_F(pause, resume_signals_config_change)
 		(unsigned long long)signal_us, (unsigned long long)retry_us);
 
 	/* no resume, no signal: resuming a running device, pausing twice */
-	ASSERT_EQ(0, vmt_ft_set_paused(e->dev.fd, 0));
+	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 0));
 	EXPECT_EQ(0, wait_eventfd(self->efd, 100))
 		TH_LOG("SET_PAUSED 0 on a device that was not paused signalled the config eventfd");
-	ASSERT_EQ(0, vmt_ft_set_paused(e->dev.fd, 1));
-	ASSERT_EQ(0, vmt_ft_set_paused(e->dev.fd, 1));
-	ASSERT_EQ(0, vmt_ft_set_paused(e->dev.fd, 0));
+	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 1));
+	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 1));
+	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 0));
 	n = wait_eventfd(self->efd, RESUME_MS);
 	EXPECT_EQ(1, n) TH_LOG("paused twice, resumed once: expected 1 signal, got %llu",
 			       (unsigned long long)n);
 
 	/* without an eventfd, resume just works */
-	ASSERT_EQ(0, vmt_mem_set_config_call(e->dev.fd, -1));
-	ASSERT_EQ(0, vmt_ft_set_paused(e->dev.fd, 1));
+	ASSERT_EQ(0, __vmt_mem_set_config_call(e->dev.fd, -1));
+	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 1));
 	paused_rq(_metadata, e, BUSY, PLUG, vmt_rq_gpa(e, 2), 1, 0);
-	ASSERT_EQ(0, vmt_ft_set_paused(e->dev.fd, 0));
+	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 0));
 	EXPECT_EQ(0, wait_eventfd(self->efd, 0));
 	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 1);
 	vmt_rq_check_all(e);
@@ -223,15 +223,15 @@ TEST_F(pause, bad_values)
 	struct vmt_rq_env *e = &self->e;
 	int r;
 
-	r = vmt_ft_set_paused(e->dev.fd, 1);
+	r = __vmt_ft_set_paused(e->dev.fd, 1);
 	EXPECT_EQ(-EBADFD, r)
 		TH_LOG("SET_PAUSED 1 before SET_REGION: expected EBADFD, got %s",
 		       vmt_errstr(r));
 	vmt_rq_env_start(e, PZ_REQUESTED);
-	r = vmt_ft_set_paused(e->dev.fd, 2);
+	r = __vmt_ft_set_paused(e->dev.fd, 2);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("SET_PAUSED 2: expected EINVAL, got %s",
 				     vmt_errstr(r));
-	r = vmt_ft_set_paused(e->dev.fd, -1);
+	r = __vmt_ft_set_paused(e->dev.fd, -1);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("SET_PAUSED -1: expected EINVAL, got %s",
 				     vmt_errstr(r));
 	check_status_paused(_metadata, e, false);
@@ -260,10 +260,10 @@ TEST_F(pause, other_process_gets_eperm)
 		u8 buf[256] = { 0 };
 		u64 len = sizeof(buf);
 
-		r[0] = vmt_ft_set_paused(e->dev.fd, 1);
-		r[1] = vmt_ft_get_state(e->dev.fd, buf, &len);
-		r[2] = vmt_ft_set_state(e->dev.fd, buf, 64 + PZ_BLOCKS / 8);
-		r[3] = vmt_ft_reset(e->dev.fd);
+		r[0] = __vmt_ft_set_paused(e->dev.fd, 1);
+		r[1] = __vmt_ft_get_state(e->dev.fd, buf, &len);
+		r[2] = __vmt_ft_set_state(e->dev.fd, buf, 64 + PZ_BLOCKS / 8);
+		r[3] = __vmt_ft_reset(e->dev.fd);
 		for (i = 0; i < VMT_ARRAY_SIZE(r); i++)
 			bad |= (r[i] != -EPERM) << i;
 		_exit(bad);

@@ -6,7 +6,7 @@
  */
 #include "vmt.h"
 #include "kselftest_harness.h"
-#include "feature_expect.h"
+#include "rq_expect.h"
 
 /*
  * Each block of [0, n) holds all of its memory (1) or none (0): per block

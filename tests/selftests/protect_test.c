@@ -39,7 +39,7 @@
 
 #include "vmt.h"
 #include "req_util.h"
-#include "feature_util.h"
+#include "vmm_util.h"
 #include "short_names.h"
 #include "kselftest_harness.h"
 
@@ -75,7 +75,7 @@ static u32 status_memslots(struct vmt_rq_env *e)
 {
 	struct vhost_mem_status st;
 
-	TEST_ASSERT(!vmt_mem_get_status(e->dev.fd, &st), "GET_STATUS");
+	TEST_ASSERT(!__vmt_mem_get_status(e->dev.fd, &st), "GET_STATUS");
 	return st.memslots;
 }
 
@@ -238,8 +238,8 @@ static void *churn_thread(void *arg)
 	u64 gpa = vmt_rq_gpa(e, 8);
 
 	for (c->rounds = 0; c->rounds < CHURN_ROUNDS; c->rounds++) {
-		if (vmt_mem_unplug(&e->vq, gpa, 1) != ACK ||
-		    vmt_mem_plug(&e->vq, gpa, 1) != ACK) {
+		if (__vmt_mem_unplug(&e->vq, gpa, 1) != ACK ||
+		    __vmt_mem_plug(&e->vq, gpa, 1) != ACK) {
 			c->failed = true;
 			break;
 		}
@@ -300,7 +300,7 @@ FIXTURE_SETUP(hard_setup)
 	vmt_rq_env_init(&self->e, VMT_BACKING_ANON, REGION_SIZE, ~0ULL);
 	self->e.region.flags |= HARD;
 	self->e.region.slot_count = NR_BLOCKS / 2;
-	ASSERT_EQ(0, vmt_mem_set_vm(self->e.dev.fd, self->e.vm->vm_fd));
+	ASSERT_EQ(0, __vmt_mem_set_vm(self->e.dev.fd, self->e.vm->vm_fd));
 }
 
 FIXTURE_TEARDOWN(hard_setup)
@@ -312,7 +312,7 @@ FIXTURE_TEARDOWN(hard_setup)
 	struct vhost_mem_region r = self->e.region; \
 	int __r; \
 	stmt; \
-	__r = vmt_mem_set_region(self->e.dev.fd, &r); \
+	__r = __vmt_mem_set_region(self->e.dev.fd, &r); \
 	EXPECT_EQ(want, __r) TH_LOG("%s: expected %s, got %s", what, \
 				    vmt_errname(-(want)), vmt_errname(-__r)); \
 } while (0)
@@ -331,8 +331,8 @@ TEST_F(hard_setup, bad_regions_then_the_good_one)
 	EXPECT_REGION_ERR(-ENOSPC, r.slot_count = NR_BLOCKS / 2 - 1,
 			  "7 memslot ids for 16 blocks");
 
-	ASSERT_EQ(0, vmt_mem_set_region(self->e.dev.fd, &self->e.region));
-	ASSERT_EQ(0, vmt_mem_get_status(self->e.dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_set_region(self->e.dev.fd, &self->e.region));
+	ASSERT_EQ(0, __vmt_mem_get_status(self->e.dev.fd, &st));
 	EXPECT_EQ(NR_BLOCKS / 2, st.memslots_max);
 	EXPECT_EQ(BLK, st.chunk_size);
 	EXPECT_EQ(0, st.memslots);
@@ -349,8 +349,8 @@ TEST(hard_needs_unplugged_inaccessible)
 	vmt_rq_env_init(&e, VMT_BACKING_ANON, REGION_SIZE, ~0ULL);
 	e.region.flags |= HARD;
 	vmt_ft_open(&e, ~VMT_FT_UI_BIT);
-	ASSERT_EQ(0, vmt_mem_set_requested_size(e.dev.fd, BLK));
-	r = vmt_mem_set_running(e.dev.fd, 1);
+	ASSERT_EQ(0, __vmt_mem_set_requested_size(e.dev.fd, BLK));
+	r = __vmt_mem_set_running(e.dev.fd, 1);
 	EXPECT_EQ(-EINVAL, r)
 		TH_LOG("SET_RUNNING, driver without UNPLUGGED_INACCESSIBLE: expected EINVAL, got %s",
 		       vmt_errname(-r));
@@ -373,13 +373,13 @@ TEST_F(hard, restore_maps_runs_reset_unmaps_all)
 	RQ_ACK(e, PLUG, 9, 4);
 	RQ_ACK(e, UNPLUG, 10, 1);
 	ASSERT_EQ(4, status_memslots(e));
-	ASSERT_EQ(0, vmt_ft_set_paused(e->dev.fd, 1));
+	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 1));
 	blob = vmt_ft_save(e->dev.fd, &len);
 	vmt_ft_model_copy(&saved, &e->model, 0);
 
 	/* a fresh device on the same VM, backing and region */
 	vmt_ft_open(e, ~0ULL);
-	ASSERT_EQ(0, vmt_ft_set_state(e->dev.fd, blob, len));
+	ASSERT_EQ(0, __vmt_ft_set_state(e->dev.fd, blob, len));
 	free(blob);
 	vmt_ft_start(e, saved.requested);
 	vmt_model_free(&e->model);
@@ -389,7 +389,7 @@ TEST_F(hard, restore_maps_runs_reset_unmaps_all)
 	EXPECT_EQ(4, status_memslots(e));
 	expect_layout(e, NULL);
 
-	ASSERT_EQ(0, vmt_ft_reset(e->dev.fd));
+	ASSERT_EQ(0, __vmt_ft_reset(e->dev.fd));
 	vmt_ft_model_system_reset(&e->model);
 	EXPECT_EQ(0, status_memslots(e));
 	expect_layout(e, NULL);
@@ -406,9 +406,9 @@ TEST_F(hard, restore_maps_runs_reset_unmaps_all)
 static int restart(struct vmt_rq_env *e)
 {
 	vmt_rq_set_running(e, false);
-	TEST_ASSERT(!vmt_vq_attach(&e->vq, e->dev.fd, VHOST_MEM_REQUESTQ,
-				   e->dev.features), "re-attaching the requestq");
-	return vmt_mem_set_running(e->dev.fd, 1);
+	TEST_ASSERT(!__vmt_vq_attach(&e->vq, e->dev.fd, VHOST_MEM_REQUESTQ,
+				     e->dev.features), "re-attaching the requestq");
+	return __vmt_mem_set_running(e->dev.fd, 1);
 }
 
 TEST_F(hard, vmm_moves_a_memslot_then_restart)
@@ -420,8 +420,8 @@ TEST_F(hard, vmm_moves_a_memslot_then_restart)
 	RQ_ACK(e, PLUG, 2, 2);
 	ASSERT_EQ(1, status_memslots(e));
 	/* KVM takes it as a move: same id, size and memory, another GPA */
-	r = vmt_vm_set_memslot(e->vm, SLOT_BASE, FAR_GPA, 2 * BLK,
-			       vmt_rq_hva(e, 2), 0);
+	r = __vmt_vm_set_memslot(e->vm, SLOT_BASE, FAR_GPA, 2 * BLK,
+				 vmt_rq_hva(e, 2), 0);
 	ASSERT_EQ(0, r) TH_LOG("the VMM moves memslot %u: %s", SLOT_BASE,
 			       vmt_errname(-r));
 	r = restart(e);
@@ -440,7 +440,7 @@ TEST_F(hard, vmm_moves_a_memslot_then_restart)
 	vmt_rq_env_close(e);
 	EXPECT_EQ(VMT_ACCESS_OK, vmt_guest_read_u64(e->vm, FAR_GPA + TAG_OFF, &val));
 	vmt_vm_delete_memslot(e->vm, SLOT_BASE);
-	refs = vmt_module_refcnt(VMT_MODULE_NAME);
+	refs = __vmt_module_refcnt(VMT_MODULE_NAME);
 	if (refs != -ENOENT)
 		EXPECT_EQ(0, refs) TH_LOG("vhost_mem's refcount after the close: %d",
 					  refs);
@@ -508,8 +508,8 @@ static void tear(struct vmt_rq_env *e, u32 id, u64 id_first, u64 id_nr,
 	TEST_ASSERT(vmt_rq_send(e, PLUG, vmt_rq_gpa(e, first), nr, NULL) == ACK,
 		    "PLUG of blocks %llu-%llu", (unsigned long long)first,
 		    (unsigned long long)(first + nr - 1));
-	r = vmt_vm_set_memslot(e->vm, id, vmt_rq_gpa(e, id_first), id_nr * BLK,
-			       vmt_rq_hva(e, id_first), 0);
+	r = __vmt_vm_set_memslot(e->vm, id, vmt_rq_gpa(e, id_first), id_nr * BLK,
+				 vmt_rq_hva(e, id_first), 0);
 	TEST_ASSERT(!r, "the VMM puts memslot %u back: %s", id, vmt_errname(-r));
 }
 

@@ -16,84 +16,10 @@
  * - STATE: PLUGGED, UNPLUGGED, MIXED, ERROR; unknown types: ERROR;
  * - the usable region on resize: grows, block aligned, capped, never shrinks;
  * - BUSY when the host side fails (memslot or discard), state unchanged;
- * - 65535 blocks in one request;
- * - batches: one kick, all answered, one interrupt (with and without
- *   EVENT_IDX), and interrupt suppression honoured;
  * - stop/start: requests wait while stopped and are answered after start;
  * - the counters against a script with literal totals.
  */
-#include <endian.h>
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
-#include "vmt.h"
-#include "req_util.h"
-#include "short_names.h"
-#include "kselftest_harness.h"
-
-/* 256 blocks in 8 chunks of 32 */
-#define REGION_SIZE	(512ULL << 20)
-#define CHUNK_SIZE	(64ULL << 20)
-#define BLOCKS_PER_CHUNK	(CHUNK_SIZE / BLK)
-/* Requested 8 MiB: the usable region is 264 MiB, blocks 0-131. */
-#define REQUESTED	(8ULL << 20)
-#define USABLE_BLOCKS	132
-
-static const char *type_name(u16 type)
-{
-	return type <= STATE ? vmt_mem_req_name(type) : "unknown type";
-}
-
-/*
- * One request; the answer must be want, and the model must agree (the
- * library fails the test, naming both, if the device does not).
- */
-#define RQ(e, want, type, addr, nb) do { \
-	u64 __addr = (addr); \
-	u16 __nb = (nb); \
-	u16 __got = vmt_rq_send((e), (type), __addr, __nb, NULL); \
-	ASSERT_EQ((want), __got) \
-		TH_LOG("%s GPA 0x%llx x %u: expected %s, got %s", \
-		       type_name(type), (unsigned long long)__addr, __nb, \
-		       vmt_mem_resp_name(want), vmt_mem_resp_name(__got)); \
-} while (0)
-
-/* A STATE request that must be ACKed with want_state. */
-#define RQ_STATE(e, want_state, addr, nb) do { \
-	u64 __addr = (addr); \
-	u16 __nb = (nb), __st = 0xffff; \
-	u16 __got = vmt_rq_send((e), STATE, __addr, __nb, &__st); \
-	ASSERT_EQ(ACK, __got) \
-		TH_LOG("STATE GPA 0x%llx x %u: expected ACK, got %s", \
-		       (unsigned long long)__addr, __nb, \
-		       vmt_mem_resp_name(__got)); \
-	ASSERT_EQ((want_state), __st) \
-		TH_LOG("STATE GPA 0x%llx x %u: expected %s, got %s", \
-		       (unsigned long long)__addr, __nb, \
-		       vmt_mem_state_name(want_state), \
-		       vmt_mem_state_name(__st)); \
-} while (0)
-
-/* Status field checks with literal values. */
-static void expect_sizes(struct __test_metadata *_metadata,
-			 struct vmt_rq_env *e, u64 usable, u64 plugged,
-			 u32 memslots)
-{
-	struct vhost_mem_status st;
-
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &st));
-	EXPECT_EQ(usable, st.usable_region_size)
-		TH_LOG("usable_region_size: expected 0x%llx, got 0x%llx",
-		       (unsigned long long)usable,
-		       (unsigned long long)st.usable_region_size);
-	EXPECT_EQ(plugged, st.plugged_size)
-		TH_LOG("plugged_size: expected 0x%llx, got 0x%llx",
-		       (unsigned long long)plugged,
-		       (unsigned long long)st.plugged_size);
-	EXPECT_EQ(memslots, st.memslots)
-		TH_LOG("memslots: expected %u, got %u", memslots, st.memslots);
-}
+#include "requests.h"
 
 /* Near the top of the 64-bit space: every one must be refused. */
 static const u64 wrapping_addrs[] = {
@@ -102,10 +28,6 @@ static const u64 wrapping_addrs[] = {
 	0xfffffffffe000000ULL,
 	0x8000000000000000ULL,
 };
-
-/* ------------------------------------------------------------------ */
-/* The requests, over anonymous and memfd backing                     */
-/* ------------------------------------------------------------------ */
 
 FIXTURE(req) {
 	struct vmt_rq_env e;
@@ -392,7 +314,7 @@ TEST_F(req, state)
 	RQ_STATE(e, UNPLUGGED, vmt_rq_gpa(e, 0), 144);
 	RQ(e, ACK, PLUG, vmt_rq_gpa(e, 4), 4);
 	RQ(e, ACK, PLUG, vmt_rq_gpa(e, 40), 1);
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &before));
+	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &before));
 
 	RQ_STATE(e, PLUGGED, vmt_rq_gpa(e, 4), 4);
 	RQ_STATE(e, PLUGGED, vmt_rq_gpa(e, 5), 2);
@@ -405,7 +327,7 @@ TEST_F(req, state)
 	bad_ranges(_metadata, e, STATE);
 
 	/* STATE changes nothing but its own counters */
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &after));
+	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &after));
 	EXPECT_EQ(before.plugged_size, after.plugged_size);
 	EXPECT_EQ(before.usable_region_size, after.usable_region_size);
 	EXPECT_EQ(before.memslots, after.memslots);
@@ -430,7 +352,7 @@ TEST_F(req, unknown_type)
 		RQ(e, ERROR, types[i], vmt_rq_gpa(e, 0), 1);
 		RQ(e, ERROR, types[i], 0, 0);
 	}
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &st));
 	EXPECT_EQ(3 * VMT_ARRAY_SIZE(types),
 		  st.requests[VHOST_MEM_REQ_UNKNOWN][ERROR]);
 	expect_sizes(_metadata, e, 264ULL << 20, BLK, 1);
@@ -652,7 +574,7 @@ TEST_F(req, status_counters)
 	RQ(e, ERROR, 42, vmt_rq_gpa(e, 0), 1);
 	RQ(e, ERROR, 0xffff, 0, 0);
 
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &st));
 	for (t = 0; t < VHOST_MEM_NR_REQ_TYPES; t++) {
 		for (r = 0; r < VHOST_MEM_NR_RESP_TYPES; r++) {
 			u64 w = want[t][r], got = st.requests[t][r];
@@ -700,13 +622,13 @@ TEST_F(req, requests_wait_while_stopped)
 
 	used0 = vmt_vq_used_idx(&e->vq);
 	for (i = 0; i < VMT_ARRAY_SIZE(reqs); i++)
-		ASSERT_LE(0, vmt_mem_queue(&e->vq, &reqs[i]));
+		ASSERT_LE(0, __vmt_mem_queue(&e->vq, &reqs[i]));
 	vmt_vq_kick_force(&e->vq);
 	vmt_sleep_ms(300);
 	EXPECT_EQ(used0, vmt_vq_used_idx(&e->vq))
 		TH_LOG("a stopped device answered %u requests",
 		       (u16)(vmt_vq_used_idx(&e->vq) - used0));
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &st));
 	EXPECT_FALSE(st.flags & VHOST_MEM_STATUS_F_RUNNING);
 	EXPECT_EQ(BLK, st.plugged_size);
 	EXPECT_EQ(VMT_ACCESS_MMIO, vmt_guest_read_u64(e->vm, vmt_rq_gpa(e, 0),
@@ -729,287 +651,6 @@ TEST_F(req, requests_wait_while_stopped)
 	EXPECT_EQ(ACK, reqs[3].resp_type);
 	/* starting twice is fine too */
 	vmt_rq_set_running(e, true);
-	vmt_rq_check_all(e);
-}
-
-/* ------------------------------------------------------------------ */
-/* 65535 blocks in one request                                        */
-/* ------------------------------------------------------------------ */
-
-FIXTURE(big) {
-	struct vmt_rq_env e;
-};
-
-VMT_BACKING_VARIANTS(big);
-
-/* 64 GiB of 1 MiB blocks: 65536 blocks, 64 chunks of 1 GiB. */
-FIXTURE_SETUP(big)
-{
-	VMT_REQUIRE_DEVICE();
-	VMT_REQUIRE_KVM();
-	vmt_rq_env_init(&self->e, variant->type, 64ULL << 30, ~0ULL);
-	self->e.region.block_size = 1ULL << 20;
-}
-
-FIXTURE_TEARDOWN(big)
-{
-	vmt_rq_env_free(&self->e);
-}
-
-TEST_F_TIMEOUT(big, max_nb_blocks, 120)
-{
-	struct vmt_rq_env *e = &self->e;
-	const u64 mib = 1ULL << 20;
-
-	vmt_rq_env_start(e, 65535 * mib);
-	/* blocks 2-65536: one past the region */
-	RQ(e, ERROR, PLUG, vmt_rq_gpa(e, 2), 0xffff);
-	RQ(e, ACK, PLUG, vmt_rq_gpa(e, 0), 0xffff);
-	expect_sizes(_metadata, e, 64ULL << 30, 65535 * mib, 64);
-	RQ_STATE(e, PLUGGED, vmt_rq_gpa(e, 0), 0xffff);
-	RQ_STATE(e, MIXED, vmt_rq_gpa(e, 1), 0xffff);
-	RQ(e, NACK, PLUG, vmt_rq_gpa(e, 65535), 1);
-	vmt_rq_resize(e, 64ULL << 30);
-	RQ(e, ACK, PLUG, vmt_rq_gpa(e, 65535), 1);
-	vmt_rq_check_all(e);
-
-	RQ(e, ACK, UNPLUG, vmt_rq_gpa(e, 1), 0xffff);
-	expect_sizes(_metadata, e, 64ULL << 30, mib, 1);
-	RQ(e, ACK, UNPLUG_ALL, 0, 0);
-	expect_sizes(_metadata, e, 64ULL << 30, 0, 0);
-	vmt_rq_check_all(e);
-}
-
-/* ------------------------------------------------------------------ */
-/* Block-aligned usable region (blocks larger than the extent)        */
-/* ------------------------------------------------------------------ */
-
-FIXTURE(bigblock) {
-	struct vmt_rq_env e;
-};
-
-FIXTURE_SETUP(bigblock)
-{
-	VMT_REQUIRE_DEVICE();
-	VMT_REQUIRE_KVM();
-	/* 2 GiB of 512 MiB blocks */
-	vmt_rq_env_init(&self->e, VMT_BACKING_ANON, 2ULL << 30, ~0ULL);
-	self->e.region.block_size = 512ULL << 20;
-}
-
-FIXTURE_TEARDOWN(bigblock)
-{
-	vmt_rq_env_free(&self->e);
-}
-
-TEST_F(bigblock, usable_region_block_aligned)
-{
-	struct vmt_rq_env *e = &self->e;
-	const u64 blk = 512ULL << 20;
-
-	vmt_rq_env_start(e, blk);
-	/* 512 + 256 MiB, aligned up to 1 GiB */
-	expect_sizes(_metadata, e, 2 * blk, 0, 0);
-	RQ(e, ACK, PLUG, vmt_rq_gpa(e, 1), 1);
-	RQ(e, ERROR, STATE, vmt_rq_gpa(e, 2), 1);
-	/* 1 GiB + 256 MiB: 1.5 GiB */
-	vmt_rq_resize(e, 2 * blk);
-	expect_sizes(_metadata, e, 3 * blk, blk, 1);
-	RQ(e, ACK, PLUG, vmt_rq_gpa(e, 2), 1);
-	RQ(e, ERROR, PLUG, vmt_rq_gpa(e, 3), 1);
-	/* 1.5 GiB + 256 MiB: the whole region */
-	vmt_rq_resize(e, 3 * blk);
-	expect_sizes(_metadata, e, 4 * blk, 2 * blk, 2);
-	RQ(e, ACK, PLUG, vmt_rq_gpa(e, 3), 1);
-	RQ(e, ACK, UNPLUG_ALL, 0, 0);
-	expect_sizes(_metadata, e, 4 * blk, 0, 0);
-	vmt_rq_resize(e, blk);
-	RQ(e, ACK, UNPLUG_ALL, 0, 0);
-	expect_sizes(_metadata, e, 2 * blk, 0, 0);
-	vmt_rq_check_all(e);
-}
-
-/* ------------------------------------------------------------------ */
-/* Batches and interrupts, with and without EVENT_IDX                 */
-/* ------------------------------------------------------------------ */
-
-FIXTURE(batch) {
-	struct vmt_rq_env e;
-};
-
-FIXTURE_VARIANT(batch) {
-	bool event_idx;
-};
-
-FIXTURE_VARIANT_ADD(batch, event_idx) {
-	.event_idx = true,
-};
-
-FIXTURE_VARIANT_ADD(batch, no_event_idx) {
-	.event_idx = false,
-};
-
-FIXTURE_SETUP(batch)
-{
-	u64 want = ~0ULL;
-
-	VMT_REQUIRE_DEVICE();
-	VMT_REQUIRE_KVM();
-	if (!variant->event_idx)
-		want &= ~(1ULL << VIRTIO_RING_F_EVENT_IDX);
-	vmt_rq_env_init(&self->e, VMT_BACKING_ANON, REGION_SIZE, want);
-	self->e.region.chunk_size = CHUNK_SIZE;
-}
-
-FIXTURE_TEARDOWN(batch)
-{
-	vmt_rq_env_free(&self->e);
-}
-
-/* Wait until used->idx reaches idx, without taking anything. */
-static bool wait_used_idx(struct vmt_vq *vq, u16 idx)
-{
-	u64 deadline = vmt_now_ns() + vmt_timeout_ms() * 1000000ULL;
-
-	while (vmt_vq_used_idx(vq) != idx) {
-		if (vmt_now_ns() > deadline)
-			return false;
-		vmt_sleep_ms(1);
-	}
-	return true;
-}
-
-static struct vmt_mem_req mkreq(u16 type, u64 addr, u16 nb)
-{
-	return (struct vmt_mem_req){
-		.type = type, .addr = addr, .nb_blocks = nb,
-	};
-}
-
-/* 32 requests of every kind, in a ring of 128 descriptors. */
-static unsigned int fill_batch(struct vmt_rq_env *e, struct vmt_mem_req *r)
-{
-	unsigned int n = 0, i;
-
-	for (i = 0; i < 12; i++)
-		r[n++] = mkreq(PLUG, vmt_rq_gpa(e, 2 * i), 1);
-	r[n++] = mkreq(PLUG, vmt_rq_gpa(e, 0), 1);
-	r[n++] = mkreq(PLUG, vmt_rq_gpa(e, 1), 1);
-	r[n++] = mkreq(STATE, vmt_rq_gpa(e, 0), 4);
-	r[n++] = mkreq(STATE, vmt_rq_gpa(e, 2), 1);
-	r[n++] = mkreq(UNPLUG, vmt_rq_gpa(e, 2), 1);
-	r[n++] = mkreq(UNPLUG, vmt_rq_gpa(e, 2), 1);
-	r[n++] = mkreq(PLUG, vmt_rq_gpa(e, 40), 4);
-	r[n++] = mkreq(PLUG, vmt_rq_gpa(e, 40), 3);
-	r[n++] = mkreq(7, vmt_rq_gpa(e, 40), 3);
-	r[n++] = mkreq(STATE, vmt_rq_gpa(e, 39), 3);
-	r[n++] = mkreq(UNPLUG, vmt_rq_gpa(e, 4), 1);
-	r[n++] = mkreq(UNPLUG, vmt_rq_gpa(e, 6), 1);
-	r[n++] = mkreq(PLUG, vmt_rq_gpa(e, 5), 1);
-	r[n++] = mkreq(STATE, vmt_rq_gpa(e, 0), 24);
-	r[n++] = mkreq(PLUG, 0, 1);
-	r[n++] = mkreq(UNPLUG_ALL, 0, 0);
-	r[n++] = mkreq(STATE, vmt_rq_gpa(e, 0), 100);
-	r[n++] = mkreq(PLUG, vmt_rq_gpa(e, 31), 2);
-	r[n++] = mkreq(STATE, vmt_rq_gpa(e, 31), 2);
-	r[n++] = mkreq(UNPLUG, vmt_rq_gpa(e, 32), 1);
-	return n;
-}
-
-/* Take n used entries: they must be the requests, in ring order. */
-static void collect_batch(struct __test_metadata *_metadata,
-			  struct vmt_rq_env *e, struct vmt_mem_req *r,
-			  unsigned int n)
-{
-	struct vmt_used u;
-	unsigned int i;
-
-	for (i = 0; i < n; i++) {
-		ASSERT_EQ(1, vmt_vq_pop_used(&e->vq, &u))
-			TH_LOG("used entry %u of %u is missing", i, n);
-		ASSERT_EQ(&r[i], vmt_mem_complete(&e->vq, &u))
-			TH_LOG("used entry %u is head %u, not request %u", i,
-			       u.id, i);
-		vmt_rq_settle(e, &r[i]);
-	}
-}
-
-TEST_F(batch, one_kick_all_answered_one_interrupt)
-{
-	struct vmt_rq_env *e = &self->e;
-	struct vmt_mem_req r[32];
-	unsigned int n, i;
-	u64 calls, late;
-	u16 used0;
-
-	vmt_rq_env_start(e, 16 * BLK);
-	n = fill_batch(e, r);
-	vmt_vq_drain_calls(&e->vq);
-	used0 = vmt_vq_used_idx(&e->vq);
-	for (i = 0; i < n; i++)
-		ASSERT_LE(0, vmt_mem_queue(&e->vq, &r[i]));
-	ASSERT_TRUE(vmt_vq_kick(&e->vq))
-		TH_LOG("the idle device did not ask for a kick");
-	ASSERT_EQ(1, e->vq.kicks);
-
-	calls = vmt_vq_wait_call(&e->vq, vmt_timeout_ms());
-	ASSERT_LT(0, calls) TH_LOG("no interrupt within %d ms for a batch of %u requests",
-				   vmt_timeout_ms(), n);
-	/* the interrupt comes after the whole batch */
-	EXPECT_EQ(n, (u16)(vmt_vq_used_idx(&e->vq) - used0))
-		TH_LOG("at the interrupt %u of the %u requests were answered",
-		       (u16)(vmt_vq_used_idx(&e->vq) - used0), n);
-	ASSERT_TRUE(wait_used_idx(&e->vq, used0 + n));
-	vmt_sleep_ms(100);
-	late = vmt_vq_drain_calls(&e->vq);
-	EXPECT_EQ(1, calls + late)
-		TH_LOG("%llu interrupts for one batch of %u requests",
-		       (unsigned long long)(calls + late), n);
-	collect_batch(_metadata, e, r, n);
-	vmt_rq_check_all(e);
-}
-
-TEST_F(batch, interrupt_suppression_honoured)
-{
-	struct vmt_rq_env *e = &self->e;
-	struct vmt_mem_req r[32], one = mkreq(STATE, vmt_rq_gpa(e, 0), 1);
-	struct vmt_used u;
-	unsigned int n, i;
-	u16 used0;
-
-	vmt_rq_env_start(e, 16 * BLK);
-	/* a first request, so that the device has signalled once */
-	vmt_rq_send(e, STATE, vmt_rq_gpa(e, 0), 1, NULL);
-	n = fill_batch(e, r);
-	vmt_vq_drain_calls(&e->vq);
-	used0 = vmt_vq_used_idx(&e->vq);
-	if (variant->event_idx)
-		/* no interrupt until used->idx passes used0 + n */
-		e->vq.avail->ring[e->vq.num] = htole16(used0 + n);
-	else
-		e->vq.avail->flags = htole16(VRING_AVAIL_F_NO_INTERRUPT);
-	for (i = 0; i < n; i++)
-		ASSERT_LE(0, vmt_mem_queue(&e->vq, &r[i]));
-	vmt_vq_kick(&e->vq);
-	ASSERT_TRUE(wait_used_idx(&e->vq, used0 + n))
-		TH_LOG("the batch was not answered within %d ms",
-		       vmt_timeout_ms());
-	vmt_sleep_ms(100);
-	EXPECT_EQ(0, vmt_vq_drain_calls(&e->vq))
-		TH_LOG("the device interrupted the driver that asked for none (%s)",
-		       variant->event_idx ? "used_event" :
-		       "VRING_AVAIL_F_NO_INTERRUPT");
-	collect_batch(_metadata, e, r, n);
-
-	/* asked for again: the next answer interrupts */
-	e->vq.avail->flags = 0;
-	ASSERT_LE(0, vmt_mem_queue(&e->vq, &one));
-	vmt_vq_kick(&e->vq);
-	ASSERT_LT(0, vmt_vq_wait_call(&e->vq, vmt_timeout_ms()))
-		TH_LOG("no interrupt for a request once interrupts were wanted again");
-	ASSERT_EQ(1, vmt_vq_pop_used(&e->vq, &u));
-	ASSERT_EQ(&one, vmt_mem_complete(&e->vq, &u));
-	vmt_rq_settle(e, &one);
 	vmt_rq_check_all(e);
 }
 

@@ -7,7 +7,7 @@
  */
 #include "vmt.h"
 #include "kselftest_harness.h"
-#include "feature_expect.h"
+#include "rq_expect.h"
 
 /* 512 blocks (1 GiB) in 16 chunks of 32 */
 #define RS_BLOCKS	512
@@ -61,7 +61,7 @@ TEST_F(reset, virtio_reset_keeps_the_plug_state)
 	before = status_of(_metadata, e->dev.fd);
 	bytes = held(e, 0, RS_BLOCKS);
 
-	r = vmt_ft_virtio_reset(e, ACK_ALL);
+	r = __vmt_ft_virtio_reset(e, ACK_ALL);
 	ASSERT_EQ(0, r) TH_LOG("SET_RUNNING 1 after the virtio reset: %s",
 			       vmt_errstr(r));
 	after = status_of(_metadata, e->dev.fd);
@@ -108,7 +108,7 @@ TEST_F(reset, system_reset_unplugs_everything)
 	EXPECT_LT(0, held(e, 300, 4));
 	EXPECT_LT(0, held(e, 3, 3));
 
-	r = vmt_ft_reset(e->dev.fd);
+	r = __vmt_ft_reset(e->dev.fd);
 	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_RESET: %s", vmt_errstr(r));
 	vmt_ft_model_system_reset(&e->model);
 	expect_status(_metadata, e->dev.fd, "after VHOST_MEM_RESET", 0, 0,
@@ -150,7 +150,7 @@ TEST_F(reset, system_reset_discards_writes_to_unplugged_blocks)
 	vmt_ft_expect_write(e->vm, vmt_rq_gpa(e, 10) + 8, 2,
 			    "unplugged block of a live chunk");
 	EXPECT_LT(0, held(e, 10, 1));
-	r = vmt_ft_reset(e->dev.fd);
+	r = __vmt_ft_reset(e->dev.fd);
 	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_RESET: %s", vmt_errstr(r));
 	vmt_ft_model_system_reset(&e->model);
 	EXPECT_EQ(0, vmt_ft_allocated(&e->backing))
@@ -165,7 +165,7 @@ TEST_F(reset, system_reset_stopped_or_empty)
 	struct vmt_rq_env *e = &self->e;
 	int r;
 
-	r = vmt_ft_reset(e->dev.fd);
+	r = __vmt_ft_reset(e->dev.fd);
 	EXPECT_EQ(-EBADFD, r)
 		TH_LOG("VHOST_MEM_RESET before SET_REGION: expected EBADFD, got %s",
 		       vmt_errstr(r));
@@ -173,7 +173,7 @@ TEST_F(reset, system_reset_stopped_or_empty)
 	/* nothing plugged: only the usable region changes */
 	vmt_rq_resize(e, 512ULL << 20);
 	vmt_rq_resize(e, 0);
-	ASSERT_EQ(0, vmt_ft_reset(e->dev.fd));
+	ASSERT_EQ(0, __vmt_ft_reset(e->dev.fd));
 	vmt_ft_model_system_reset(&e->model);
 	expect_status(_metadata, e->dev.fd, "empty device reset", 0, 0, 0);
 	vmt_rq_check_status(e);
@@ -182,7 +182,7 @@ TEST_F(reset, system_reset_stopped_or_empty)
 	vmt_rq_resize(e, RS_REQUESTED);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 10, 2);
 	vmt_rq_set_running(e, false);
-	ASSERT_EQ(0, vmt_ft_reset(e->dev.fd));
+	ASSERT_EQ(0, __vmt_ft_reset(e->dev.fd));
 	vmt_ft_model_system_reset(&e->model);
 	vmt_rq_check_status(e);
 	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 10), "reset while stopped");
@@ -201,7 +201,7 @@ TEST_F(reset, persistent_suspend_offered)
 	EXPECT_FALSE(offered & VMT_FT_PS_BIT)
 		TH_LOG("no VHOST_MEM_REGION_F_PERSISTENT_SUSPEND: features 0x%llx offer VIRTIO_MEM_F_PERSISTENT_SUSPEND",
 		       (unsigned long long)offered);
-	r = vmt_vhost_set_features(e->dev.fd, e->dev.features | VMT_FT_PS_BIT);
+	r = __vmt_vhost_set_features(e->dev.fd, e->dev.features | VMT_FT_PS_BIT);
 	EXPECT_EQ(-EOPNOTSUPP, r)
 		TH_LOG("SET_FEATURES with PERSISTENT_SUSPEND not offered: expected EOPNOTSUPP, got %s",
 		       vmt_errstr(r));
@@ -217,7 +217,7 @@ TEST_F(reset, persistent_suspend_offered)
 	VMT_RQ_EXPECT(e, ACK, PLUG, 5, 3);
 	tag_blocks(e, 5, 3, 8);
 	/* suspend and resume: the driver resets the device, state stays */
-	r = vmt_ft_virtio_reset(e, ACK_ALL);
+	r = __vmt_ft_virtio_reset(e, ACK_ALL);
 	ASSERT_EQ(0, r) TH_LOG("resume: %s", vmt_errstr(r));
 	VMT_RQ_EXPECT_STATE(e, PLUGGED, 5, 3);
 	expect_tags(e, 5, 3, 8, "kept across suspend");

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "vmt.h"
-#include "feature_util.h"
+#include "vmm_util.h"
 #include "short_names.h"
 #include "kselftest_harness.h"
 
@@ -115,10 +115,10 @@ TEST_F(scale, tib_region_gib_plugged)
 	struct vhost_mem_status st;
 
 	vmt_rq_env_start(e, SC_SIZE);
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &st));
 	EXPECT_EQ(SC_CHUNKS, st.memslots_max);
 	plug_gib(_metadata, e);
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &st));
 	EXPECT_EQ(VMT_GIB, st.plugged_size);
 	EXPECT_EQ(4, st.memslots)
 		TH_LOG("1 GiB in four runs in four chunks: expected 4 memslots, got %u",
@@ -136,7 +136,7 @@ TEST_F(scale, tib_region_gib_plugged)
 	vmt_rq_check_all(e);
 
 	VMT_RQ_EXPECT(e, ACK, UNPLUG_ALL, 0, 0);
-	ASSERT_EQ(0, vmt_mem_get_status(e->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &st));
 	EXPECT_EQ(0, st.memslots);
 	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, run_first[3]), "after UNPLUG_ALL");
 	vmt_rq_check_all(e);
@@ -154,19 +154,19 @@ TEST_F(scale, tib_state_round_trip)
 	vmt_rq_env_start(e, SC_SIZE);
 	plug_gib(_metadata, e);
 	check_runs(e, true, "source");
-	ASSERT_EQ(0, vmt_ft_set_paused(e->dev.fd, 1));
+	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 1));
 	blob = vmt_ft_save(e->dev.fd, &len);
 	EXPECT_EQ(64 + SC_BLOCKS / 8, len);
 
 	vmt_rq_env_init(dst, VMT_BACKING_ANON, SC_SIZE, ~0ULL);
 	scale_region(dst);
-	ASSERT_EQ(0, vmt_mem_set_vm(dst->dev.fd, dst->vm->vm_fd));
-	ASSERT_EQ(0, vmt_mem_set_region(dst->dev.fd, &dst->region));
-	r = vmt_ft_set_state(dst->dev.fd, blob, len);
+	ASSERT_EQ(0, __vmt_mem_set_vm(dst->dev.fd, dst->vm->vm_fd));
+	ASSERT_EQ(0, __vmt_mem_set_region(dst->dev.fd, &dst->region));
+	r = __vmt_ft_set_state(dst->dev.fd, blob, len);
 	ASSERT_EQ(0, r) TH_LOG("SET_STATE of %llu bytes: %s",
 			       (unsigned long long)len, vmt_errstr(r));
 	free(blob);
-	ASSERT_EQ(0, vmt_mem_get_status(dst->dev.fd, &st));
+	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &st));
 	EXPECT_EQ(4, st.memslots);
 	EXPECT_EQ(VMT_GIB, st.plugged_size);
 	/* the VMM copies the RAM that is plugged: the tags' pages */
@@ -178,7 +178,7 @@ TEST_F(scale, tib_state_round_trip)
 		       4096);
 	}
 	check_runs(dst, false, "migrated");
-	ASSERT_EQ(0, vmt_mem_set_running(dst->dev.fd, 1));
+	ASSERT_EQ(0, __vmt_mem_set_running(dst->dev.fd, 1));
 	vmt_ft_model_copy(&dst->model, &e->model, 0);
 	dst->started = true;
 	dst->running = true;
@@ -396,15 +396,15 @@ static void sample_ours(struct __test_metadata *_metadata, struct series *plug,
 	vmt_dev_start(&e.dev, &e.region, VMT_GIB);
 	settle();
 	take_snap(&a);
-	r = vmt_mem_plug(&e.vq, SC_GPA, BLOCKS_PER_GIB);
+	r = __vmt_mem_plug(&e.vq, SC_GPA, BLOCKS_PER_GIB);
 	take_snap(&b);
 	ASSERT_EQ(ACK, r) TH_LOG("PLUG of 1 GiB: %s", vmt_mem_resp_name(r));
 	add(plug, cost_of(&a, &b));
 	if (dirty) {
 		settle();
 		take_snap(&a);
-		r = vmt_vm_set_memslot(e.vm, SLOT_BASE, SC_GPA, VMT_GIB,
-				       e.backing.hva, KVM_MEM_LOG_DIRTY_PAGES);
+		r = __vmt_vm_set_memslot(e.vm, SLOT_BASE, SC_GPA, VMT_GIB,
+					 e.backing.hva, KVM_MEM_LOG_DIRTY_PAGES);
 		take_snap(&b);
 		ASSERT_EQ(0, r) TH_LOG("dirty logging on the device's memslot %u: %s",
 				       SLOT_BASE, vmt_errstr(r));
@@ -427,8 +427,8 @@ static void sample_user(struct __test_metadata *_metadata, struct series *s,
 	settle();
 	take_snap(&a);
 	if (size)
-		r = vmt_vm_set_memslot(vm, USER_SLOT, SC_GPA, size, bk.hva,
-				       flags);
+		r = __vmt_vm_set_memslot(vm, USER_SLOT, SC_GPA, size, bk.hva,
+					 flags);
 	take_snap(&b);
 	ASSERT_EQ(0, r) TH_LOG("a userspace memslot of %llu GiB (flags 0x%x): %s",
 			       (unsigned long long)(size >> 30), flags,
@@ -463,7 +463,7 @@ static void memcg_probe(struct __test_metadata *_metadata)
 	settle();
 	take_snap(&a);
 	for (i = 0; i < CG_SLOTS; i++) {
-		r = vmt_mem_plug(&e.vq, SC_GPA + i * VMT_GIB, 1);
+		r = __vmt_mem_plug(&e.vq, SC_GPA + i * VMT_GIB, 1);
 		ASSERT_EQ(ACK, r) TH_LOG("PLUG in chunk %u: %s", i,
 					 vmt_mem_resp_name(r));
 	}

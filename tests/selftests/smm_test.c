@@ -9,7 +9,7 @@
 
 #include "vmt.h"
 #include "kselftest_harness.h"
-#include "feature_expect.h"
+#include "rq_expect.h"
 
 /* 32 blocks in 4 chunks of 8; ids 100-103 */
 #define SMM_BLOCKS	32
@@ -35,7 +35,7 @@ FIXTURE_SETUP(smm)
 	vmt_rq_backing_anon_aligned(&e->backing, SMM_SIZE, BLK);
 	vmt_region_init(&e->region, &e->backing, GPA, BLK, SLOT_BASE);
 	e->region.chunk_size = SMM_CHUNK;
-	self->nr_as = vmt_vm_check_cap(e->vm, KVM_CAP_MULTI_ADDRESS_SPACE);
+	self->nr_as = __vmt_vm_check_cap(e->vm, KVM_CAP_MULTI_ADDRESS_SPACE);
 	self->page = mmap(NULL, 2 * BLK, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->page);
@@ -54,10 +54,10 @@ FIXTURE_TEARDOWN(smm)
 static int probe_slot(struct __test_metadata *_metadata,
 		      struct smm_fixture_data *self, u32 slot, u64 gpa)
 {
-	int r = vmt_vm_set_memslot(self->e.vm, slot, gpa, BLK, self->page, 0);
+	int r = __vmt_vm_set_memslot(self->e.vm, slot, gpa, BLK, self->page, 0);
 
 	if (!r) {
-		r = vmt_vm_set_memslot(self->e.vm, slot, 0, 0, NULL, 0);
+		r = __vmt_vm_set_memslot(self->e.vm, slot, 0, 0, NULL, 0);
 		EXPECT_EQ(0, r) TH_LOG("deleting memslot 0x%x: %s", slot,
 				       vmt_errstr(r));
 		return 0;
@@ -84,8 +84,8 @@ static bool smm_supported(struct __test_metadata *_metadata,
 		return true;
 	/* one address space: the option cannot work */
 	e->region.flags |= VHOST_MEM_REGION_F_SMM;
-	ASSERT_EQ(0, vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd));
-	r = vmt_mem_set_region(e->dev.fd, &e->region);
+	ASSERT_EQ(0, __vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd));
+	r = __vmt_mem_set_region(e->dev.fd, &e->region);
 	EXPECT_EQ(-EOPNOTSUPP, r)
 		TH_LOG("VHOST_MEM_REGION_F_SMM with %d address space(s): expected EOPNOTSUPP, got %s",
 		       self->nr_as, vmt_errstr(r));
@@ -156,10 +156,10 @@ TEST_F(smm, conflict_in_address_space_1_is_busy)
 	e->region.flags |= VHOST_MEM_REGION_F_SMM;
 	vmt_rq_env_start(e, SMM_SIZE);
 	/* the VMM maps something into the SMM view of chunk 0 */
-	r = vmt_vm_set_memslot(e->vm, AS1 | VMM_SLOT, vmt_rq_gpa(e, 4), BLK,
-			       self->page, 0);
+	r = __vmt_vm_set_memslot(e->vm, AS1 | VMM_SLOT, vmt_rq_gpa(e, 4), BLK,
+				 self->page, 0);
 	ASSERT_EQ(0, r) TH_LOG("AS 1 memslot over chunk 0: %s", vmt_errstr(r));
-	klog = vmt_ft_klog_mark();
+	klog = __vmt_ft_klog_mark();
 	ASSERT_LE(0, klog);
 
 	vmt_rq_send_busy(e, PLUG, vmt_rq_gpa(e, 1), 1);
@@ -175,7 +175,7 @@ TEST_F(smm, conflict_in_address_space_1_is_busy)
 	close(klog);
 
 	VMT_RQ_EXPECT(e, ACK, PLUG, 8, 1);		/* chunk 1 is fine */
-	ASSERT_EQ(0, vmt_vm_set_memslot(e->vm, AS1 | VMM_SLOT, 0, 0, NULL, 0));
+	ASSERT_EQ(0, __vmt_vm_set_memslot(e->vm, AS1 | VMM_SLOT, 0, 0, NULL, 0));
 	VMT_RQ_EXPECT(e, ACK, PLUG, 1, 1);
 	vmt_rq_check_all(e);
 }

@@ -92,9 +92,9 @@ static void *churn_thread(void *arg)
 	for (n = 0; !c->max_rounds || n < c->max_rounds; n++) {
 		if (__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE))
 			break;
-		c->resp = vmt_mem_unplug(&c->e->vq, gpa, 1);
+		c->resp = __vmt_mem_unplug(&c->e->vq, gpa, 1);
 		if (c->resp == VIRTIO_MEM_RESP_ACK)
-			c->resp = vmt_mem_plug(&c->e->vq, gpa, 1);
+			c->resp = __vmt_mem_plug(&c->e->vq, gpa, 1);
 		if (c->resp != VIRTIO_MEM_RESP_ACK) {
 			c->failed = true;
 			break;
@@ -191,6 +191,19 @@ static struct runner *runner_add(struct hold *h,
 	return r;
 }
 
+/* Every runner's thread started, then the churn's (*churn). */
+static void start_threads(struct hold *h, pthread_t *churn)
+{
+	unsigned int i;
+
+	for (i = 0; i < h->nr_runners; i++)
+		TEST_ASSERT(!pthread_create(&h->runners[i].thread, NULL,
+					    runner_thread, &h->runners[i]),
+			    "pthread_create");
+	TEST_ASSERT(!pthread_create(churn, NULL, churn_thread, &h->churn),
+		    "pthread_create");
+}
+
 /* Every runner's threads started, then the churn; all joined. */
 static void run_churn(struct hold *h, unsigned int rounds)
 {
@@ -198,12 +211,7 @@ static void run_churn(struct hold *h, unsigned int rounds)
 	unsigned int i;
 
 	h->churn.max_rounds = rounds;
-	for (i = 0; i < h->nr_runners; i++)
-		TEST_ASSERT(!pthread_create(&h->runners[i].thread, NULL,
-					    runner_thread, &h->runners[i]),
-			    "pthread_create");
-	TEST_ASSERT(!pthread_create(&churn, NULL, churn_thread, &h->churn),
-		    "pthread_create");
+	start_threads(h, &churn);
 	TEST_ASSERT(!pthread_join(churn, NULL), "pthread_join");
 	for (i = 0; i < h->nr_runners; i++)
 		TEST_ASSERT(!pthread_join(h->runners[i].thread, NULL),
@@ -383,12 +391,7 @@ static void churn_forever(int fd, void *arg)
 		vmt_vcpu_add(h->e.vm, i, &vcpu);
 		runner_add(h, &vcpu);
 	}
-	for (i = 0; i < h->nr_runners; i++)
-		TEST_ASSERT(!pthread_create(&h->runners[i].thread, NULL,
-					    runner_thread, &h->runners[i]),
-			    "pthread_create");
-	TEST_ASSERT(!pthread_create(&churn, NULL, churn_thread, &h->churn),
-		    "pthread_create");
+	start_threads(h, &churn);
 	while (__atomic_load_n(&h->churn.rounds, __ATOMIC_ACQUIRE) < 3)
 		usleep(1000);
 	TEST_ASSERT(write(fd, "r", 1) == 1, "write to the parent");
@@ -405,8 +408,8 @@ FIXTURE_SETUP(kill)
 {
 	VMT_REQUIRE_DEVICE();
 	VMT_REQUIRE_KVM();
-	self->refcnt = vmt_module_refcnt(VMT_MODULE_NAME);
-	self->klog = vmt_klog_problems(false);
+	self->refcnt = __vmt_module_refcnt(VMT_MODULE_NAME);
+	self->klog = __vmt_klog_problems(false);
 }
 
 FIXTURE_TEARDOWN(kill)
@@ -438,15 +441,15 @@ TEST_F_TIMEOUT(kill, sigkill_during_holds, 180)
 	hold_env_start(e);
 	vmt_guest_scan(e->vm, gpa_a(e), gpa_b(e), TAG, SCAN_LOOPS, &scan);
 	ASSERT_EQ(VIRTIO_MEM_RESP_ACK,
-		  vmt_mem_unplug(&e->vq, vmt_rq_gpa(e, CHURN_BLOCK), 1));
+		  __vmt_mem_unplug(&e->vq, vmt_rq_gpa(e, CHURN_BLOCK), 1));
 	ASSERT_EQ(VIRTIO_MEM_RESP_ACK,
-		  vmt_mem_plug(&e->vq, vmt_rq_gpa(e, CHURN_BLOCK), 1));
+		  __vmt_mem_plug(&e->vq, vmt_rq_gpa(e, CHURN_BLOCK), 1));
 	vmt_guest_scan(e->vm, gpa_a(e), gpa_b(e), TAG, SCAN_LOOPS, &scan);
 	EXPECT_EQ(0, scan.mmio_exits);
 	EXPECT_EQ(0, scan.mismatches);
 	vmt_rq_env_free(e);
 	free(e);
-	EXPECT_EQ(self->klog, vmt_klog_problems(true))
+	EXPECT_EQ(self->klog, __vmt_klog_problems(true))
 		TH_LOG("the kernel complained while the VMMs died");
 }
 

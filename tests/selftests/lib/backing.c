@@ -23,8 +23,8 @@ const char *vmt_backing_name(enum vmt_backing_type type)
 	return "unknown";
 }
 
-int vmt_backing_create(struct vmt_backing *b, enum vmt_backing_type type,
-		       u64 size)
+int __vmt_backing_create(struct vmt_backing *b, enum vmt_backing_type type,
+			 u64 size)
 {
 	int err;
 
@@ -71,7 +71,7 @@ int vmt_backing_create(struct vmt_backing *b, enum vmt_backing_type type,
 void vmt_backing_init(struct vmt_backing *b, enum vmt_backing_type type,
 		      u64 size)
 {
-	int r = vmt_backing_create(b, type, size);
+	int r = __vmt_backing_create(b, type, size);
 
 	TEST_ASSERT(!r, "%s backing of %llu bytes: expected success, got %s",
 		    vmt_backing_name(type), (unsigned long long)size,

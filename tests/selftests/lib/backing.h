@@ -23,8 +23,8 @@ struct vmt_backing {
 const char *vmt_backing_name(enum vmt_backing_type type);
 
 /* Map size bytes of the given type.  0 or -errno (nothing left mapped). */
-int vmt_backing_create(struct vmt_backing *b, enum vmt_backing_type type,
-		       u64 size);
+int __vmt_backing_create(struct vmt_backing *b, enum vmt_backing_type type,
+			 u64 size);
 /* Same, failing the test on error. */
 void vmt_backing_init(struct vmt_backing *b, enum vmt_backing_type type,
 		      u64 size);

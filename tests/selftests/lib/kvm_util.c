@@ -97,7 +97,7 @@ const char *vmt_access_name(int access)
 	return "unknown";
 }
 
-int vmt_kvm_available(void)
+int __vmt_kvm_available(void)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
@@ -110,7 +110,7 @@ int vmt_kvm_available(void)
 const char *vmt_kvm_skip_reason(void)
 {
 	static char why[128];
-	int r = vmt_kvm_available();
+	int r = __vmt_kvm_available();
 
 	if (!r)
 		return NULL;
@@ -418,7 +418,7 @@ void vmt_vm_free(struct vmt_vm *vm)
 	free(vm);
 }
 
-int vmt_vm_check_cap(struct vmt_vm *vm, long cap)
+int __vmt_vm_check_cap(struct vmt_vm *vm, long cap)
 {
 	int r = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, cap);
 
@@ -459,8 +459,8 @@ u64 vmt_hva2gpa(struct vmt_vm *vm, const void *hva)
 	return p - base;
 }
 
-int vmt_vm_set_memslot(struct vmt_vm *vm, u32 slot, u64 gpa, u64 size,
-		       void *hva, u32 flags)
+int __vmt_vm_set_memslot(struct vmt_vm *vm, u32 slot, u64 gpa, u64 size,
+			 void *hva, u32 flags)
 {
 	struct kvm_userspace_memory_region r = {
 		.slot = slot,
@@ -476,7 +476,7 @@ int vmt_vm_set_memslot(struct vmt_vm *vm, u32 slot, u64 gpa, u64 size,
 void vmt_vm_add_memslot(struct vmt_vm *vm, u32 slot, u64 gpa, u64 size,
 			void *hva)
 {
-	int r = vmt_vm_set_memslot(vm, slot, gpa, size, hva, 0);
+	int r = __vmt_vm_set_memslot(vm, slot, gpa, size, hva, 0);
 
 	TEST_ASSERT(!r,
 		    "KVM_SET_USER_MEMORY_REGION slot %u GPA 0x%llx size 0x%llx hva %p: expected success, got %s (guest MAXPHYADDR %u bits)",
@@ -486,7 +486,7 @@ void vmt_vm_add_memslot(struct vmt_vm *vm, u32 slot, u64 gpa, u64 size,
 
 void vmt_vm_delete_memslot(struct vmt_vm *vm, u32 slot)
 {
-	int r = vmt_vm_set_memslot(vm, slot, 0, 0, NULL, 0);
+	int r = __vmt_vm_set_memslot(vm, slot, 0, 0, NULL, 0);
 
 	TEST_ASSERT(!r,
 		    "deleting memslot %u (KVM_SET_USER_MEMORY_REGION size 0): expected success, got %s",

@@ -87,7 +87,7 @@ enum vmt_access {
 const char *vmt_access_name(int access);
 
 /* Whether /dev/kvm can be opened; -errno otherwise. */
-int vmt_kvm_available(void);
+int __vmt_kvm_available(void);
 /* NULL if /dev/kvm can be opened, else why a test should be skipped. */
 const char *vmt_kvm_skip_reason(void);
 
@@ -105,7 +105,7 @@ void vmt_vm_free(struct vmt_vm *vm);
 void vmt_vm_close_fds(struct vmt_vm *vm);
 
 /* KVM_CHECK_EXTENSION on the VM fd. */
-int vmt_vm_check_cap(struct vmt_vm *vm, long cap);
+int __vmt_vm_check_cap(struct vmt_vm *vm, long cap);
 
 /* Boot RAM allocator (never frees): a zeroed range, returns its GPA. */
 u64 vmt_vm_alloc(struct vmt_vm *vm, u64 size, u64 align);
@@ -114,8 +114,8 @@ void *vmt_gpa2hva(struct vmt_vm *vm, u64 gpa);
 u64 vmt_hva2gpa(struct vmt_vm *vm, const void *hva);
 
 /* KVM_SET_USER_MEMORY_REGION; 0 or -errno.  size 0 deletes the slot. */
-int vmt_vm_set_memslot(struct vmt_vm *vm, u32 slot, u64 gpa, u64 size,
-		       void *hva, u32 flags);
+int __vmt_vm_set_memslot(struct vmt_vm *vm, u32 slot, u64 gpa, u64 size,
+			 void *hva, u32 flags);
 /* The same, failing the test on error. */
 void vmt_vm_add_memslot(struct vmt_vm *vm, u32 slot, u64 gpa, u64 size,
 			void *hva);

@@ -41,14 +41,14 @@ bool vmt_module_loaded(const char *name)
 	return !access(path, F_OK);
 }
 
-int vmt_module_refcnt(const char *name)
+int __vmt_module_refcnt(const char *name)
 {
 	char path[256];
 	long long v;
 	int r;
 
 	snprintf(path, sizeof(path), "/sys/module/%s/refcnt", name);
-	r = vmt_read_long(path, &v);
+	r = __vmt_read_long(path, &v);
 	return r ? r : (int)v;
 }
 
@@ -58,7 +58,7 @@ int vmt_module_refcnt_wait(const char *name, int want, int timeout_ms)
 	int refcnt;
 
 	for (;;) {
-		refcnt = vmt_module_refcnt(name);
+		refcnt = __vmt_module_refcnt(name);
 		if (refcnt == want || vmt_now_ns() >= deadline)
 			return refcnt;
 		vmt_sleep_ms(20);
@@ -105,14 +105,14 @@ void vmt_sys_sample(struct vmt_sys_sample *s,
 
 	s->refcnt = base ? vmt_module_refcnt_wait(VMT_MODULE_NAME, base->refcnt,
 						  timeout_ms) :
-		    vmt_module_refcnt(VMT_MODULE_NAME);
+		    __vmt_module_refcnt(VMT_MODULE_NAME);
 	if (!kvm)
 		s->kvm_refcnt = -ENOENT;
 	else if (base)
 		s->kvm_refcnt = vmt_module_refcnt_wait(kvm, base->kvm_refcnt,
 						       timeout_ms);
 	else
-		s->kvm_refcnt = vmt_module_refcnt(kvm);
+		s->kvm_refcnt = __vmt_module_refcnt(kvm);
 	/* let RCU-deferred frees and delayed fput run */
 	vmt_sleep_ms(100);
 	s->mem_available_kb = vmt_meminfo_kb("MemAvailable") +
@@ -163,7 +163,7 @@ int vmt_sys_diff(const struct vmt_sys_sample *base,
 	return bad;
 }
 
-int vmt_modprobe(const char *name, bool remove, char *out, size_t outlen)
+int __vmt_modprobe(const char *name, bool remove, char *out, size_t outlen)
 {
 	const char *argv[8];
 	int pipefd[2], status, argc = 0;
@@ -229,7 +229,7 @@ int vmt_modprobe(const char *name, bool remove, char *out, size_t outlen)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-int vmt_delete_module(const char *name)
+int __vmt_delete_module(const char *name)
 {
 	return syscall(SYS_delete_module, name, O_NONBLOCK) ? -errno : 0;
 }
@@ -243,7 +243,7 @@ const char *vmt_mem_skip_reason(void)
 
 int vmt_mem_open(void)
 {
-	int fd = vmt_vhost_open(VMT_VHOST_MEM_DEV);
+	int fd = __vmt_vhost_open(VMT_VHOST_MEM_DEV);
 
 	if (fd == -ENOENT && vmt_mem_skip_reason())
 		vmt_skip(__FILE__, __LINE__, "%s", vmt_mem_skip_reason());

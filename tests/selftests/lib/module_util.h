@@ -23,7 +23,7 @@ bool vmt_modules_supported(void);
 /* /sys/module/<name>/refcnt exists (loaded as a module). */
 bool vmt_module_loaded(const char *name);
 /* The module's reference count, or -errno (-ENOENT: not loaded). */
-int vmt_module_refcnt(const char *name);
+int __vmt_module_refcnt(const char *name);
 /*
  * Wait up to timeout_ms for the reference count to be want (a dead
  * process's files are released a little after its exit).  Returns the
@@ -67,9 +67,9 @@ int vmt_sys_diff(const struct vmt_sys_sample *base,
  * its stdout and stderr captured into out.  Returns the exit status, or
  * -errno if it could not be run.
  */
-int vmt_modprobe(const char *name, bool remove, char *out, size_t outlen);
+int __vmt_modprobe(const char *name, bool remove, char *out, size_t outlen);
 /* delete_module(name, O_NONBLOCK): 0 or -errno. */
-int vmt_delete_module(const char *name);
+int __vmt_delete_module(const char *name);
 
 /*
  * NULL if a test should go ahead and use /dev/vhost-mem, else why it should

@@ -9,7 +9,7 @@
 
 #include "nl_util.h"
 
-int nlt_open(struct nlc *n)
+int __nlt_open(struct nlc *n)
 {
 	int ret = nlc_open(n);
 
@@ -42,8 +42,8 @@ static void nlt_check_local(const struct nlc *n, const char *what, u32 id)
 		    n->msg[0] ? n->msg : "not one device in the reply");
 }
 
-int nlt_transact(struct nlc *n, struct nl_msg *msg,
-		 nl_recvmsg_msg_cb_t valid, void *arg)
+int __nlt_transact(struct nlc *n, struct nl_msg *msg,
+		   nl_recvmsg_msg_cb_t valid, void *arg)
 {
 	int ret = nlc_transact(n, msg, valid, arg);
 
@@ -61,7 +61,7 @@ static void nlt_check_dev(const struct nlc_dev *d)
 	TEST_ASSERT(!d->new_req_stats, "request stats of an unknown type");
 }
 
-int nlt_get_cookie(struct nlc *n, u32 id, u64 cookie, struct nlc_dev *d)
+int __nlt_get_cookie(struct nlc *n, u32 id, u64 cookie, struct nlc_dev *d)
 {
 	struct nlc_dev dev;
 	int ret = nlc_get_dev(n, id, cookie, &dev);
@@ -75,12 +75,12 @@ int nlt_get_cookie(struct nlc *n, u32 id, u64 cookie, struct nlc_dev *d)
 	return ret;
 }
 
-int nlt_get(struct nlc *n, u32 id, struct nlc_dev *d)
+int __nlt_get(struct nlc *n, u32 id, struct nlc_dev *d)
 {
-	return nlt_get_cookie(n, id, 0, d);
+	return __nlt_get_cookie(n, id, 0, d);
 }
 
-int nlt_set_cookie(struct nlc *n, u32 id, u64 cookie, u64 size)
+int __nlt_set_cookie(struct nlc *n, u32 id, u64 cookie, u64 size)
 {
 	int ret = nlc_set_size(n, id, cookie, size);
 
@@ -88,9 +88,9 @@ int nlt_set_cookie(struct nlc *n, u32 id, u64 cookie, u64 size)
 	return ret;
 }
 
-int nlt_set(struct nlc *n, u32 id, u64 size)
+int __nlt_set(struct nlc *n, u32 id, u64 size)
 {
-	return nlt_set_cookie(n, id, 0, size);
+	return __nlt_set_cookie(n, id, 0, size);
 }
 
 static void nlt_add_dev(const struct nlc_dev *d, void *arg)
@@ -103,7 +103,7 @@ static void nlt_add_dev(const struct nlc_dev *d, void *arg)
 	dump->devs[dump->n++] = *d;
 }
 
-int nlt_dump(struct nlc *n, struct nlt_dump *dump)
+int __nlt_dump(struct nlc *n, struct nlt_dump *dump)
 {
 	int ret;
 

@@ -31,7 +31,7 @@ struct nlt_events {
 };
 
 /* 0, or -ENOENT when the family does not exist here. */
-int nlt_open(struct nlc *n);
+int __nlt_open(struct nlc *n);
 void nlt_close(struct nlc *n);
 /* A message of the family with command cmd and NLM_F_* flags. */
 struct nl_msg *nlt_msg(struct nlc *n, u8 cmd, int flags);
@@ -39,16 +39,16 @@ struct nl_msg *nlt_msg(struct nlc *n, u8 cmd, int flags);
  * Sends msg (freed) and reads up to the ack or the end of the dump, valid
  * called for each message.
  */
-int nlt_transact(struct nlc *n, struct nl_msg *msg,
-		 nl_recvmsg_msg_cb_t valid, void *arg);
+int __nlt_transact(struct nlc *n, struct nl_msg *msg,
+		   nl_recvmsg_msg_cb_t valid, void *arg);
 /* DEV_GET of id; with a cookie unless it is 0; d may be NULL. */
-int nlt_get_cookie(struct nlc *n, u32 id, u64 cookie, struct nlc_dev *d);
-int nlt_get(struct nlc *n, u32 id, struct nlc_dev *d);
+int __nlt_get_cookie(struct nlc *n, u32 id, u64 cookie, struct nlc_dev *d);
+int __nlt_get(struct nlc *n, u32 id, struct nlc_dev *d);
 /* DEV_SET of id; with a cookie unless it is 0. */
-int nlt_set_cookie(struct nlc *n, u32 id, u64 cookie, u64 size);
-int nlt_set(struct nlc *n, u32 id, u64 size);
+int __nlt_set_cookie(struct nlc *n, u32 id, u64 cookie, u64 size);
+int __nlt_set(struct nlc *n, u32 id, u64 size);
 /* DEV_GET as a dump: every device of the namespace. */
-int nlt_dump(struct nlc *n, struct nlt_dump *dump);
+int __nlt_dump(struct nlc *n, struct nlt_dump *dump);
 const struct nlc_dev *nlt_dump_find(const struct nlt_dump *dump, u32 id);
 
 /* A non-blocking socket in the events group. */

@@ -315,7 +315,7 @@ void vmt_rq_env_init(struct vmt_rq_env *e, enum vmt_backing_type type,
 	e->backing.fd = -1;
 	e->dev.fd = -1;
 	e->want_features = want_features;
-	e->klog_problems = vmt_klog_problems(false);
+	e->klog_problems = __vmt_klog_problems(false);
 	e->vm = vmt_vm_create(0);
 	vmt_vq_init(&e->vq, e->vm, 0);
 	e->area_gpa = vmt_vm_alloc(e->vm,
@@ -354,7 +354,7 @@ void vmt_rq_env_adopt(struct vmt_rq_env *e, u64 requested)
 	struct vhost_mem_status st;
 	int ret;
 
-	ret = vmt_mem_get_status(e->dev.fd, &st);
+	ret = __vmt_mem_get_status(e->dev.fd, &st);
 	TEST_ASSERT(!ret, "VHOST_MEM_GET_STATUS: expected success, got %s",
 		    vmt_errname(-ret));
 	if (e->started)
@@ -385,7 +385,7 @@ void vmt_rq_env_recreate(struct vmt_rq_env *e, u64 requested)
 
 void vmt_rq_set_running(struct vmt_rq_env *e, bool running)
 {
-	int r = vmt_mem_set_running(e->dev.fd, running);
+	int r = __vmt_mem_set_running(e->dev.fd, running);
 
 	TEST_ASSERT(!r, "VHOST_MEM_SET_RUNNING %d: expected success, got %s",
 		    running, vmt_errname(-r));
@@ -397,8 +397,8 @@ void vmt_rq_env_reattach(struct vmt_rq_env *e)
 	int r;
 
 	vmt_rq_set_running(e, false);
-	r = vmt_vq_attach(&e->vq, e->dev.fd, VHOST_MEM_REQUESTQ,
-			  e->dev.features);
+	r = __vmt_vq_attach(&e->vq, e->dev.fd, VHOST_MEM_REQUESTQ,
+			    e->dev.features);
 	TEST_ASSERT(!r, "%s while re-attaching the requestq: expected success, got %s",
 		    e->vq.failed_op, vmt_errname(-r));
 	vmt_rq_set_running(e, true);
@@ -445,7 +445,7 @@ void vmt_rq_env_resync(struct vmt_rq_env *e)
 	unsigned int i, n;
 	int r;
 
-	r = vmt_mem_get_status(e->dev.fd, &st);
+	r = __vmt_mem_get_status(e->dev.fd, &st);
 	TEST_ASSERT(!r, "VHOST_MEM_GET_STATUS: expected success, got %s",
 		    vmt_errname(-r));
 	vmt_model_free(m);
@@ -481,7 +481,7 @@ void vmt_rq_env_resync(struct vmt_rq_env *e)
 						VIRTIO_MEM_RESP_ACK);
 		}
 	}
-	r = vmt_mem_get_status(e->dev.fd, &st);
+	r = __vmt_mem_get_status(e->dev.fd, &st);
 	TEST_ASSERT(!r, "VHOST_MEM_GET_STATUS: expected success, got %s",
 		    vmt_errname(-r));
 	memcpy(m->requests, st.requests, sizeof(m->requests));
@@ -494,7 +494,7 @@ void vmt_rq_env_resync(struct vmt_rq_env *e)
 void vmt_rq_resize(struct vmt_rq_env *e, u64 requested)
 {
 	int want = vmt_model_set_requested(&e->model, requested);
-	int r = vmt_mem_set_requested_size(e->dev.fd, requested);
+	int r = __vmt_mem_set_requested_size(e->dev.fd, requested);
 
 	TEST_ASSERT(r == want,
 		    "VHOST_MEM_SET_REQUESTED_SIZE 0x%llx: expected %s, got %s",
@@ -634,7 +634,7 @@ void vmt_rq_check_status(struct vmt_rq_env *e)
 	struct vhost_mem_status st;
 	int r;
 
-	r = vmt_mem_get_status(e->dev.fd, &st);
+	r = __vmt_mem_get_status(e->dev.fd, &st);
 	TEST_ASSERT(!r, "VHOST_MEM_GET_STATUS: expected success, got %s",
 		    vmt_errname(-r));
 	fflush(stdout);
@@ -738,9 +738,9 @@ void vmt_rq_check_all(struct vmt_rq_env *e)
 	vmt_rq_check_states(e);
 	vmt_rq_check_guest(e);
 	vmt_rq_check_status(e);
-	problems = vmt_klog_problems(false);
+	problems = __vmt_klog_problems(false);
 	if (problems > e->klog_problems) {
-		vmt_klog_problems(true);
+		__vmt_klog_problems(true);
 		TEST_FAIL("the kernel log has %d new oops/BUG/WARNING lines (above)",
 			  problems - e->klog_problems);
 	}
@@ -818,7 +818,7 @@ int vmt_rq_raw(struct vmt_rq_env *e, const struct vmt_buf *bufs,
 	       unsigned int n, unsigned int flags, struct vmt_used *u,
 	       int timeout_ms)
 {
-	int head = vmt_vq_add(&e->vq, bufs, n, flags, 0);
+	int head = __vmt_vq_add(&e->vq, bufs, n, flags, 0);
 
 	TEST_ASSERT(head >= 0, "adding a chain of %u buffers: %s", n,
 		    vmt_errname(-head));
@@ -855,7 +855,7 @@ static bool vmt_klog_is_problem(const char *line)
 	return strstr(line, "rcu: INFO:") && strstr(line, "stall");
 }
 
-int vmt_klog_problems(bool show)
+int __vmt_klog_problems(bool show)
 {
 	int size = klogctl(VMT_SYSLOG_SIZE_BUFFER, NULL, 0), len, count = 0;
 	char *buf, *line, *end;

@@ -255,7 +255,7 @@ int vmt_rq_raw(struct vmt_rq_env *e, const struct vmt_buf *bufs,
  * Lines of the kernel log that the VM runner treats as a failure (oops,
  * BUG, WARNING, ...); with show, printed.  -errno if the log is unreadable.
  */
-int vmt_klog_problems(bool show);
+int __vmt_klog_problems(bool show);
 
 /* The answer to one request must be want (and the model's prediction). */
 #define VMT_RQ_EXPECT(e, want, type, block, nb) do { \

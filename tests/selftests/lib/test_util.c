@@ -133,7 +133,7 @@ void vmt_sleep_ms(unsigned int ms)
 		;
 }
 
-int vmt_read_file(const char *path, char *buf, size_t size)
+int __vmt_read_file(const char *path, char *buf, size_t size)
 {
 	ssize_t n, len = 0;
 	int fd, err;
@@ -163,12 +163,12 @@ int vmt_read_file(const char *path, char *buf, size_t size)
 	return (int)len;
 }
 
-int vmt_read_long(const char *path, long long *val)
+int __vmt_read_long(const char *path, long long *val)
 {
 	char buf[64], *end;
 	int r;
 
-	r = vmt_read_file(path, buf, sizeof(buf));
+	r = __vmt_read_file(path, buf, sizeof(buf));
 	if (r < 0)
 		return r;
 	errno = 0;
@@ -200,7 +200,7 @@ long long vmt_meminfo_kb(const char *field)
 long long vmt_nr_files(void)
 {
 	long long v;
-	int r = vmt_read_long("/proc/sys/fs/file-nr", &v);
+	int r = __vmt_read_long("/proc/sys/fs/file-nr", &v);
 
 	TEST_ASSERT(!r, "cannot read /proc/sys/fs/file-nr: %s",
 		    vmt_errname(-r));
@@ -241,7 +241,7 @@ static int vmt_count_comm_in(const char *taskdir, const char *comm)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s/comm", taskdir,
 			 de->d_name);
-		if (vmt_read_file(path, buf, sizeof(buf)) < 0)
+		if (__vmt_read_file(path, buf, sizeof(buf)) < 0)
 			continue;
 		if (!strcmp(buf, comm))
 			count++;
@@ -297,7 +297,7 @@ int vmt_count_own_fds(void)
 	return vmt_count_numbered("/proc/self/fd");
 }
 
-int vmt_wait_path(const char *path, bool exists, int timeout_ms)
+int __vmt_wait_path(const char *path, bool exists, int timeout_ms)
 {
 	u64 end = vmt_now_ns() + (u64)timeout_ms * 1000000ULL;
 	struct stat st;
@@ -311,7 +311,7 @@ int vmt_wait_path(const char *path, bool exists, int timeout_ms)
 	}
 }
 
-int vmt_send_fd(int sock, int fd)
+int __vmt_send_fd(int sock, int fd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, byte = 0;
 	struct iovec iov = { &byte, 1 };
@@ -328,7 +328,7 @@ int vmt_send_fd(int sock, int fd)
 	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
 }
 
-int vmt_recv_fd(int sock)
+int __vmt_recv_fd(int sock)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))], byte;
 	struct iovec iov = { &byte, 1 };
@@ -348,11 +348,26 @@ int vmt_recv_fd(int sock)
 	return fd;
 }
 
+/* Reap pid if it ends within timeout_ms: true with *status, else false. */
+static bool vmt_reap_within(pid_t pid, int *status, int timeout_ms)
+{
+	u64 deadline = vmt_now_ns() + (u64)timeout_ms * 1000000ULL;
+
+	for (;;) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return true;
+		if (vmt_now_ns() >= deadline)
+			return false;
+		vmt_sleep_ms(1);
+	}
+}
+
 pid_t vmt_fork_ready(void (*fn)(int ready_fd, void *arg), void *arg,
 		     int timeout_ms)
 {
+	int fds[2], r, status, err;
 	struct pollfd pfd;
-	int fds[2], r;
+	ssize_t n = -1;
 	pid_t pid;
 	char byte;
 
@@ -369,16 +384,32 @@ pid_t vmt_fork_ready(void (*fn)(int ready_fd, void *arg), void *arg,
 	close(fds[1]);
 	pfd = (struct pollfd){ .fd = fds[0], .events = POLLIN };
 	r = poll(&pfd, 1, timeout_ms);
-	if (r == 1)
-		r = read(fds[0], &byte, 1);
-	close(fds[0]);
-	if (r != 1) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		TEST_FAIL("the child %s before it was ready",
-			  r ? "died" : "took too long");
+	err = errno;
+	if (r == 1) {
+		n = read(fds[0], &byte, 1);
+		err = errno;
 	}
-	return pid;
+	close(fds[0]);
+	if (r == 1 && n == 1)
+		return pid;
+	if (r == 1 && n == 0 && vmt_reap_within(pid, &status, 1000)) {
+		/* EOF: the child ended without writing the byte. */
+		if (WIFEXITED(status))
+			TEST_FAIL("the child exited with status %d before it was ready",
+				  WEXITSTATUS(status));
+		TEST_FAIL("the child was killed by signal %d (%s) before it was ready",
+			  WTERMSIG(status), strsignal(WTERMSIG(status)));
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	if (r == 0)
+		TEST_FAIL("the child took longer than %d ms to be ready",
+			  timeout_ms);
+	if (r < 0 || n < 0)
+		TEST_FAIL("%s of the ready pipe failed: %s (the child killed)",
+			  r < 0 ? "poll" : "read", vmt_errname(err));
+	/* EOF, yet the child lives on: it closed its end (exec, dup2). */
+	TEST_FAIL("the child closed its ready fd without writing to it (killed)");
 }
 
 pid_t vmt_fork_socket(int *sock)

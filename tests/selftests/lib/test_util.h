@@ -105,9 +105,9 @@ void vmt_sleep_ms(unsigned int ms);
  * Read a whole small file (sysfs, procfs) into buf, NUL-terminated and
  * without a trailing newline.  Returns the length or -errno.
  */
-int vmt_read_file(const char *path, char *buf, size_t size);
+int __vmt_read_file(const char *path, char *buf, size_t size);
 /* Read one integer from a file.  Returns 0 or -errno. */
-int vmt_read_long(const char *path, long long *val);
+int __vmt_read_long(const char *path, long long *val);
 
 /* A field of /proc/meminfo in kB, or -1 if the kernel has no such field. */
 long long vmt_meminfo_kb(const char *field);
@@ -123,18 +123,19 @@ int vmt_count_own_threads(void);
 int vmt_count_own_fds(void);
 
 /* Wait until path exists (or, with !exists, is gone).  0 or -ETIMEDOUT. */
-int vmt_wait_path(const char *path, bool exists, int timeout_ms);
+int __vmt_wait_path(const char *path, bool exists, int timeout_ms);
 
 /* One byte and one fd over an AF_UNIX socket (SCM_RIGHTS): 0 or -errno. */
-int vmt_send_fd(int sock, int fd);
+int __vmt_send_fd(int sock, int fd);
 /* The fd received, or -errno (-ENODATA: a byte without an fd). */
-int vmt_recv_fd(int sock);
+int __vmt_recv_fd(int sock);
 
 /*
  * Fork a child that runs fn(ready_fd, arg) and never returns; it writes one
  * byte to ready_fd when the parent may act on it.  The parent waits up to
- * timeout_ms for that byte: returns the pid, or fails the test (the child
- * killed) if it died or took longer.
+ * timeout_ms for that byte: returns the pid, or fails the test saying why:
+ * the child exited first (with its exit status or signal, reaped), or took
+ * longer, or closed ready_fd without writing (both: the child killed).
  */
 pid_t vmt_fork_ready(void (*fn)(int ready_fd, void *arg), void *arg,
 		     int timeout_ms);

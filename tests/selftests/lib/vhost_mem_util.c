@@ -65,9 +65,9 @@ void vmt_mem_write_req(struct vmt_vm *vm, u64 gpa, u16 type, u64 addr,
 	req->u.plug.nb_blocks = htole16(nb_blocks);
 }
 
-int vmt_mem_queue(struct vmt_vq *vq, struct vmt_mem_req *req)
+int __vmt_mem_queue(struct vmt_vq *vq, struct vmt_mem_req *req)
 {
-	int head = vmt_vq_peek_head(vq), added;
+	int head = __vmt_vq_peek_head(vq), added;
 	struct vmt_buf bufs[2];
 	u64 base;
 
@@ -83,10 +83,10 @@ int vmt_mem_queue(struct vmt_vq *vq, struct vmt_mem_req *req)
 	bufs[1] = (struct vmt_buf){ base + VMT_MEM_RESP_OFF,
 				    sizeof(struct virtio_mem_resp), true };
 	req->answered = false;
-	added = vmt_vq_add(vq, bufs, 2, req->flags, (u64)(uintptr_t)req);
+	added = __vmt_vq_add(vq, bufs, 2, req->flags, (u64)(uintptr_t)req);
 	if (added < 0)
 		return added;
-	TEST_ASSERT(added == head, "vmt_vq_add returned head %d, expected %d",
+	TEST_ASSERT(added == head, "__vmt_vq_add returned head %d, expected %d",
 		    added, head);
 	vmt_vq_publish(vq, head);
 	return head;
@@ -127,7 +127,7 @@ unsigned int vmt_mem_batch(struct vmt_vq *vq, struct vmt_mem_req *reqs,
 		while (sent < n &&
 		       vq->nfree >= (reqs[sent].flags & VMT_CHAIN_INDIRECT ?
 				     1 : 2)) {
-			TEST_ASSERT(vmt_mem_queue(vq, &reqs[sent]) >= 0,
+			TEST_ASSERT(__vmt_mem_queue(vq, &reqs[sent]) >= 0,
 				    "queueing request %u", sent);
 			sent++;
 			queued++;
@@ -147,8 +147,8 @@ unsigned int vmt_mem_batch(struct vmt_vq *vq, struct vmt_mem_req *reqs,
 	return answered;
 }
 
-int vmt_mem_request(struct vmt_vq *vq, u16 type, u64 addr, u16 nb_blocks,
-		    struct vmt_mem_req *out)
+int __vmt_mem_request(struct vmt_vq *vq, u16 type, u64 addr, u16 nb_blocks,
+		      struct vmt_mem_req *out)
 {
 	struct vmt_mem_req req = {
 		.type = type,
@@ -162,20 +162,20 @@ int vmt_mem_request(struct vmt_vq *vq, u16 type, u64 addr, u16 nb_blocks,
 	return req.answered ? req.resp_type : -ETIMEDOUT;
 }
 
-int vmt_mem_plug(struct vmt_vq *vq, u64 addr, u16 nb_blocks)
+int __vmt_mem_plug(struct vmt_vq *vq, u64 addr, u16 nb_blocks)
 {
-	return vmt_mem_request(vq, VIRTIO_MEM_REQ_PLUG, addr, nb_blocks, NULL);
+	return __vmt_mem_request(vq, VIRTIO_MEM_REQ_PLUG, addr, nb_blocks, NULL);
 }
 
-int vmt_mem_unplug(struct vmt_vq *vq, u64 addr, u16 nb_blocks)
+int __vmt_mem_unplug(struct vmt_vq *vq, u64 addr, u16 nb_blocks)
 {
-	return vmt_mem_request(vq, VIRTIO_MEM_REQ_UNPLUG, addr, nb_blocks,
-			       NULL);
+	return __vmt_mem_request(vq, VIRTIO_MEM_REQ_UNPLUG, addr, nb_blocks,
+				 NULL);
 }
 
-int vmt_mem_unplug_all(struct vmt_vq *vq)
+int __vmt_mem_unplug_all(struct vmt_vq *vq)
 {
-	return vmt_mem_request(vq, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0, NULL);
+	return __vmt_mem_request(vq, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0, NULL);
 }
 
 void vmt_mem_plug_range(struct vmt_vq *vq, u64 gpa, u64 from, u64 to,
@@ -185,19 +185,19 @@ void vmt_mem_plug_range(struct vmt_vq *vq, u64 gpa, u64 from, u64 to,
 	int r;
 
 	for (off = from; off < to; off += block_size) {
-		r = vmt_mem_plug(vq, gpa + off, 1);
+		r = __vmt_mem_plug(vq, gpa + off, 1);
 		TEST_ASSERT(r == VIRTIO_MEM_RESP_ACK,
 			    "PLUG at offset 0x%llx: expected ACK, got %s",
 			    (unsigned long long)off, vmt_mem_resp_name(r));
 	}
 }
 
-int vmt_mem_state(struct vmt_vq *vq, u64 addr, u16 nb_blocks, u16 *state)
+int __vmt_mem_state(struct vmt_vq *vq, u64 addr, u16 nb_blocks, u16 *state)
 {
 	struct vmt_mem_req req;
 	int r;
 
-	r = vmt_mem_request(vq, VIRTIO_MEM_REQ_STATE, addr, nb_blocks, &req);
+	r = __vmt_mem_request(vq, VIRTIO_MEM_REQ_STATE, addr, nb_blocks, &req);
 	if (r == VIRTIO_MEM_RESP_ACK && state)
 		*state = req.state;
 	return r;
@@ -208,37 +208,37 @@ static int vmt_ioctl(int fd, unsigned long req, void *arg)
 	return ioctl(fd, req, arg) < 0 ? -errno : 0;
 }
 
-int vmt_mem_set_vm(int fd, int vm_fd)
+int __vmt_mem_set_vm(int fd, int vm_fd)
 {
 	struct vhost_mem_vm v = { .size = sizeof(v), .vm_fd = vm_fd };
 
 	return vmt_ioctl(fd, VHOST_MEM_SET_VM, &v);
 }
 
-int vmt_mem_set_region(int fd, struct vhost_mem_region *region)
+int __vmt_mem_set_region(int fd, struct vhost_mem_region *region)
 {
 	region->size = sizeof(*region);
 	return vmt_ioctl(fd, VHOST_MEM_SET_REGION, region);
 }
 
-int vmt_mem_set_requested_size(int fd, u64 size)
+int __vmt_mem_set_requested_size(int fd, u64 size)
 {
 	return vmt_ioctl(fd, VHOST_MEM_SET_REQUESTED_SIZE, &size);
 }
 
-int vmt_mem_set_running(int fd, int running)
+int __vmt_mem_set_running(int fd, int running)
 {
 	return vmt_ioctl(fd, VHOST_MEM_SET_RUNNING, &running);
 }
 
-int vmt_mem_get_status(int fd, struct vhost_mem_status *st)
+int __vmt_mem_get_status(int fd, struct vhost_mem_status *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->size = sizeof(*st);
 	return vmt_ioctl(fd, VHOST_MEM_GET_STATUS, st);
 }
 
-int vmt_mem_set_config_call(int fd, int efd)
+int __vmt_mem_set_config_call(int fd, int efd)
 {
 	return vmt_ioctl(fd, VHOST_MEM_SET_CONFIG_CALL, &efd);
 }
@@ -289,24 +289,24 @@ void vmt_dev_ready(struct vmt_dev *d, u64 want_features)
 	u64 offered;
 	int r;
 
-	r = vmt_vhost_set_owner(d->fd);
+	r = __vmt_vhost_set_owner(d->fd);
 	TEST_ASSERT(!r, "VHOST_SET_OWNER on a new device: expected success, got %s",
 		    vmt_errname(-r));
-	r = vmt_vhost_get_features(d->fd, &offered);
+	r = __vmt_vhost_get_features(d->fd, &offered);
 	TEST_ASSERT(!r, "VHOST_GET_FEATURES: expected success, got %s",
 		    vmt_errname(-r));
 	/* As a current Linux driver: it never touches unplugged memory. */
 	d->features = offered & want_features &
 		      (VMT_VQ_DRIVER_FEATURES |
 		       1ULL << VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE);
-	r = vmt_vhost_set_features(d->fd, d->features);
+	r = __vmt_vhost_set_features(d->fd, d->features);
 	TEST_ASSERT(!r, "VHOST_SET_FEATURES 0x%llx (offered 0x%llx): expected success, got %s",
 		    (unsigned long long)d->features,
 		    (unsigned long long)offered, vmt_errname(-r));
-	r = vmt_vhost_set_mem_table_vm(d->fd, vm);
+	r = __vmt_vhost_set_mem_table_vm(d->fd, vm);
 	TEST_ASSERT(!r, "VHOST_SET_MEM_TABLE (boot RAM, %llu bytes): expected success, got %s",
 		    (unsigned long long)vm->ram_size, vmt_errname(-r));
-	r = vmt_vq_attach(vq, d->fd, VHOST_MEM_REQUESTQ, d->features);
+	r = __vmt_vq_attach(vq, d->fd, VHOST_MEM_REQUESTQ, d->features);
 	TEST_ASSERT(!r, "%s on the requestq: expected success, got %s",
 		    vq->failed_op, vmt_errname(-r));
 }
@@ -350,21 +350,21 @@ void vmt_dev_start(struct vmt_dev *d, struct vhost_mem_region *r,
 {
 	int ret;
 
-	ret = vmt_mem_set_vm(d->fd, d->vm->vm_fd);
+	ret = __vmt_mem_set_vm(d->fd, d->vm->vm_fd);
 	TEST_ASSERT(!ret, "VHOST_MEM_SET_VM (KVM VM fd %d): expected success, got %s",
 		    d->vm->vm_fd, vmt_errname(-ret));
-	ret = vmt_mem_set_region(d->fd, r);
+	ret = __vmt_mem_set_region(d->fd, r);
 	TEST_ASSERT(!ret,
 		    "VHOST_MEM_SET_REGION GPA 0x%llx size 0x%llx block 0x%llx slots %u+%u: expected success, got %s",
 		    (unsigned long long)r->guest_phys_addr,
 		    (unsigned long long)r->region_size,
 		    (unsigned long long)r->block_size, r->slot_base,
 		    r->slot_count, vmt_errname(-ret));
-	ret = vmt_mem_set_requested_size(d->fd, requested_size);
+	ret = __vmt_mem_set_requested_size(d->fd, requested_size);
 	TEST_ASSERT(!ret,
 		    "VHOST_MEM_SET_REQUESTED_SIZE 0x%llx: expected success, got %s",
 		    (unsigned long long)requested_size, vmt_errname(-ret));
-	ret = vmt_mem_set_running(d->fd, 1);
+	ret = __vmt_mem_set_running(d->fd, 1);
 	TEST_ASSERT(!ret, "VHOST_MEM_SET_RUNNING 1: expected success, got %s",
 		    vmt_errname(-ret));
 }
@@ -384,7 +384,7 @@ u32 vmt_dev_id(int fd)
 	char path[64], buf[512], *p;
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	TEST_ASSERT(vmt_read_file(path, buf, sizeof(buf)) > 0,
+	TEST_ASSERT(__vmt_read_file(path, buf, sizeof(buf)) > 0,
 		    "cannot read %s", path);
 	p = strstr(buf, "vhost-mem-id:");
 	TEST_ASSERT(p, "%s has no vhost-mem-id line: %s", path, buf);

@@ -45,9 +45,9 @@ void vmt_mem_write_req(struct vmt_vm *vm, u64 gpa, u16 type, u64 addr,
 /*
  * Put one request on the ring (1 device-readable descriptor of 24 bytes and
  * 1 device-writable of 10, both in the head's scratch; req->flags as for
- * vmt_vq_add()), publish it, do not kick.  Returns the head or -ENOSPC.
+ * __vmt_vq_add()), publish it, do not kick.  Returns the head or -ENOSPC.
  */
-int vmt_mem_queue(struct vmt_vq *vq, struct vmt_mem_req *req);
+int __vmt_mem_queue(struct vmt_vq *vq, struct vmt_mem_req *req);
 /*
  * Fill in the request a used entry belongs to (its cookie).  Returns the
  * request, or NULL for an entry that is not a queued virtio-mem request.
@@ -67,11 +67,11 @@ unsigned int vmt_mem_batch(struct vmt_vq *vq, struct vmt_mem_req *reqs,
  * One request, default timeout.  Return the response type (>= 0), or
  * -ETIMEDOUT if the device did not answer.
  */
-int vmt_mem_request(struct vmt_vq *vq, u16 type, u64 addr, u16 nb_blocks,
-		    struct vmt_mem_req *out);
-int vmt_mem_plug(struct vmt_vq *vq, u64 addr, u16 nb_blocks);
-int vmt_mem_unplug(struct vmt_vq *vq, u64 addr, u16 nb_blocks);
-int vmt_mem_unplug_all(struct vmt_vq *vq);
+int __vmt_mem_request(struct vmt_vq *vq, u16 type, u64 addr, u16 nb_blocks,
+		      struct vmt_mem_req *out);
+int __vmt_mem_plug(struct vmt_vq *vq, u64 addr, u16 nb_blocks);
+int __vmt_mem_unplug(struct vmt_vq *vq, u64 addr, u16 nb_blocks);
+int __vmt_mem_unplug_all(struct vmt_vq *vq);
 /*
  * Plugs [gpa + from, gpa + to) one block at a time; each answer must be
  * an ACK, or the test fails.
@@ -79,16 +79,16 @@ int vmt_mem_unplug_all(struct vmt_vq *vq);
 void vmt_mem_plug_range(struct vmt_vq *vq, u64 gpa, u64 from, u64 to,
 			u64 block_size);
 /* The response type; *state is set when it is an ACK. */
-int vmt_mem_state(struct vmt_vq *vq, u64 addr, u16 nb_blocks, u16 *state);
+int __vmt_mem_state(struct vmt_vq *vq, u64 addr, u16 nb_blocks, u16 *state);
 
 /* Our ioctls: 0 or -errno.  The size fields are filled in here. */
-int vmt_mem_set_vm(int fd, int vm_fd);
-int vmt_mem_set_region(int fd, struct vhost_mem_region *region);
-int vmt_mem_set_requested_size(int fd, u64 size);
-int vmt_mem_set_running(int fd, int running);
-int vmt_mem_get_status(int fd, struct vhost_mem_status *st);
+int __vmt_mem_set_vm(int fd, int vm_fd);
+int __vmt_mem_set_region(int fd, struct vhost_mem_region *region);
+int __vmt_mem_set_requested_size(int fd, u64 size);
+int __vmt_mem_set_running(int fd, int running);
+int __vmt_mem_get_status(int fd, struct vhost_mem_status *st);
 /* The config-change eventfd (-1 removes it). */
-int vmt_mem_set_config_call(int fd, int efd);
+int __vmt_mem_set_config_call(int fd, int efd);
 void vmt_mem_status_print(FILE *f, const struct vhost_mem_status *st);
 /* The device id of an open /dev/vhost-mem (the netlink id), from its fdinfo. */
 u32 vmt_dev_id(int fd);

@@ -17,42 +17,42 @@ static int vmt_ioctl(int fd, unsigned long req, void *arg)
 	return ioctl(fd, req, arg) < 0 ? -errno : 0;
 }
 
-int vmt_vhost_open(const char *path)
+int __vmt_vhost_open(const char *path)
 {
 	int fd = open(path, O_RDWR | O_CLOEXEC);
 
 	return fd < 0 ? -errno : fd;
 }
 
-int vmt_vhost_set_owner(int fd)
+int __vmt_vhost_set_owner(int fd)
 {
 	return vmt_ioctl(fd, VHOST_SET_OWNER, NULL);
 }
 
-int vmt_vhost_reset_owner(int fd)
+int __vmt_vhost_reset_owner(int fd)
 {
 	return vmt_ioctl(fd, VHOST_RESET_OWNER, NULL);
 }
 
-int vmt_vhost_get_features(int fd, u64 *features)
+int __vmt_vhost_get_features(int fd, u64 *features)
 {
 	*features = 0;
 	return vmt_ioctl(fd, VHOST_GET_FEATURES, features);
 }
 
-int vmt_vhost_set_features(int fd, u64 features)
+int __vmt_vhost_set_features(int fd, u64 features)
 {
 	return vmt_ioctl(fd, VHOST_SET_FEATURES, &features);
 }
 
-int vmt_vhost_get_backend_features(int fd, u64 *features)
+int __vmt_vhost_get_backend_features(int fd, u64 *features)
 {
 	*features = 0;
 	return vmt_ioctl(fd, VHOST_GET_BACKEND_FEATURES, features);
 }
 
-int vmt_vhost_set_mem_table(int fd, const struct vhost_memory_region *regions,
-			    unsigned int n)
+int __vmt_vhost_set_mem_table(int fd, const struct vhost_memory_region *regions,
+			      unsigned int n)
 {
 	struct vhost_memory *mem;
 	int r;
@@ -67,7 +67,7 @@ int vmt_vhost_set_mem_table(int fd, const struct vhost_memory_region *regions,
 	return r;
 }
 
-int vmt_vhost_set_mem_table_vm(int fd, struct vmt_vm *vm)
+int __vmt_vhost_set_mem_table_vm(int fd, struct vmt_vm *vm)
 {
 	struct vhost_memory_region r = {
 		.guest_phys_addr = 0,
@@ -75,24 +75,24 @@ int vmt_vhost_set_mem_table_vm(int fd, struct vmt_vm *vm)
 		.userspace_addr = (u64)(uintptr_t)vm->ram,
 	};
 
-	return vmt_vhost_set_mem_table(fd, &r, 1);
+	return __vmt_vhost_set_mem_table(fd, &r, 1);
 }
 
-int vmt_vhost_set_vring_num(int fd, unsigned int index, unsigned int num)
+int __vmt_vhost_set_vring_num(int fd, unsigned int index, unsigned int num)
 {
 	struct vhost_vring_state s = { .index = index, .num = num };
 
 	return vmt_ioctl(fd, VHOST_SET_VRING_NUM, &s);
 }
 
-int vmt_vhost_set_vring_base(int fd, unsigned int index, unsigned int base)
+int __vmt_vhost_set_vring_base(int fd, unsigned int index, unsigned int base)
 {
 	struct vhost_vring_state s = { .index = index, .num = base };
 
 	return vmt_ioctl(fd, VHOST_SET_VRING_BASE, &s);
 }
 
-int vmt_vhost_get_vring_base(int fd, unsigned int index, unsigned int *base)
+int __vmt_vhost_get_vring_base(int fd, unsigned int index, unsigned int *base)
 {
 	struct vhost_vring_state s = { .index = index };
 	int r = vmt_ioctl(fd, VHOST_GET_VRING_BASE, &s);
@@ -101,28 +101,28 @@ int vmt_vhost_get_vring_base(int fd, unsigned int index, unsigned int *base)
 	return r;
 }
 
-int vmt_vhost_set_vring_addr(int fd, const struct vhost_vring_addr *addr)
+int __vmt_vhost_set_vring_addr(int fd, const struct vhost_vring_addr *addr)
 {
 	struct vhost_vring_addr a = *addr;
 
 	return vmt_ioctl(fd, VHOST_SET_VRING_ADDR, &a);
 }
 
-int vmt_vhost_set_vring_kick(int fd, unsigned int index, int efd)
+int __vmt_vhost_set_vring_kick(int fd, unsigned int index, int efd)
 {
 	struct vhost_vring_file f = { .index = index, .fd = efd };
 
 	return vmt_ioctl(fd, VHOST_SET_VRING_KICK, &f);
 }
 
-int vmt_vhost_set_vring_call(int fd, unsigned int index, int efd)
+int __vmt_vhost_set_vring_call(int fd, unsigned int index, int efd)
 {
 	struct vhost_vring_file f = { .index = index, .fd = efd };
 
 	return vmt_ioctl(fd, VHOST_SET_VRING_CALL, &f);
 }
 
-int vmt_vhost_set_vring_err(int fd, unsigned int index, int efd)
+int __vmt_vhost_set_vring_err(int fd, unsigned int index, int efd)
 {
 	struct vhost_vring_file f = { .index = index, .fd = efd };
 
@@ -212,14 +212,14 @@ static void vmt_vq_reset(struct vmt_vq *vq, u16 base)
 	vq->failed_op = NULL;
 }
 
-int vmt_vq_attach(struct vmt_vq *vq, int dev_fd, unsigned int index,
-		  u64 features)
+int __vmt_vq_attach(struct vmt_vq *vq, int dev_fd, unsigned int index,
+		    u64 features)
 {
-	return vmt_vq_attach_base(vq, dev_fd, index, features, 0);
+	return __vmt_vq_attach_base(vq, dev_fd, index, features, 0);
 }
 
-int vmt_vq_attach_base(struct vmt_vq *vq, int dev_fd, unsigned int index,
-		       u64 features, u16 base)
+int __vmt_vq_attach_base(struct vmt_vq *vq, int dev_fd, unsigned int index,
+			 u64 features, u16 base)
 {
 	struct vhost_vring_addr addr = {
 		.index = index,
@@ -241,27 +241,27 @@ int vmt_vq_attach_base(struct vmt_vq *vq, int dev_fd, unsigned int index,
 		    "eventfd");
 
 	vq->failed_op = "VHOST_SET_VRING_NUM";
-	r = vmt_vhost_set_vring_num(dev_fd, index, vq->num);
+	r = __vmt_vhost_set_vring_num(dev_fd, index, vq->num);
 	if (r)
 		return r;
 	vq->failed_op = "VHOST_SET_VRING_BASE";
-	r = vmt_vhost_set_vring_base(dev_fd, index, base);
+	r = __vmt_vhost_set_vring_base(dev_fd, index, base);
 	if (r)
 		return r;
 	vq->failed_op = "VHOST_SET_VRING_ADDR";
-	r = vmt_vhost_set_vring_addr(dev_fd, &addr);
+	r = __vmt_vhost_set_vring_addr(dev_fd, &addr);
 	if (r)
 		return r;
 	vq->failed_op = "VHOST_SET_VRING_KICK";
-	r = vmt_vhost_set_vring_kick(dev_fd, index, vq->kick_fd);
+	r = __vmt_vhost_set_vring_kick(dev_fd, index, vq->kick_fd);
 	if (r)
 		return r;
 	vq->failed_op = "VHOST_SET_VRING_CALL";
-	r = vmt_vhost_set_vring_call(dev_fd, index, vq->call_fd);
+	r = __vmt_vhost_set_vring_call(dev_fd, index, vq->call_fd);
 	if (r)
 		return r;
 	vq->failed_op = "VHOST_SET_VRING_ERR";
-	r = vmt_vhost_set_vring_err(dev_fd, index, vq->err_fd);
+	r = __vmt_vhost_set_vring_err(dev_fd, index, vq->err_fd);
 	if (r)
 		return r;
 	vq->failed_op = NULL;
@@ -292,7 +292,7 @@ void vmt_vq_destroy(struct vmt_vq *vq)
 	vq->chains = NULL;
 }
 
-int vmt_vq_peek_head(struct vmt_vq *vq)
+int __vmt_vq_peek_head(struct vmt_vq *vq)
 {
 	return vq->nfree ? vq->free_stack[vq->nfree - 1] : -ENOSPC;
 }
@@ -324,8 +324,8 @@ static void vmt_desc_fill(struct vring_desc *d, const struct vmt_buf *b,
 	d->next = htole16(more ? next : 0);
 }
 
-int vmt_vq_add(struct vmt_vq *vq, const struct vmt_buf *bufs, unsigned int n,
-	       unsigned int flags, u64 cookie)
+int __vmt_vq_add(struct vmt_vq *vq, const struct vmt_buf *bufs, unsigned int n,
+		 unsigned int flags, u64 cookie)
 {
 	bool indirect = flags & VMT_CHAIN_INDIRECT;
 	struct vmt_vq_chain *ch;
@@ -376,7 +376,7 @@ struct vring_desc *vmt_vq_chain_desc(struct vmt_vq *vq, u16 head,
 	struct vmt_vq_chain *ch;
 
 	TEST_ASSERT(head < vq->num && vq->chains[head].busy,
-		    "head %u: expected a chain added with vmt_vq_add()", head);
+		    "head %u: expected a chain added with __vmt_vq_add()", head);
 	ch = &vq->chains[head];
 	TEST_ASSERT(i < ch->n, "descriptor %u of head %u: the chain has %u",
 		    i, head, ch->n);
@@ -426,10 +426,10 @@ bool vmt_vq_kick(struct vmt_vq *vq)
 	return true;
 }
 
-int vmt_vq_submit(struct vmt_vq *vq, const struct vmt_buf *bufs,
-		  unsigned int n, unsigned int flags, u64 cookie)
+int __vmt_vq_submit(struct vmt_vq *vq, const struct vmt_buf *bufs,
+		    unsigned int n, unsigned int flags, u64 cookie)
 {
-	int head = vmt_vq_add(vq, bufs, n, flags, cookie);
+	int head = __vmt_vq_add(vq, bufs, n, flags, cookie);
 
 	if (head < 0)
 		return head;

@@ -10,9 +10,9 @@
  * (IORING_OP_POLL_ADD linked to IORING_OP_LINK_TIMEOUT).
  *
  * Chains are built in two steps so that tests can break them on purpose:
- * vmt_vq_add() writes the descriptors, vmt_vq_chain_desc() gives access to
+ * __vmt_vq_add() writes the descriptors, vmt_vq_chain_desc() gives access to
  * each of them, vmt_vq_publish() makes a head available (any u16, also an
- * index out of range), vmt_vq_kick() notifies.  vmt_vq_submit() does all.
+ * index out of range), vmt_vq_kick() notifies.  __vmt_vq_submit() does all.
  *
  * A vq is used by one process: a forked child must not touch it.
  */
@@ -27,23 +27,23 @@
 #include "kvm_util.h"
 
 /* Raw ioctls: 0 (or an fd) on success, -errno on failure. */
-int vmt_vhost_open(const char *path);
-int vmt_vhost_set_owner(int fd);
-int vmt_vhost_reset_owner(int fd);
-int vmt_vhost_get_features(int fd, u64 *features);
-int vmt_vhost_set_features(int fd, u64 features);
-int vmt_vhost_get_backend_features(int fd, u64 *features);
-int vmt_vhost_set_mem_table(int fd, const struct vhost_memory_region *regions,
-			    unsigned int n);
+int __vmt_vhost_open(const char *path);
+int __vmt_vhost_set_owner(int fd);
+int __vmt_vhost_reset_owner(int fd);
+int __vmt_vhost_get_features(int fd, u64 *features);
+int __vmt_vhost_set_features(int fd, u64 features);
+int __vmt_vhost_get_backend_features(int fd, u64 *features);
+int __vmt_vhost_set_mem_table(int fd, const struct vhost_memory_region *regions,
+			      unsigned int n);
 /* A table with one region: the VM's boot RAM. */
-int vmt_vhost_set_mem_table_vm(int fd, struct vmt_vm *vm);
-int vmt_vhost_set_vring_num(int fd, unsigned int index, unsigned int num);
-int vmt_vhost_set_vring_base(int fd, unsigned int index, unsigned int base);
-int vmt_vhost_get_vring_base(int fd, unsigned int index, unsigned int *base);
-int vmt_vhost_set_vring_addr(int fd, const struct vhost_vring_addr *addr);
-int vmt_vhost_set_vring_kick(int fd, unsigned int index, int efd);
-int vmt_vhost_set_vring_call(int fd, unsigned int index, int efd);
-int vmt_vhost_set_vring_err(int fd, unsigned int index, int efd);
+int __vmt_vhost_set_mem_table_vm(int fd, struct vmt_vm *vm);
+int __vmt_vhost_set_vring_num(int fd, unsigned int index, unsigned int num);
+int __vmt_vhost_set_vring_base(int fd, unsigned int index, unsigned int base);
+int __vmt_vhost_get_vring_base(int fd, unsigned int index, unsigned int *base);
+int __vmt_vhost_set_vring_addr(int fd, const struct vhost_vring_addr *addr);
+int __vmt_vhost_set_vring_kick(int fd, unsigned int index, int efd);
+int __vmt_vhost_set_vring_call(int fd, unsigned int index, int efd);
+int __vmt_vhost_set_vring_err(int fd, unsigned int index, int efd);
 
 #define VMT_VQ_NUM_DEFAULT	128
 #define VMT_VQ_MAX_CHAIN	64	/* descriptors in one chain */
@@ -65,7 +65,7 @@ struct vmt_buf {
 				 1ULL << VIRTIO_RING_F_EVENT_IDX | \
 				 ((1ULL << 24) - 1))
 
-/* vmt_vq_add() flags */
+/* __vmt_vq_add() flags */
 #define VMT_CHAIN_INDIRECT	(1U << 0) /* one ring descriptor -> table */
 
 /* One used-ring entry as the driver sees it. */
@@ -73,7 +73,7 @@ struct vmt_used {
 	u16 id;			/* head the device returned */
 	u32 len;		/* bytes the device says it wrote */
 	bool known;		/* id was one of our outstanding heads */
-	u64 cookie;		/* what vmt_vq_add() got for that head */
+	u64 cookie;		/* what __vmt_vq_add() got for that head */
 };
 
 struct vmt_vq_chain {
@@ -129,18 +129,18 @@ void vmt_vq_init(struct vmt_vq *vq, struct vmt_vm *vm, unsigned int num);
  * (for EVENT_IDX).  Returns 0 or the -errno of the first failing ioctl,
  * named in vq->failed_op.
  */
-int vmt_vq_attach(struct vmt_vq *vq, int dev_fd, unsigned int index,
-		  u64 features);
+int __vmt_vq_attach(struct vmt_vq *vq, int dev_fd, unsigned int index,
+		    u64 features);
 /* The same with the rings' indices starting at base (to test wrapping). */
-int vmt_vq_attach_base(struct vmt_vq *vq, int dev_fd, unsigned int index,
-		       u64 features, u16 base);
+int __vmt_vq_attach_base(struct vmt_vq *vq, int dev_fd, unsigned int index,
+			 u64 features, u16 base);
 /* Close the eventfds (the caller closes dev_fd). */
 void vmt_vq_detach(struct vmt_vq *vq);
 /* Detach and release io_uring.  Ring memory stays reserved in boot RAM. */
 void vmt_vq_destroy(struct vmt_vq *vq);
 
-/* The head the next vmt_vq_add() will return, or -ENOSPC. */
-int vmt_vq_peek_head(struct vmt_vq *vq);
+/* The head the next __vmt_vq_add() will return, or -ENOSPC. */
+int __vmt_vq_peek_head(struct vmt_vq *vq);
 /* Scratch memory reserved for a head: GPA and host address. */
 u64 vmt_vq_scratch_gpa(struct vmt_vq *vq, u16 head);
 void *vmt_vq_scratch(struct vmt_vq *vq, u16 head);
@@ -150,9 +150,9 @@ void *vmt_vq_scratch(struct vmt_vq *vq, u16 head);
  * table).  Nothing is published.  Returns the head, or -EINVAL (n out of
  * range), -ENOSPC (not enough free descriptors).
  */
-int vmt_vq_add(struct vmt_vq *vq, const struct vmt_buf *bufs, unsigned int n,
-	       unsigned int flags, u64 cookie);
-/* The i-th descriptor of a chain as vmt_vq_add() built it (to break it). */
+int __vmt_vq_add(struct vmt_vq *vq, const struct vmt_buf *bufs, unsigned int n,
+		 unsigned int flags, u64 cookie);
+/* The i-th descriptor of a chain as __vmt_vq_add() built it (to break it). */
 struct vring_desc *vmt_vq_chain_desc(struct vmt_vq *vq, u16 head,
 				     unsigned int i);
 /* Put any value into the next avail slot and publish avail->idx. */
@@ -164,8 +164,8 @@ void vmt_vq_publish(struct vmt_vq *vq, u16 head);
 bool vmt_vq_kick(struct vmt_vq *vq);
 void vmt_vq_kick_force(struct vmt_vq *vq);
 /* add + publish + kick; returns the head or a negative error. */
-int vmt_vq_submit(struct vmt_vq *vq, const struct vmt_buf *bufs,
-		  unsigned int n, unsigned int flags, u64 cookie);
+int __vmt_vq_submit(struct vmt_vq *vq, const struct vmt_buf *bufs,
+		    unsigned int n, unsigned int flags, u64 cookie);
 
 /* Take one used entry if there is one: 1, or 0.  Frees its descriptors. */
 int vmt_vq_pop_used(struct vmt_vq *vq, struct vmt_used *u);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * vhost-mem selftests: what the feature, migration and scale tests share.
+ * vhost-mem selftests: what a VMM does around a device besides requests,
+ * on a vmt_rq_env (req_util.h).
  *
  * - The ioctls of the device's options: pause, state save and restore,
  *   system reset.
@@ -13,8 +14,8 @@
  *   size of the huge page pool.
  * - The kernel log from a mark on: lines that contain a string.
  */
-#ifndef VMT_FEATURE_UTIL_H
-#define VMT_FEATURE_UTIL_H
+#ifndef VMT_VMM_UTIL_H
+#define VMT_VMM_UTIL_H
 
 #include "req_util.h"
 
@@ -30,13 +31,13 @@
 /* The ioctls: 0 or -errno                                            */
 /* ------------------------------------------------------------------ */
 
-int vmt_ft_set_paused(int fd, int paused);
+int __vmt_ft_set_paused(int fd, int paused);
 /* *len in: the room at buf; out: the state's size (also with -ENOSPC). */
-int vmt_ft_get_state(int fd, void *buf, u64 *len);
-int vmt_ft_set_state(int fd, const void *buf, u64 len);
+int __vmt_ft_get_state(int fd, void *buf, u64 *len);
+int __vmt_ft_set_state(int fd, const void *buf, u64 len);
 /* GET_STATE or SET_STATE with every field of the struct given. */
-int vmt_ft_state_ioctl(int fd, unsigned long req, struct vhost_mem_state *st);
-int vmt_ft_reset(int fd);
+int __vmt_ft_state_ioctl(int fd, unsigned long req, struct vhost_mem_state *st);
+int __vmt_ft_reset(int fd);
 /* The device's whole state, in a malloc()ed buffer; fails the test. */
 u8 *vmt_ft_save(int fd, u64 *len);
 
@@ -61,7 +62,7 @@ void vmt_ft_start(struct vmt_rq_env *e, u64 requested);
  * (offered & ack), a fresh requestq (indices from 0), VHOST_MEM_SET_RUNNING 1.
  * Returns SET_RUNNING 1's result (0 or -errno); the rest fails the test.
  */
-int vmt_ft_virtio_reset(struct vmt_rq_env *e, u64 ack);
+int __vmt_ft_virtio_reset(struct vmt_rq_env *e, u64 ack);
 /*
  * The model of a device restored from src's state: the same blocks, sizes
  * and usable region, no requests counted, memslots per chunk_size (0: the
@@ -92,7 +93,7 @@ struct vmt_ft_side {
 void vmt_ft_side_init(struct vmt_ft_side *s, struct vmt_vm *vm, u64 size,
 		      u64 gpa, u64 chunk_size, u32 slot_base);
 /* VHOST_MEM_SET_VM and VHOST_MEM_SET_REGION (s->region): 0 or -errno. */
-int vmt_ft_side_setup(struct vmt_ft_side *s);
+int __vmt_ft_side_setup(struct vmt_ft_side *s);
 /* Requested size and SET_RUNNING 1, failing the test on error. */
 void vmt_ft_side_start(struct vmt_ft_side *s, u64 requested);
 void vmt_ft_side_free(struct vmt_ft_side *s);
@@ -101,21 +102,21 @@ void vmt_ft_side_free(struct vmt_ft_side *s);
 /* Guest accesses                                                     */
 /* ------------------------------------------------------------------ */
 
-void __vmt_ft_expect_read(const char *file, int line, struct vmt_vm *vm,
-			  u64 gpa, u64 want, const char *why);
-void __vmt_ft_expect_mmio(const char *file, int line, struct vmt_vm *vm,
-			  u64 gpa, const char *why);
-void __vmt_ft_expect_write(const char *file, int line, struct vmt_vm *vm,
-			   u64 gpa, u64 val, const char *why);
+void vmt_ft_expect_read_at(const char *file, int line, struct vmt_vm *vm,
+			   u64 gpa, u64 want, const char *why);
+void vmt_ft_expect_mmio_at(const char *file, int line, struct vmt_vm *vm,
+			   u64 gpa, const char *why);
+void vmt_ft_expect_write_at(const char *file, int line, struct vmt_vm *vm,
+			    u64 gpa, u64 val, const char *why);
 /* The guest reads want at gpa (a memslot is there). */
 #define vmt_ft_expect_read(vm, gpa, want, why) \
-	__vmt_ft_expect_read(__FILE__, __LINE__, vm, gpa, want, why)
+	vmt_ft_expect_read_at(__FILE__, __LINE__, vm, gpa, want, why)
 /* The guest's read at gpa exits with KVM_EXIT_MMIO (no memslot). */
 #define vmt_ft_expect_mmio(vm, gpa, why) \
-	__vmt_ft_expect_mmio(__FILE__, __LINE__, vm, gpa, why)
+	vmt_ft_expect_mmio_at(__FILE__, __LINE__, vm, gpa, why)
 /* The guest stores val at gpa, and it lands in memory. */
 #define vmt_ft_expect_write(vm, gpa, val, why) \
-	__vmt_ft_expect_write(__FILE__, __LINE__, vm, gpa, val, why)
+	vmt_ft_expect_write_at(__FILE__, __LINE__, vm, gpa, val, why)
 
 /* A recognisable nonzero qword per (seed, block, offset). */
 u64 vmt_ft_tag(u64 seed, u64 block, u64 off);
@@ -163,11 +164,11 @@ u64 vmt_ft_allocated(const struct vmt_backing *b);
 /* ------------------------------------------------------------------ */
 
 /* /dev/kmsg, positioned after the last record: the mark.  -errno. */
-int vmt_ft_klog_mark(void);
+int __vmt_ft_klog_mark(void);
 /*
  * Records logged since the mark (or the previous call) that contain
  * needle; with show, each of them printed as a diagnostic line.
  */
 int vmt_ft_klog_count(int fd, const char *needle, bool show);
 
-#endif /* VMT_FEATURE_UTIL_H */
+#endif /* VMT_VMM_UTIL_H */

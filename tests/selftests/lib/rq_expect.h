@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * vhost-mem selftests: checks that the programs of the device's options
- * (prealloc, hugetlb, inaccessible, pause, reset, multi_device) share.
- * They report through the harness (EXPECT, ASSERT): include this header
+ * vhost-mem selftests: checks of a vmt_rq_env that report through the
+ * harness (EXPECT, ASSERT) rather than TEST_ASSERT(): a STATE answer, the
+ * sizes and memslots of the status, tags the guest writes into blocks and
+ * reads back, the memory a range of blocks holds.  Include this header
  * after kselftest_harness.h.
  */
-#ifndef VMT_FEATURE_EXPECT_H
-#define VMT_FEATURE_EXPECT_H
+#ifndef VMT_RQ_EXPECT_H
+#define VMT_RQ_EXPECT_H
 
-#include "feature_util.h"
+#include "vmm_util.h"
 #include "short_names.h"
 
 /* The driver accepts every feature the device offers. */
@@ -34,7 +35,7 @@ static inline struct vhost_mem_status
 status_of(struct __test_metadata *_metadata, int fd)
 {
 	struct vhost_mem_status st;
-	int r = vmt_mem_get_status(fd, &st);
+	int r = __vmt_mem_get_status(fd, &st);
 
 	EXPECT_EQ(0, r) TH_LOG("VHOST_MEM_GET_STATUS: %s", vmt_errstr(r));
 	return st;
@@ -92,4 +93,4 @@ static inline void expect_tags(struct vmt_rq_env *e, u64 first, u64 n, u64 seed,
 	}
 }
 
-#endif /* VMT_FEATURE_EXPECT_H */
+#endif /* VMT_RQ_EXPECT_H */

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "module_util.h"
-#include "feature_util.h"
+#include "vmm_util.h"
 
 #define VMT_FT_HUGETLBFS_MAGIC	0x958458f6
 #define VMT_FT_NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
@@ -26,17 +26,17 @@ static int vmt_ft_ioctl(int fd, unsigned long req, void *arg)
 	return ioctl(fd, req, arg) < 0 ? -errno : 0;
 }
 
-int vmt_ft_set_paused(int fd, int paused)
+int __vmt_ft_set_paused(int fd, int paused)
 {
 	return vmt_ft_ioctl(fd, VHOST_MEM_SET_PAUSED, &paused);
 }
 
-int vmt_ft_state_ioctl(int fd, unsigned long req, struct vhost_mem_state *st)
+int __vmt_ft_state_ioctl(int fd, unsigned long req, struct vhost_mem_state *st)
 {
 	return vmt_ft_ioctl(fd, req, st);
 }
 
-int vmt_ft_get_state(int fd, void *buf, u64 *len)
+int __vmt_ft_get_state(int fd, void *buf, u64 *len)
 {
 	struct vhost_mem_state st = {
 		.size = sizeof(st),
@@ -49,7 +49,7 @@ int vmt_ft_get_state(int fd, void *buf, u64 *len)
 	return r;
 }
 
-int vmt_ft_set_state(int fd, const void *buf, u64 len)
+int __vmt_ft_set_state(int fd, const void *buf, u64 len)
 {
 	struct vhost_mem_state st = {
 		.size = sizeof(st),
@@ -60,7 +60,7 @@ int vmt_ft_set_state(int fd, const void *buf, u64 len)
 	return vmt_ft_ioctl(fd, VHOST_MEM_SET_STATE, &st);
 }
 
-int vmt_ft_reset(int fd)
+int __vmt_ft_reset(int fd)
 {
 	return ioctl(fd, VHOST_MEM_RESET) < 0 ? -errno : 0;
 }
@@ -71,7 +71,7 @@ u8 *vmt_ft_save(int fd, u64 *len)
 	u8 *buf;
 	int r;
 
-	r = vmt_ft_get_state(fd, NULL, &need);
+	r = __vmt_ft_get_state(fd, NULL, &need);
 	TEST_ASSERT(r == -ENOSPC && need,
 		    "VHOST_MEM_GET_STATE with no room: expected ENOSPC and the size, got %s and %llu",
 		    vmt_errstr(r), (unsigned long long)need);
@@ -79,7 +79,7 @@ u8 *vmt_ft_save(int fd, u64 *len)
 	TEST_ASSERT(buf, "out of memory for a state of %llu bytes",
 		    (unsigned long long)need);
 	*len = need;
-	r = vmt_ft_get_state(fd, buf, len);
+	r = __vmt_ft_get_state(fd, buf, len);
 	TEST_ASSERT(!r && *len == need,
 		    "VHOST_MEM_GET_STATE with %llu bytes of room: expected success and %llu, got %s and %llu",
 		    (unsigned long long)need, (unsigned long long)need,
@@ -106,15 +106,15 @@ u64 vmt_ft_open(struct vmt_rq_env *e, u64 ack)
 	d->fd = vmt_mem_open();
 	e->want_features = ack;
 
-	ret = vmt_vhost_set_owner(d->fd);
+	ret = __vmt_vhost_set_owner(d->fd);
 	TEST_ASSERT(!ret, "VHOST_SET_OWNER: expected success, got %s",
 		    vmt_errname(-ret));
-	ret = vmt_mem_set_vm(d->fd, e->vm->vm_fd);
+	ret = __vmt_mem_set_vm(d->fd, e->vm->vm_fd);
 	TEST_ASSERT(!ret, "VHOST_MEM_SET_VM: expected success, got %s",
 		    vmt_errname(-ret));
 	if (r->slot_count < vmt_region_slots_needed(r))
 		r->slot_count = vmt_region_slots_needed(r);
-	ret = vmt_mem_set_region(d->fd, r);
+	ret = __vmt_mem_set_region(d->fd, r);
 	TEST_ASSERT(!ret,
 		    "VHOST_MEM_SET_REGION GPA 0x%llx size 0x%llx flags 0x%x unplugged_inaccessible %u: expected success, got %s",
 		    (unsigned long long)r->guest_phys_addr,
@@ -122,19 +122,19 @@ u64 vmt_ft_open(struct vmt_rq_env *e, u64 ack)
 		    r->unplugged_inaccessible, vmt_errname(-ret));
 
 	/* the driver: it sees the device's features, region included */
-	ret = vmt_vhost_get_features(d->fd, &offered);
+	ret = __vmt_vhost_get_features(d->fd, &offered);
 	TEST_ASSERT(!ret, "VHOST_GET_FEATURES: expected success, got %s",
 		    vmt_errname(-ret));
 	d->features = offered & ack & VMT_VQ_DRIVER_FEATURES;
-	ret = vmt_vhost_set_features(d->fd, d->features);
+	ret = __vmt_vhost_set_features(d->fd, d->features);
 	TEST_ASSERT(!ret,
 		    "VHOST_SET_FEATURES 0x%llx (offered 0x%llx): expected success, got %s",
 		    (unsigned long long)d->features,
 		    (unsigned long long)offered, vmt_errname(-ret));
-	ret = vmt_vhost_set_mem_table_vm(d->fd, e->vm);
+	ret = __vmt_vhost_set_mem_table_vm(d->fd, e->vm);
 	TEST_ASSERT(!ret, "VHOST_SET_MEM_TABLE: expected success, got %s",
 		    vmt_errname(-ret));
-	ret = vmt_vq_attach(&e->vq, d->fd, VHOST_MEM_REQUESTQ, d->features);
+	ret = __vmt_vq_attach(&e->vq, d->fd, VHOST_MEM_REQUESTQ, d->features);
 	TEST_ASSERT(!ret, "%s on the requestq: expected success, got %s",
 		    e->vq.failed_op, vmt_errname(-ret));
 	return offered;
@@ -144,37 +144,37 @@ void vmt_ft_start(struct vmt_rq_env *e, u64 requested)
 {
 	int ret;
 
-	ret = vmt_mem_set_requested_size(e->dev.fd, requested);
+	ret = __vmt_mem_set_requested_size(e->dev.fd, requested);
 	TEST_ASSERT(!ret,
 		    "VHOST_MEM_SET_REQUESTED_SIZE 0x%llx: expected success, got %s",
 		    (unsigned long long)requested, vmt_errname(-ret));
-	ret = vmt_mem_set_running(e->dev.fd, 1);
+	ret = __vmt_mem_set_running(e->dev.fd, 1);
 	TEST_ASSERT(!ret,
 		    "VHOST_MEM_SET_RUNNING 1 (features 0x%llx): expected success, got %s",
 		    (unsigned long long)e->dev.features, vmt_errname(-ret));
 	vmt_rq_env_adopt(e, requested);
 }
 
-int vmt_ft_virtio_reset(struct vmt_rq_env *e, u64 ack)
+int __vmt_ft_virtio_reset(struct vmt_rq_env *e, u64 ack)
 {
 	struct vmt_dev *d = &e->dev;
 	u64 offered = 0;
 	int ret;
 
 	vmt_rq_set_running(e, false);
-	ret = vmt_vhost_get_features(d->fd, &offered);
+	ret = __vmt_vhost_get_features(d->fd, &offered);
 	TEST_ASSERT(!ret, "VHOST_GET_FEATURES: expected success, got %s",
 		    vmt_errname(-ret));
 	d->features = offered & ack & VMT_VQ_DRIVER_FEATURES;
 	e->want_features = ack;
-	ret = vmt_vhost_set_features(d->fd, d->features);
+	ret = __vmt_vhost_set_features(d->fd, d->features);
 	TEST_ASSERT(!ret,
 		    "VHOST_SET_FEATURES 0x%llx after a virtio reset: expected success, got %s",
 		    (unsigned long long)d->features, vmt_errname(-ret));
-	ret = vmt_vq_attach(&e->vq, d->fd, VHOST_MEM_REQUESTQ, d->features);
+	ret = __vmt_vq_attach(&e->vq, d->fd, VHOST_MEM_REQUESTQ, d->features);
 	TEST_ASSERT(!ret, "%s after a virtio reset: expected success, got %s",
 		    e->vq.failed_op, vmt_errname(-ret));
-	ret = vmt_mem_set_running(d->fd, 1);
+	ret = __vmt_mem_set_running(d->fd, 1);
 	e->running = !ret;
 	return ret;
 }
@@ -225,20 +225,20 @@ void vmt_ft_side_init(struct vmt_ft_side *s, struct vmt_vm *vm, u64 size,
 	s->region.slot_count = vmt_region_slots_needed(&s->region);
 }
 
-int vmt_ft_side_setup(struct vmt_ft_side *s)
+int __vmt_ft_side_setup(struct vmt_ft_side *s)
 {
-	int r = vmt_mem_set_vm(s->dev.fd, s->dev.vm->vm_fd);
+	int r = __vmt_mem_set_vm(s->dev.fd, s->dev.vm->vm_fd);
 
-	return r ? r : vmt_mem_set_region(s->dev.fd, &s->region);
+	return r ? r : __vmt_mem_set_region(s->dev.fd, &s->region);
 }
 
 void vmt_ft_side_start(struct vmt_ft_side *s, u64 requested)
 {
-	int r = vmt_mem_set_requested_size(s->dev.fd, requested);
+	int r = __vmt_mem_set_requested_size(s->dev.fd, requested);
 
 	TEST_ASSERT(!r, "side device: VHOST_MEM_SET_REQUESTED_SIZE 0x%llx: expected success, got %s",
 		    (unsigned long long)requested, vmt_errname(-r));
-	r = vmt_mem_set_running(s->dev.fd, 1);
+	r = __vmt_mem_set_running(s->dev.fd, 1);
 	TEST_ASSERT(!r, "side device: VHOST_MEM_SET_RUNNING 1: expected success, got %s",
 		    vmt_errname(-r));
 }
@@ -257,8 +257,8 @@ void vmt_ft_side_free(struct vmt_ft_side *s)
 /* Guest accesses                                                     */
 /* ------------------------------------------------------------------ */
 
-void __vmt_ft_expect_read(const char *file, int line, struct vmt_vm *vm,
-			  u64 gpa, u64 want, const char *why)
+void vmt_ft_expect_read_at(const char *file, int line, struct vmt_vm *vm,
+			   u64 gpa, u64 want, const char *why)
 {
 	u64 val = 0;
 	int r = vmt_guest_read_u64(vm, gpa, &val);
@@ -276,8 +276,8 @@ void __vmt_ft_expect_read(const char *file, int line, struct vmt_vm *vm,
 				(unsigned long long)val);
 }
 
-void __vmt_ft_expect_mmio(const char *file, int line, struct vmt_vm *vm,
-			  u64 gpa, const char *why)
+void vmt_ft_expect_mmio_at(const char *file, int line, struct vmt_vm *vm,
+			   u64 gpa, const char *why)
 {
 	u64 val = 0;
 	int r = vmt_guest_read_u64(vm, gpa, &val);
@@ -290,8 +290,8 @@ void __vmt_ft_expect_mmio(const char *file, int line, struct vmt_vm *vm,
 				vmt_access_name(r), (unsigned long long)val);
 }
 
-void __vmt_ft_expect_write(const char *file, int line, struct vmt_vm *vm,
-			   u64 gpa, u64 val, const char *why)
+void vmt_ft_expect_write_at(const char *file, int line, struct vmt_vm *vm,
+			    u64 gpa, u64 val, const char *why)
 {
 	int r = vmt_guest_write_u64(vm, gpa, val);
 
@@ -412,7 +412,7 @@ const char *vmt_ft_hugetlb_pool(long long free_pages)
 	if (vmt_meminfo_kb("Hugepagesize") != 2048)
 		return "the default huge page size is not 2 MiB";
 	if (vmt_ft_huge_saved < 0) {
-		if (vmt_read_long(VMT_FT_NR_HUGEPAGES, &nr))
+		if (__vmt_read_long(VMT_FT_NR_HUGEPAGES, &nr))
 			return "cannot read " VMT_FT_NR_HUGEPAGES;
 		vmt_ft_huge_saved = nr;
 		atexit(vmt_ft_hugetlb_restore);
@@ -434,7 +434,7 @@ const char *vmt_ft_hugetlb_pool(long long free_pages)
 /* The kernel log                                                     */
 /* ------------------------------------------------------------------ */
 
-int vmt_ft_klog_mark(void)
+int __vmt_ft_klog_mark(void)
 {
 	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 
