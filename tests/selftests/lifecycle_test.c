@@ -677,8 +677,8 @@ TEST_F_TIMEOUT(scratch, page_attacked_under_requests, 180)
 
 	/* a restart resyncs what failed; then the model holds exactly */
 	vmt_rq_set_running(e, false);
-	ASSERT_EQ(0, vmt_vq_attach(&e->vq, e->dev.fd, VHOST_MEM_REQUESTQ,
-				   e->dev.features));
+	ASSERT_EQ(0, __vmt_vq_attach(&e->vq, e->dev.fd, VHOST_MEM_REQUESTQ,
+				     e->dev.features));
 	vmt_rq_set_running(e, true);
 	race_after(_metadata, e);
 
@@ -692,7 +692,7 @@ TEST_F_TIMEOUT(scratch, page_attacked_under_requests, 180)
 			TH_LOG("block %llu after the close: %s",
 			       (unsigned long long)block, vmt_access_name(r));
 	}
-	EXPECT_EQ(e->klog_problems, vmt_klog_problems(true));
+	EXPECT_EQ(e->klog_problems, __vmt_klog_problems(true));
 }
 
 /* ------------------------------------------------------------------ */

@@ -420,7 +420,7 @@ TEST_F(slots, close_deletes_memslots)
 /* Another process: takes the device fd, then closes it or exits on 'c'. */
 static void __noreturn hold_device_fd(int sock, bool by_exit)
 {
-	int fd = vmt_recv_fd(sock);
+	int fd = __vmt_recv_fd(sock);
 	char cmd;
 
 	if (fd < 0 || write(sock, "r", 1) != 1 || read(sock, &cmd, 1) != 1)
@@ -441,7 +441,7 @@ static void expect_id_free(struct __test_metadata *_metadata,
 
 	ASSERT_NE(MAP_FAILED, page);
 	*(u64 *)page = VMM_VALUE;
-	r = vmt_vm_set_memslot(e->vm, id, vmt_rq_gpa(e, block), BLK, page, 0);
+	r = __vmt_vm_set_memslot(e->vm, id, vmt_rq_gpa(e, block), BLK, page, 0);
 	ASSERT_EQ(0, r) TH_LOG("memslot %u after the last close: expected it free, got %s",
 			       id, vmt_errname(-r));
 	expect_value(_metadata, e->vm, vmt_rq_gpa(e, block), VMM_VALUE);
@@ -466,7 +466,7 @@ static void closed_in_another_process(struct __test_metadata *_metadata,
 	pid = vmt_fork_socket(&sock);
 	if (!pid)
 		hold_device_fd(sock, by_exit);
-	ASSERT_EQ(0, vmt_send_fd(sock, e->dev.fd));
+	ASSERT_EQ(0, __vmt_send_fd(sock, e->dev.fd));
 	ASSERT_EQ(1, read(sock, &c, 1));
 	vmt_rq_env_close(e);
 	/* still open over there: still mapped */
@@ -481,7 +481,7 @@ static void closed_in_another_process(struct __test_metadata *_metadata,
 	expect_mmio(_metadata, e->vm, vmt_rq_gpa(e, 13), "closed in another process");
 	expect_id_free(_metadata, e, 1, per_chunk);
 	expect_id_free(_metadata, e, 13, per_chunk);
-	EXPECT_EQ(e->klog_problems, vmt_klog_problems(true));
+	EXPECT_EQ(e->klog_problems, __vmt_klog_problems(true));
 }
 
 TEST_F(slots, close_in_another_process_deletes_memslots)
