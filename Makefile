@@ -19,7 +19,9 @@ series = $(if $(KVER),$(shell echo '$(KVER)' | sed -E 's/^([0-9]+\.[0-9]+).*/\1/
 
 top := $(CURDIR)
 BUILD := $(top)/build
-HARNESS_DIR = $(firstword $(wildcard $(top)/.cache/kernel/6.12/*/src/tools/testing/selftests))
+# The download cache: VHOST_MEM_CACHE, as for the scripts, else .cache/.
+CACHE := $(or $(VHOST_MEM_CACHE),$(top)/.cache)
+HARNESS_DIR = $(firstword $(wildcard $(CACHE)/kernel/6.12/*/src/tools/testing/selftests))
 
 .PHONY: all setup modules unit tools selftests check check-debug demo checkpatch clean bench bench-e2e qemu e2e
 

@@ -62,7 +62,7 @@ run_build() {
 		"$@"
 	else
 		"$top/scripts/in-chroot.sh" "$CHROOT" \
-			"$top:$(readlink -f "$top/.cache")" "$@"
+			"$top:$(readlink -f "${VHOST_MEM_CACHE:-$top/.cache}")" "$@"
 	fi
 }
 
