@@ -64,6 +64,17 @@ static void expect_all_readable(struct vmt_rq_env *e, u64 seed,
 	vmt_vm_expect_mmio(e->vm, vmt_rq_gpa(e, UI_BLOCKS), "past the region");
 }
 
+/*
+ * A device with unplugged_inaccessible off, opened in a VMM's order with
+ * every feature acked, UI_SIZE requested.
+ */
+static void start_ui_off(struct vmt_rq_env *e)
+{
+	e->region.unplugged_inaccessible = VHOST_MEM_UI_OFF;
+	vmt_vmm_open(e, ACK_ALL);
+	vmt_vmm_start(e, UI_SIZE);
+}
+
 /* Whether each mode offers the bit, after the region is known. */
 TEST_F(ui, feature_offered_by_mode)
 {
@@ -137,9 +148,7 @@ TEST_F(ui, off_whole_region_readable)
 {
 	struct vmt_rq_env *e = &self->e;
 
-	e->region.unplugged_inaccessible = VHOST_MEM_UI_OFF;
-	vmt_vmm_open(e, ACK_ALL);
-	vmt_vmm_start(e, UI_SIZE);
+	start_ui_off(e);
 	whole_region_readable(_metadata, e, "unplugged_inaccessible=off");
 }
 
@@ -147,16 +156,11 @@ TEST_F(ui, off_whole_region_readable)
 TEST_F(ui, off_system_reset_keeps_the_mapping)
 {
 	struct vmt_rq_env *e = &self->e;
-	int r;
 
-	e->region.unplugged_inaccessible = VHOST_MEM_UI_OFF;
-	vmt_vmm_open(e, ACK_ALL);
-	vmt_vmm_start(e, UI_SIZE);
+	start_ui_off(e);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 2);
 	tag_blocks(e, 2, 2, 12);
-	r = __vmt_vmm_system_reset(e->dev.fd);
-	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_RESET: %s", vmt_errstr(r));
-	vmt_model_system_reset(&e->model);
+	vmt_vmm_system_reset(e);
 	expect_status(_metadata, e->dev.fd, "off, after VHOST_MEM_RESET", 0,
 		      UI_CHUNKS, UI_SIZE);
 	EXPECT_EQ(0, vmt_backing_allocated(&e->backing))
@@ -176,9 +180,7 @@ TEST_F(ui, off_unplug_all_discards_writes_to_unplugged_memory)
 {
 	struct vmt_rq_env *e = &self->e;
 
-	e->region.unplugged_inaccessible = VHOST_MEM_UI_OFF;
-	vmt_vmm_open(e, ACK_ALL);
-	vmt_vmm_start(e, UI_SIZE);
+	start_ui_off(e);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 1);
 	vmt_vm_expect_write(e->vm, vmt_rq_gpa(e, 2) + 8, 1, "plugged");
 	vmt_vm_expect_write(e->vm, vmt_rq_gpa(e, 5) + 8, 2,

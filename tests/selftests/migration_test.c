@@ -71,6 +71,8 @@ static const struct { u64 first, n; } runs[] = {
 };
 
 #define LIVE_CHUNKS	5
+/* The id of a memslot the VMM maps in the device's region. */
+#define VMM_SLOT	50
 #define PLUGGED_BLOCKS	15
 
 FIXTURE(mig) {
@@ -116,10 +118,32 @@ static u64 tag(u64 block, u64 off)
 	return vmt_block_tag(0x3c, block, off);
 }
 
+/*
+ * The tags at both ends of each block of the plugged runs: the guest writes
+ * them (write), or reads them back.
+ */
+static void run_tags(struct vmt_rq_env *e, bool write, const char *why)
+{
+	const u64 offs[] = { 8, BLK - 8 };
+	unsigned int i, j;
+	u64 b, gpa;
+
+	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++)
+		for (b = runs[i].first; b < runs[i].first + runs[i].n; b++)
+			for (j = 0; j < VMT_ARRAY_SIZE(offs); j++) {
+				gpa = vmt_rq_gpa(e, b) + offs[j];
+				if (write)
+					vmt_vm_expect_write(e->vm, gpa,
+							    tag(b, offs[j]), why);
+				else
+					vmt_vm_expect_read(e->vm, gpa,
+							   tag(b, offs[j]), why);
+			}
+}
+
 FIXTURE_SETUP(mig)
 {
 	struct vmt_rq_env *src = &self->src;
-	unsigned int i;
 
 	VMT_REQUIRE_DEVICE();
 	VMT_REQUIRE_KVM();
@@ -141,17 +165,7 @@ FIXTURE_SETUP(mig)
 	VMT_RQ_EXPECT(src, ACK, UNPLUG, 16, 1);
 	/* the host asks for less than is plugged: the guest is shrinking */
 	vmt_rq_resize(src, SHRUNK);
-	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++) {
-		u64 b;
-
-		for (b = runs[i].first; b < runs[i].first + runs[i].n; b++) {
-			vmt_vm_expect_write(src->vm, vmt_rq_gpa(src, b) + 8,
-					    tag(b, 8), "source");
-			vmt_vm_expect_write(src->vm,
-					    vmt_rq_gpa(src, b) + BLK - 8,
-					    tag(b, BLK - 8), "source");
-		}
-	}
+	run_tags(src, true, "source");
 	vmt_rq_check_all(src);
 	ASSERT_EQ(PLUGGED_BLOCKS * BLK, src->model.plugged);
 	ASSERT_EQ(LIVE_CHUNKS, vmt_model_live_chunks(&src->model));
@@ -341,14 +355,7 @@ TEST_F(mig, round_trip)
 	for (b = 0; b < NR_BLOCKS; b++)
 		if (src_plugged(self, b))
 			memcpy(vmt_rq_hva(dst, b), vmt_rq_hva(src, b), BLK);
-	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++)
-		for (b = runs[i].first; b < runs[i].first + runs[i].n; b++) {
-			vmt_vm_expect_read(dst->vm, vmt_rq_gpa(dst, b) + 8,
-					   tag(b, 8), "migrated block");
-			vmt_vm_expect_read(dst->vm,
-					   vmt_rq_gpa(dst, b) + BLK - 8,
-					   tag(b, BLK - 8), "migrated block");
-		}
+	run_tags(dst, false, "migrated block");
 
 	/* the destination runs and answers as the source did */
 	r = __vmt_mem_set_running(dst->dev.fd, 1);
@@ -664,6 +671,32 @@ TEST_F(mig, set_state_into_plugged_device)
 		       vmt_mem_state_name(state));
 }
 
+/*
+ * The VMM maps a page of its own into chunk 6 (block 100) behind the
+ * device's back, as memslot VMM_SLOT: a restore cannot make that chunk's.
+ */
+static void *vmm_takes_chunk6(struct __test_metadata *_metadata,
+			      struct vmt_rq_env *dst)
+{
+	void *page;
+	int r;
+
+	page = mmap(NULL, BLK, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	r = __vmt_vm_set_memslot(dst->vm, VMM_SLOT, vmt_rq_gpa(dst, 100), BLK,
+				 page, 0);
+	ASSERT_EQ(0, r) TH_LOG("VMM memslot in chunk 6: %s", vmt_errstr(r));
+	return page;
+}
+
+/* The memslot of vmm_takes_chunk6() deleted: chunk 6 is free again. */
+static void vmm_frees_chunk6(struct __test_metadata *_metadata,
+			     struct vmt_rq_env *dst)
+{
+	ASSERT_EQ(0, __vmt_vm_set_memslot(dst->vm, VMM_SLOT, 0, 0, NULL, 0));
+}
+
 /* The memslot of a restored chunk cannot be made: all rolled back. */
 TEST_F(mig, restore_rolls_back)
 {
@@ -675,19 +708,14 @@ TEST_F(mig, restore_rolls_back)
 	save_source(_metadata, self);
 	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
 	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &before));
-	/* the VMM maps something into chunk 6 behind the device's back */
-	page = mmap(NULL, BLK, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, page);
-	r = __vmt_vm_set_memslot(dst->vm, 50, vmt_rq_gpa(dst, 100), BLK, page, 0);
-	ASSERT_EQ(0, r) TH_LOG("VMM memslot in chunk 6: %s", vmt_errstr(r));
+	page = vmm_takes_chunk6(_metadata, dst);
 	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(-EEXIST, r)
 		TH_LOG("SET_STATE with chunk 6 taken by the VMM: expected EEXIST, got %s",
 		       vmt_errstr(r));
 	expect_dst_untouched(_metadata, self, &before,
 			     "restore whose memslot failed");
-	ASSERT_EQ(0, __vmt_vm_set_memslot(dst->vm, 50, 0, 0, NULL, 0));
+	vmm_frees_chunk6(_metadata, dst);
 	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(0, r) TH_LOG("SET_STATE once chunk 6 is free: %s", vmt_errstr(r));
 	vmt_vm_expect_read(dst->vm, vmt_rq_gpa(dst, 100), 0,
@@ -776,11 +804,7 @@ TEST_F(mig, failed_restore_keeps_the_loaded_ram)
 	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++)
 		for (b = runs[i].first; b < runs[i].first + runs[i].n; b++)
 			*(u64 *)((u8 *)vmt_rq_hva(dst, b) + 8) = tag(b, 8);
-	page = mmap(NULL, BLK, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, page);
-	r = __vmt_vm_set_memslot(dst->vm, 50, vmt_rq_gpa(dst, 100), BLK, page, 0);
-	ASSERT_EQ(0, r) TH_LOG("VMM memslot in chunk 6: %s", vmt_errstr(r));
+	page = vmm_takes_chunk6(_metadata, dst);
 	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 	ASSERT_EQ(-EEXIST, r)
 		TH_LOG("SET_STATE with chunk 6 taken by the VMM: expected EEXIST, got %s",
@@ -792,7 +816,7 @@ TEST_F(mig, failed_restore_keeps_the_loaded_ram)
 				TH_LOG("block %llu: the failed SET_STATE destroyed the migrated RAM",
 				       (unsigned long long)b);
 
-	ASSERT_EQ(0, __vmt_vm_set_memslot(dst->vm, 50, 0, 0, NULL, 0));
+	vmm_frees_chunk6(_metadata, dst);
 	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 	ASSERT_EQ(0, r) TH_LOG("SET_STATE once chunk 6 is free: %s", vmt_errstr(r));
 	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++)

@@ -51,15 +51,7 @@
 #define TAG_OFF		0x2340
 
 /* Every request here must be ACKed (and match the model). */
-#define RQ_ACK(e, type, block, nb) do { \
-	u64 __b = (block); \
-	u16 __got = vmt_rq_send((e), (type), vmt_rq_gpa((e), __b), (nb), \
-				NULL); \
-	ASSERT_EQ(ACK, __got) \
-		TH_LOG("%s block %llu x %u: expected ACK, got %s", \
-		       vmt_mem_req_name(type), (unsigned long long)__b, \
-		       (unsigned int)(nb), vmt_mem_resp_name(__got)); \
-} while (0)
+#define RQ_ACK(e, type, block, nb) VMT_RQ_EXPECT(e, ACK, type, block, nb)
 
 static u64 tag(u64 block)
 {
@@ -389,8 +381,7 @@ TEST_F(hard, restore_maps_runs_reset_unmaps_all)
 	EXPECT_EQ(4, status_memslots(e));
 	expect_layout(e, NULL);
 
-	ASSERT_EQ(0, __vmt_vmm_system_reset(e->dev.fd));
-	vmt_model_system_reset(&e->model);
+	vmt_vmm_system_reset(e);
 	EXPECT_EQ(0, status_memslots(e));
 	expect_layout(e, NULL);
 }

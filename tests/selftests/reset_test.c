@@ -93,7 +93,6 @@ TEST_F(reset, virtio_reset_keeps_the_plug_state)
 TEST_F(reset, system_reset_unplugs_everything)
 {
 	struct vmt_rq_env *e = &self->e;
-	int r;
 
 	vmt_rq_env_start(e, RS_REQUESTED);
 	/* grow the usable region to 768 MiB, plug high and low, shrink */
@@ -108,9 +107,7 @@ TEST_F(reset, system_reset_unplugs_everything)
 	EXPECT_LT(0, held(e, 300, 4));
 	EXPECT_LT(0, held(e, 3, 3));
 
-	r = __vmt_vmm_system_reset(e->dev.fd);
-	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_RESET: %s", vmt_errstr(r));
-	vmt_model_system_reset(&e->model);
+	vmt_vmm_system_reset(e);
 	expect_status(_metadata, e->dev.fd, "after VHOST_MEM_RESET", 0, 0,
 		      RS_USABLE);
 	vmt_rq_check_status(e);
@@ -142,7 +139,6 @@ TEST_F(reset, system_reset_unplugs_everything)
 TEST_F(reset, system_reset_discards_writes_to_unplugged_blocks)
 {
 	struct vmt_rq_env *e = &self->e;
-	int r;
 
 	vmt_rq_env_start(e, RS_REQUESTED);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 3, 1);
@@ -150,9 +146,7 @@ TEST_F(reset, system_reset_discards_writes_to_unplugged_blocks)
 	vmt_vm_expect_write(e->vm, vmt_rq_gpa(e, 10) + 8, 2,
 			    "unplugged block of a live chunk");
 	EXPECT_LT(0, held(e, 10, 1));
-	r = __vmt_vmm_system_reset(e->dev.fd);
-	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_RESET: %s", vmt_errstr(r));
-	vmt_model_system_reset(&e->model);
+	vmt_vmm_system_reset(e);
 	EXPECT_EQ(0, vmt_backing_allocated(&e->backing))
 		TH_LOG("after VHOST_MEM_RESET, %llu KiB of the backing are left (the guest wrote to unplugged block 10: %llu KiB there)",
 		       (unsigned long long)vmt_backing_allocated(&e->backing) / 1024,
@@ -173,8 +167,7 @@ TEST_F(reset, system_reset_stopped_or_empty)
 	/* nothing plugged: only the usable region changes */
 	vmt_rq_resize(e, 512ULL << 20);
 	vmt_rq_resize(e, 0);
-	ASSERT_EQ(0, __vmt_vmm_system_reset(e->dev.fd));
-	vmt_model_system_reset(&e->model);
+	vmt_vmm_system_reset(e);
 	expect_status(_metadata, e->dev.fd, "empty device reset", 0, 0, 0);
 	vmt_rq_check_status(e);
 
@@ -182,8 +175,7 @@ TEST_F(reset, system_reset_stopped_or_empty)
 	vmt_rq_resize(e, RS_REQUESTED);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 10, 2);
 	vmt_rq_set_running(e, false);
-	ASSERT_EQ(0, __vmt_vmm_system_reset(e->dev.fd));
-	vmt_model_system_reset(&e->model);
+	vmt_vmm_system_reset(e);
 	vmt_rq_check_status(e);
 	vmt_vm_expect_mmio(e->vm, vmt_rq_gpa(e, 10), "reset while stopped");
 	vmt_rq_set_running(e, true);

@@ -206,6 +206,15 @@ void vmt_model_system_reset(struct vmt_model *m)
 	m->usable = vmt_model_usable_for(m, m->requested);
 }
 
+void vmt_vmm_system_reset(struct vmt_rq_env *e)
+{
+	int r = __vmt_vmm_system_reset(e->dev.fd);
+
+	TEST_ASSERT(!r, "VHOST_MEM_RESET: expected success, got %s",
+		    vmt_errstr(r));
+	vmt_model_system_reset(&e->model);
+}
+
 /* ------------------------------------------------------------------ */
 /* Side devices                                                       */
 /* ------------------------------------------------------------------ */

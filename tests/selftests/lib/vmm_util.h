@@ -73,6 +73,8 @@ void vmt_model_copy(struct vmt_model *dst, const struct vmt_model *src,
 		    u64 chunk_size);
 /* The model after VHOST_MEM_RESET: nothing plugged, usable recomputed. */
 void vmt_model_system_reset(struct vmt_model *m);
+/* VHOST_MEM_RESET, failing the test on error; e->model after it. */
+void vmt_vmm_system_reset(struct vmt_rq_env *e);
 
 /* ------------------------------------------------------------------ */
 /* Side devices on an environment's VM                                */
