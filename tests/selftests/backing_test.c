@@ -600,7 +600,7 @@ static void remap(void *hva, u64 len, int *memfd, int flags)
 
 static const char *huge_pages_or_skip(void)
 {
-	return vmt_ft_hugetlb_pool(HUGE_PAGES);
+	return vmt_hugetlb_pool(HUGE_PAGES);
 }
 
 /*

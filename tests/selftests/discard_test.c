@@ -25,7 +25,7 @@
 #define FLOOD		64	/* UNPLUG_ALLs of the looping guest */
 
 #define ACK_ALL		(~0ULL)
-#define ACK_NO_UI	(~VMT_FT_UI_BIT)
+#define ACK_NO_UI	(~VMT_MEM_F_UI)
 
 FIXTURE(discard) {
 	struct vmt_rq_env e;
@@ -56,7 +56,7 @@ FIXTURE_TEARDOWN(discard)
 
 static u64 held(struct vmt_rq_env *e, u64 block)
 {
-	return vmt_ft_held(&e->backing, block * BLK, BLK);
+	return vmt_backing_held(&e->backing, block * BLK, BLK);
 }
 
 /* The VMM faults a page of an unplugged block in: the discard probe. */
@@ -70,8 +70,8 @@ TEST_F(discard, unplug_all_with_nothing_plugged_discards_nothing)
 	struct vmt_rq_env *e = &self->e;
 	unsigned int i;
 
-	vmt_ft_open(e, ACK_ALL);
-	vmt_ft_start(e, REGION_SIZE);
+	vmt_vmm_open(e, ACK_ALL);
+	vmt_vmm_start(e, REGION_SIZE);
 	vmm_touch(e, 5);
 	ASSERT_LT(0, held(e, 5));
 	for (i = 0; i < FLOOD; i++)
@@ -83,12 +83,12 @@ TEST_F(discard, unplug_all_with_nothing_plugged_discards_nothing)
 
 	/* with one block plugged, UNPLUG_ALL discards the whole region */
 	VMT_RQ_EXPECT(e, ACK, PLUG, 1, 1);
-	vmt_ft_expect_write(e->vm, vmt_rq_gpa(e, 1) + 8, 1, "plugged");
+	vmt_vm_expect_write(e->vm, vmt_rq_gpa(e, 1) + 8, 1, "plugged");
 	VMT_RQ_EXPECT(e, ACK, UNPLUG_ALL, 0, 0);
-	EXPECT_EQ(0, vmt_ft_allocated(&e->backing))
+	EXPECT_EQ(0, vmt_backing_allocated(&e->backing))
 		TH_LOG("UNPLUG_ALL with block 1 plugged left %llu KiB",
-		       (unsigned long long)vmt_ft_allocated(&e->backing) / 1024);
-	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 1), "after UNPLUG_ALL");
+		       (unsigned long long)vmt_backing_allocated(&e->backing) / 1024);
+	vmt_vm_expect_mmio(e->vm, vmt_rq_gpa(e, 1), "after UNPLUG_ALL");
 	vmt_rq_check_all(e);
 }
 
@@ -102,15 +102,15 @@ TEST_F(discard, new_driver_frees_what_the_old_one_wrote)
 	struct vhost_mem_status st;
 	int r;
 
-	vmt_ft_open(e, ACK_NO_UI);
-	vmt_ft_start(e, REGION_SIZE);
+	vmt_vmm_open(e, ACK_NO_UI);
+	vmt_vmm_start(e, REGION_SIZE);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 0, 1);
-	vmt_ft_expect_write(e->vm, vmt_rq_gpa(e, 0) + 8, 1, "plugged block 0");
-	vmt_ft_expect_write(e->vm, vmt_rq_gpa(e, 5) + 8, 2,
+	vmt_vm_expect_write(e->vm, vmt_rq_gpa(e, 0) + 8, 1, "plugged block 0");
+	vmt_vm_expect_write(e->vm, vmt_rq_gpa(e, 5) + 8, 2,
 			    "unplugged block 5, mapped for the old driver");
 	ASSERT_LT(0, held(e, 5));
 
-	r = __vmt_ft_virtio_reset(e, ACK_ALL);
+	r = __vmt_vmm_virtio_reset(e, ACK_ALL);
 	ASSERT_EQ(0, r) TH_LOG("restart with the bit: %s", vmt_errname(-r));
 	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &st));
 	EXPECT_EQ(1, st.memslots) TH_LOG("memslots: expected 1, got %u",
@@ -118,12 +118,12 @@ TEST_F(discard, new_driver_frees_what_the_old_one_wrote)
 	EXPECT_EQ(0, held(e, 5))
 		TH_LOG("the new driver's start left %llu KiB of what the old driver wrote to unplugged block 5",
 		       (unsigned long long)held(e, 5) / 1024);
-	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 5), "chunk 2, nothing plugged");
-	vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, 0) + 8, 1,
+	vmt_vm_expect_mmio(e->vm, vmt_rq_gpa(e, 5), "chunk 2, nothing plugged");
+	vmt_vm_expect_read(e->vm, vmt_rq_gpa(e, 0) + 8, 1,
 			   "plugged block 0 kept its data");
-	EXPECT_EQ(held(e, 0), vmt_ft_allocated(&e->backing))
+	EXPECT_EQ(held(e, 0), vmt_backing_allocated(&e->backing))
 		TH_LOG("the backing holds %llu KiB, block 0 %llu KiB of it",
-		       (unsigned long long)vmt_ft_allocated(&e->backing) / 1024,
+		       (unsigned long long)vmt_backing_allocated(&e->backing) / 1024,
 		       (unsigned long long)held(e, 0) / 1024);
 }
 

@@ -451,7 +451,7 @@ static void vmm_pause(struct worker *w)
 	paused = m->paused ? rng_below(&w->rng, 4) == 0 :
 			     rng_below(&w->rng, 8) == 0;
 	doing(w, "VHOST_MEM_SET_PAUSED %d (paused: %d)", paused, m->paused);
-	r = __vmt_ft_set_paused(f->e.dev.fd, paused);
+	r = __vmt_vmm_set_paused(f->e.dev.fd, paused);
 	TEST_ASSERT(!r, "VHOST_MEM_SET_PAUSED %d: expected success, got %s",
 		    paused, errstr(r));
 	if (m->paused && !paused)
@@ -521,10 +521,10 @@ static void vmm_system_reset(struct worker *w)
 		unlock_all(f);
 		return;
 	}
-	r = __vmt_ft_reset(f->e.dev.fd);
+	r = __vmt_vmm_system_reset(f->e.dev.fd);
 	TEST_ASSERT(!r, "VHOST_MEM_RESET: expected success, got %s",
 		    errstr(r));
-	vmt_ft_model_system_reset(&f->e.model);
+	vmt_model_system_reset(&f->e.model);
 	check_exact(f);
 	unlock_all(f);
 }
@@ -565,19 +565,19 @@ static void vmm_state_round_trip(struct worker *w)
 		unlock_all(f);
 		return;
 	}
-	blob = vmt_ft_save(e->dev.fd, &len);
+	blob = vmt_vmm_save(e->dev.fd, &len);
 	TEST_ASSERT_EQ(len, STATE_HDR + (e->model.nr_blocks + 7) / 8);
-	r = __vmt_ft_set_state(e->dev.fd, blob, len);
+	r = __vmt_vmm_set_state(e->dev.fd, blob, len);
 	TEST_ASSERT(r == -EBUSY, "SET_STATE while running: expected EBUSY, got %s",
 		    errstr(r));
 	vmt_rq_set_running(e, false);
 	if (e->model.plugged) {
-		r = __vmt_ft_set_state(e->dev.fd, blob, len);
+		r = __vmt_vmm_set_state(e->dev.fd, blob, len);
 		TEST_ASSERT(r == -EBUSY,
 			    "SET_STATE with blocks plugged: expected EBUSY, got %s",
 			    errstr(r));
 	}
-	r = __vmt_ft_reset(e->dev.fd);
+	r = __vmt_vmm_system_reset(e->dev.fd);
 	TEST_ASSERT(!r, "VHOST_MEM_RESET before SET_STATE: expected success, got %s",
 		    errstr(r));
 	check_emptied(f, "after VHOST_MEM_RESET");
@@ -588,16 +588,16 @@ static void vmm_state_round_trip(struct worker *w)
 	switch (rng_below(&w->rng, 3)) {
 	case 0:		/* the magic */
 		bad[rng_below(&w->rng, 4)] ^= 1 << rng_below(&w->rng, 8);
-		r = __vmt_ft_set_state(e->dev.fd, bad, len);
+		r = __vmt_vmm_set_state(e->dev.fd, bad, len);
 		break;
 	case 1:		/* one block more or less than plugged_size says */
 		bit = rng_below(&w->rng, e->model.nr_blocks);
 		bad[STATE_HDR + bit / 8] ^= 1 << (bit % 8);
-		r = __vmt_ft_set_state(e->dev.fd, bad, len);
+		r = __vmt_vmm_set_state(e->dev.fd, bad, len);
 		break;
 	default:	/* another length */
-		r = __vmt_ft_set_state(e->dev.fd, bad,
-				       rng_below(&w->rng, 2) ? len - 1 : len + 1);
+		r = __vmt_vmm_set_state(e->dev.fd, bad,
+					rng_below(&w->rng, 2) ? len - 1 : len + 1);
 		break;
 	}
 	free(bad);
@@ -605,7 +605,7 @@ static void vmm_state_round_trip(struct worker *w)
 		    errstr(r));
 	check_emptied(f, "after a refused SET_STATE");
 
-	r = __vmt_ft_set_state(e->dev.fd, blob, len);
+	r = __vmt_vmm_set_state(e->dev.fd, blob, len);
 	TEST_ASSERT(!r, "SET_STATE of the device's own state: expected success, got %s",
 		    errstr(r));
 	free(blob);
@@ -626,7 +626,7 @@ static void vmm_bad_ioctls(struct worker *w)
 	r = __vmt_mem_set_running(f->e.dev.fd, 2);
 	TEST_ASSERT(r == -EINVAL, "SET_RUNNING 2: expected EINVAL, got %s",
 		    errstr(r));
-	r = __vmt_ft_set_paused(f->e.dev.fd, -1);
+	r = __vmt_vmm_set_paused(f->e.dev.fd, -1);
 	TEST_ASSERT(r == -EINVAL, "SET_PAUSED -1: expected EINVAL, got %s",
 		    errstr(r));
 	check_exact(f);
@@ -1185,7 +1185,7 @@ TEST_F_TIMEOUT(fuzz, run, CASE_TIMEOUT)
 	/* everything once more, and no kernel report */
 	doing(&f->w[ROLE_GUEST], "the final checks");
 	if (m->paused) {
-		TEST_ASSERT_OK(__vmt_ft_set_paused(e->dev.fd, 0));
+		TEST_ASSERT_OK(__vmt_vmm_set_paused(e->dev.fd, 0));
 		m->paused = false;
 		f->cfg_expected++;
 	}

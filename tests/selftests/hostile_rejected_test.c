@@ -8,6 +8,24 @@
  */
 #include "hostile.h"
 
+/* The chain added to the ring (flags: __vmt_vq_add()'s), not published. */
+static int add_unpublished(struct __test_metadata *_metadata,
+			   struct vmt_rq_env *e, struct chain *c, u32 flags)
+{
+	int head = __vmt_vq_add(&e->vq, c->bufs, c->n, flags, 0);
+
+	ASSERT_LE(0, head);
+	return head;
+}
+
+/* The chain at head, broken, published: the vhost core must reject it. */
+static void publish_stopped(struct __test_metadata *_metadata,
+			    struct vmt_rq_env *e, u16 head, const char *shape)
+{
+	vmt_vq_publish(&e->vq, head);
+	expect_stopped(_metadata, e, shape);
+}
+
 TEST_F(hostile, head_index_out_of_range)
 {
 	static const u16 heads[] = { VMT_VQ_NUM_DEFAULT, 1000, 0xffff };
@@ -18,8 +36,7 @@ TEST_F(hostile, head_index_out_of_range)
 	for (i = 0; i < VMT_ARRAY_SIZE(heads); i++) {
 		snprintf(shape, sizeof(shape), "head %u of %u", heads[i],
 			 e->vq.num);
-		vmt_vq_publish(&e->vq, heads[i]);
-		expect_stopped(_metadata, e, shape);
+		publish_stopped(_metadata, e, heads[i], shape);
 	}
 }
 
@@ -35,13 +52,11 @@ TEST_F(hostile, next_index_out_of_range)
 
 	for (i = 0; i < VMT_ARRAY_SIZE(nexts); i++) {
 		make_chain(e, &c, 0, PLUG, vmt_rq_gpa(e, 8), 1, 24, 0, 10, 0);
-		head = __vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
-		ASSERT_LE(0, head);
+		head = add_unpublished(_metadata, e, &c, 0);
 		d = vmt_vq_chain_desc(&e->vq, head, 0);
 		d->next = htole16(nexts[i]);
-		vmt_vq_publish(&e->vq, head);
 		snprintf(shape, sizeof(shape), "next index %u", nexts[i]);
-		expect_stopped(_metadata, e, shape);
+		publish_stopped(_metadata, e, head, shape);
 	}
 }
 
@@ -57,24 +72,21 @@ TEST_F(hostile, descriptor_loops)
 	vmt_rq_encode(req, PLUG, vmt_rq_gpa(e, 8), 1);
 	memset(&c, 0, sizeof(c));
 	add_req(e, &c, 0, req, REQ_LEN, 8, 0, false);
-	head = __vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
-	ASSERT_LE(0, head);
+	head = add_unpublished(_metadata, e, &c, 0);
 	d = vmt_vq_chain_desc(&e->vq, head, c.n - 1);
 	d->flags = htole16(VRING_DESC_F_NEXT);
 	d->next = htole16(head);
-	vmt_vq_publish(&e->vq, head);
-	expect_stopped(_metadata, e, "a loop of readable descriptors");
+	publish_stopped(_metadata, e, head, "a loop of readable descriptors");
 
 	/* a descriptor that is its own next */
 	memset(&c, 0, sizeof(c));
 	add_resp(e, &c, 0, RESP_LEN, 10, 0);
-	head = __vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
-	ASSERT_LE(0, head);
+	head = add_unpublished(_metadata, e, &c, 0);
 	d = vmt_vq_chain_desc(&e->vq, head, 0);
 	d->flags = htole16(VRING_DESC_F_NEXT | VRING_DESC_F_WRITE);
 	d->next = htole16(head);
-	vmt_vq_publish(&e->vq, head);
-	expect_stopped(_metadata, e, "a writable descriptor chained to itself");
+	publish_stopped(_metadata, e, head,
+			"a writable descriptor chained to itself");
 
 	/*
 	 * In an indirect table vhost reads the entries in order and looks
@@ -91,13 +103,11 @@ TEST_F(hostile, descriptor_loops)
 			      "an indirect table whose next index points back");
 
 	/* an indirect table whose last entry still says NEXT: a loop */
-	head = __vmt_vq_add(&e->vq, c.bufs, c.n, VMT_CHAIN_INDIRECT, 0);
-	ASSERT_LE(0, head);
+	head = add_unpublished(_metadata, e, &c, VMT_CHAIN_INDIRECT);
 	d = vmt_vq_chain_desc(&e->vq, head, c.n - 1);
 	d->flags = htole16(VRING_DESC_F_WRITE | VRING_DESC_F_NEXT);
 	d->next = htole16(0);
-	vmt_vq_publish(&e->vq, head);
-	expect_stopped(_metadata, e, "an indirect table with no end");
+	publish_stopped(_metadata, e, head, "an indirect table with no end");
 }
 
 TEST_F(hostile, writable_before_readable)
@@ -111,16 +121,12 @@ TEST_F(hostile, writable_before_readable)
 	memset(&c, 0, sizeof(c));
 	add_resp(e, &c, 0, RESP_LEN, 10, 0);
 	add_req(e, &c, 0, req, REQ_LEN, 24, 0, false);
-	head = __vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
-	ASSERT_LE(0, head);
-	vmt_vq_publish(&e->vq, head);
-	expect_stopped(_metadata, e, "the response before the request");
+	head = add_unpublished(_metadata, e, &c, 0);
+	publish_stopped(_metadata, e, head, "the response before the request");
 
-	head = __vmt_vq_add(&e->vq, c.bufs, c.n, VMT_CHAIN_INDIRECT, 0);
-	ASSERT_LE(0, head);
-	vmt_vq_publish(&e->vq, head);
-	expect_stopped(_metadata, e,
-		       "the response before the request (indirect)");
+	head = add_unpublished(_metadata, e, &c, VMT_CHAIN_INDIRECT);
+	publish_stopped(_metadata, e, head,
+			"the response before the request (indirect)");
 }
 
 TEST_F(hostile, bad_indirect_tables)
@@ -132,32 +138,25 @@ TEST_F(hostile, bad_indirect_tables)
 
 	/* a table length that is not a multiple of 16, and 0 */
 	make_chain(e, &c, 0, PLUG, vmt_rq_gpa(e, 8), 1, 24, 0, 10, 0);
-	head = __vmt_vq_add(&e->vq, c.bufs, c.n, VMT_CHAIN_INDIRECT, 0);
-	ASSERT_LE(0, head);
+	head = add_unpublished(_metadata, e, &c, VMT_CHAIN_INDIRECT);
 	e->vq.desc[head].len = htole32(16 * c.n - 1);
-	vmt_vq_publish(&e->vq, head);
-	expect_stopped(_metadata, e, "an indirect table of 31 bytes");
+	publish_stopped(_metadata, e, head, "an indirect table of 31 bytes");
 
-	head = __vmt_vq_add(&e->vq, c.bufs, c.n, VMT_CHAIN_INDIRECT, 0);
-	ASSERT_LE(0, head);
+	head = add_unpublished(_metadata, e, &c, VMT_CHAIN_INDIRECT);
 	e->vq.desc[head].len = 0;
-	vmt_vq_publish(&e->vq, head);
-	expect_stopped(_metadata, e, "an indirect table of 0 bytes");
+	publish_stopped(_metadata, e, head, "an indirect table of 0 bytes");
 
 	/* an indirect descriptor inside the table */
-	head = __vmt_vq_add(&e->vq, c.bufs, c.n, VMT_CHAIN_INDIRECT, 0);
-	ASSERT_LE(0, head);
+	head = add_unpublished(_metadata, e, &c, VMT_CHAIN_INDIRECT);
 	d = vmt_vq_chain_desc(&e->vq, head, 0);
 	d->flags = htole16(VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT);
-	vmt_vq_publish(&e->vq, head);
-	expect_stopped(_metadata, e, "a nested indirect table");
+	publish_stopped(_metadata, e, head, "a nested indirect table");
 
 	/* a table outside the guest's memory (the device region itself) */
-	head = __vmt_vq_add(&e->vq, c.bufs, c.n, VMT_CHAIN_INDIRECT, 0);
-	ASSERT_LE(0, head);
+	head = add_unpublished(_metadata, e, &c, VMT_CHAIN_INDIRECT);
 	e->vq.desc[head].addr = htole64(vmt_rq_gpa(e, 0));
-	vmt_vq_publish(&e->vq, head);
-	expect_stopped(_metadata, e, "an indirect table at a GPA vhost cannot map");
+	publish_stopped(_metadata, e, head,
+			"an indirect table at a GPA vhost cannot map");
 }
 
 TEST_F(hostile, buffers_outside_guest_memory)
@@ -169,27 +168,22 @@ TEST_F(hostile, buffers_outside_guest_memory)
 
 	/* the request in the device region: not in the memory table */
 	make_chain(e, &c, 0, PLUG, vmt_rq_gpa(e, 8), 1, 24, 0, 10, 0);
-	head = __vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
-	ASSERT_LE(0, head);
+	head = add_unpublished(_metadata, e, &c, 0);
 	vmt_vq_chain_desc(&e->vq, head, 0)->addr = htole64(vmt_rq_gpa(e, 0));
-	vmt_vq_publish(&e->vq, head);
-	expect_stopped(_metadata, e, "a request buffer at a GPA vhost cannot map");
+	publish_stopped(_metadata, e, head,
+			"a request buffer at a GPA vhost cannot map");
 
 	/* the response near 2^64 */
-	head = __vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
-	ASSERT_LE(0, head);
+	head = add_unpublished(_metadata, e, &c, 0);
 	vmt_vq_chain_desc(&e->vq, head, 1)->addr =
 		htole64(0xfffffffffffffff8ULL);
-	vmt_vq_publish(&e->vq, head);
-	expect_stopped(_metadata, e, "a response buffer at 2^64 - 8");
+	publish_stopped(_metadata, e, head, "a response buffer at 2^64 - 8");
 
 	/* a length running past the end of boot RAM */
-	head = __vmt_vq_add(&e->vq, c.bufs, c.n, 0, 0);
-	ASSERT_LE(0, head);
+	head = add_unpublished(_metadata, e, &c, 0);
 	d = vmt_vq_chain_desc(&e->vq, head, 1);
 	d->len = htole32(0xffffffff);
-	vmt_vq_publish(&e->vq, head);
-	expect_stopped(_metadata, e, "a response buffer of 4 GiB - 1");
+	publish_stopped(_metadata, e, head, "a response buffer of 4 GiB - 1");
 }
 
 /* After the queue stopped, a new device on the same VM works. */

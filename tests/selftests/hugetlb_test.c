@@ -47,13 +47,13 @@ FIXTURE_SETUP(hugetlb)
 	VMT_REQUIRE_KVM();
 	self->klog = -1;
 	vmt_rq_env_init(e, VMT_BACKING_MEMFD, 0, ACK_ALL);
-	why = vmt_ft_hugetlb_pool(HT_POOL);
+	why = vmt_hugetlb_pool(HT_POOL);
 	if (!why)
-		why = vmt_ft_backing_hugetlbfs(&e->backing, HUGEPAGES_DIR,
-					       HT_SIZE);
+		why = vmt_backing_hugetlbfs(&e->backing, HUGEPAGES_DIR,
+					    HT_SIZE);
 	if (why) {
 		/* teardown does not run after a failed setup */
-		vmt_ft_hugetlb_restore();
+		vmt_hugetlb_restore();
 		vmt_rq_env_free(e);
 		/* the test VM has huge pages and mounts hugetlbfs */
 		if (vmt_modroot())
@@ -71,13 +71,13 @@ FIXTURE_TEARDOWN(hugetlb)
 	if (self->klog >= 0)
 		close(self->klog);
 	vmt_rq_env_free(&self->e);
-	vmt_ft_hugetlb_restore();
+	vmt_hugetlb_restore();
 }
 
 static void expect_pool_free(struct __test_metadata *_metadata,
 			     const char *when, long long want)
 {
-	long long got = vmt_ft_hugetlb_free();
+	long long got = vmt_hugetlb_free();
 
 	EXPECT_EQ(want, got)
 		TH_LOG("%s: HugePages_Free expected %lld, got %lld", when,
@@ -94,7 +94,7 @@ TEST_F(hugetlb, without_prealloc_the_guest_faults)
 	VMT_RQ_EXPECT(e, ACK, PLUG, 1, 6);
 	expect_pool_free(_metadata, "PLUG of 6 blocks, no prealloc", HT_POOL);
 	for (b = 1; b < 1 + HT_POOL; b++)
-		vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, b), 0,
+		vmt_vm_expect_read(e->vm, vmt_rq_gpa(e, b), 0,
 				   "the pool still has a page for it");
 	ASSERT_EQ(VMT_ACCESS_EFAULT,
 		  vmt_guest_read_u64(e->vm, vmt_rq_gpa(e, 1 + HT_POOL), &val))
@@ -112,7 +112,7 @@ TEST_F(hugetlb, prealloc_pool_too_small)
 
 	e->region.flags |= VHOST_MEM_REGION_F_PREALLOC;
 	vmt_rq_env_start(e, HT_SIZE);
-	self->klog = __vmt_ft_klog_mark();
+	self->klog = __vmt_klog_mark();
 	ASSERT_LE(0, self->klog) TH_LOG("/dev/kmsg: %s", vmt_errstr(self->klog));
 	expect_pool_free(_metadata, "before the PLUG", HT_POOL);
 
@@ -127,10 +127,10 @@ TEST_F(hugetlb, prealloc_pool_too_small)
 		TH_LOG("hugetlbfs file after the BUSY PLUG: expected 0 bytes allocated, got %llu KiB",
 		       (unsigned long long)vmt_memfd_allocated(e->backing.fd) / 1024);
 	for (b = 0; b < HT_BLOCKS; b++)
-		vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, b),
+		vmt_vm_expect_mmio(e->vm, vmt_rq_gpa(e, b),
 				   "the BUSY PLUG left no memslot");
 
-	lines = vmt_ft_klog_count(self->klog, PREALLOC_MSG, true);
+	lines = vmt_klog_count(self->klog, PREALLOC_MSG, true);
 	all = lines;
 	EXPECT_EQ(1, lines)
 		TH_LOG("kernel log lines with \"%s\" after one failed PLUG: expected 1, got %d",
@@ -143,10 +143,10 @@ TEST_F(hugetlb, prealloc_pool_too_small)
 	/* the VMM touches it (no SIGBUS), the guest reads and writes it */
 	for (b = 1; b < 4; b++)
 		*(volatile u64 *)((u8 *)vmt_rq_hva(e, b) + 64) =
-			vmt_ft_tag(2, b, 64);
+			vmt_block_tag(2, b, 64);
 	for (b = 1; b < 4; b++)
-		vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, b) + 64,
-				   vmt_ft_tag(2, b, 64),
+		vmt_vm_expect_read(e->vm, vmt_rq_gpa(e, b) + 64,
+				   vmt_block_tag(2, b, 64),
 				   "written by the VMM into a preallocated huge page");
 	tag_blocks(e, 1, 3, 3);
 	expect_tags(e, 1, 3, 3, "preallocated huge pages");
@@ -157,7 +157,7 @@ TEST_F(hugetlb, prealloc_pool_too_small)
 	VMT_RQ_EXPECT(e, ACK, UNPLUG, 1, 3);
 	expect_pool_free(_metadata, "after UNPLUG", HT_POOL);
 	EXPECT_EQ(0, vmt_memfd_allocated(e->backing.fd));
-	lines = vmt_ft_klog_count(self->klog, "vhost-mem", true);
+	lines = vmt_klog_count(self->klog, "vhost-mem", true);
 	all += lines;
 	EXPECT_EQ(1, lines)
 		TH_LOG("kernel log lines of vhost-mem after the second failed PLUG: expected 1, got %d",
@@ -175,13 +175,13 @@ TEST_F(hugetlb, prealloc_failure_log_is_rate_limited)
 
 	e->region.flags |= VHOST_MEM_REGION_F_PREALLOC;
 	vmt_rq_env_start(e, HT_SIZE);
-	self->klog = __vmt_ft_klog_mark();
+	self->klog = __vmt_klog_mark();
 	ASSERT_LE(0, self->klog) TH_LOG("/dev/kmsg: %s", vmt_errstr(self->klog));
 	t0 = vmt_now_ns();
 	for (i = 0; i < HT_STORM; i++)
 		vmt_rq_send_busy(e, PLUG, vmt_rq_gpa(e, i % 2), 6);
 	ms = (vmt_now_ns() - t0) / 1000000;
-	lines = vmt_ft_klog_count(self->klog, PREALLOC_MSG, false);
+	lines = vmt_klog_count(self->klog, PREALLOC_MSG, false);
 	bound = 10 * (int)(ms / 5000 + 2);
 	fprintf(stderr, "# %d failed PLUGs in %llu ms: %d kernel log lines\n",
 		HT_STORM, (unsigned long long)ms, lines);

@@ -13,7 +13,7 @@
 #include "kselftest_harness.h"
 #include "rq_expect.h"
 
-#define ACK_NO_UI	(~VMT_FT_UI_BIT)
+#define ACK_NO_UI	(~VMT_MEM_F_UI)
 
 /* 8 blocks in 4 chunks of 2 */
 #define UI_BLOCKS	8
@@ -59,9 +59,20 @@ static void expect_all_readable(struct vmt_rq_env *e, u64 seed,
 		if (vmt_model_plugged(&e->model, b))
 			expect_tags(e, b, 1, seed, why);
 		else
-			vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, b) + 8, 0, why);
+			vmt_vm_expect_read(e->vm, vmt_rq_gpa(e, b) + 8, 0, why);
 	}
-	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, UI_BLOCKS), "past the region");
+	vmt_vm_expect_mmio(e->vm, vmt_rq_gpa(e, UI_BLOCKS), "past the region");
+}
+
+/*
+ * A device with unplugged_inaccessible off, opened in a VMM's order with
+ * every feature acked, UI_SIZE requested.
+ */
+static void start_ui_off(struct vmt_rq_env *e)
+{
+	e->region.unplugged_inaccessible = VHOST_MEM_UI_OFF;
+	vmt_vmm_open(e, ACK_ALL);
+	vmt_vmm_start(e, UI_SIZE);
 }
 
 /* Whether each mode offers the bit, after the region is known. */
@@ -74,18 +85,18 @@ TEST_F(ui, feature_offered_by_mode)
 
 	for (mode = VHOST_MEM_UI_AUTO; mode <= VHOST_MEM_UI_OFF; mode++) {
 		e->region.unplugged_inaccessible = mode;
-		offered = vmt_ft_open(e, ACK_ALL);
-		EXPECT_EQ(mode != VHOST_MEM_UI_OFF, !!(offered & VMT_FT_UI_BIT))
+		offered = vmt_vmm_open(e, ACK_ALL);
+		EXPECT_EQ(mode != VHOST_MEM_UI_OFF, !!(offered & VMT_MEM_F_UI))
 			TH_LOG("unplugged_inaccessible=%s: VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE expected %s, features 0x%llx",
 			       ui_name[mode],
 			       mode != VHOST_MEM_UI_OFF ? "offered" : "not offered",
 			       (unsigned long long)offered);
 		EXPECT_EQ(mode != VHOST_MEM_UI_OFF,
-			  !!(e->dev.features & VMT_FT_UI_BIT));
+			  !!(e->dev.features & VMT_MEM_F_UI));
 		if (mode != VHOST_MEM_UI_OFF)
 			continue;
 		r = __vmt_vhost_set_features(e->dev.fd,
-					     e->dev.features | VMT_FT_UI_BIT);
+					     e->dev.features | VMT_MEM_F_UI);
 		EXPECT_EQ(-EOPNOTSUPP, r)
 			TH_LOG("SET_FEATURES with UNPLUGGED_INACCESSIBLE on an 'off' device: expected EOPNOTSUPP, got %s",
 			       vmt_errstr(r));
@@ -105,7 +116,7 @@ TEST_F(ui, feature_offered_by_mode)
 static void whole_region_readable(struct __test_metadata *_metadata,
 				  struct vmt_rq_env *e, const char *what)
 {
-	ASSERT_FALSE(e->dev.features & VMT_FT_UI_BIT);
+	ASSERT_FALSE(e->dev.features & VMT_MEM_F_UI);
 	expect_status(_metadata, e->dev.fd, what, 0, UI_CHUNKS, UI_SIZE);
 	expect_all_readable(e, 1, "nothing plugged, every chunk mapped");
 
@@ -121,9 +132,9 @@ static void whole_region_readable(struct __test_metadata *_metadata,
 	VMT_RQ_EXPECT(e, ACK, UNPLUG, 7, 1);
 	expect_status(_metadata, e->dev.fd, "after UNPLUG", BLK, UI_CHUNKS,
 		      UI_SIZE);
-	vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, 2) + 8, 0,
+	vmt_vm_expect_read(e->vm, vmt_rq_gpa(e, 2) + 8, 0,
 			   "unplugged (discarded) and still mapped");
-	vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, 7) + BLK - 8, 0,
+	vmt_vm_expect_read(e->vm, vmt_rq_gpa(e, 7) + BLK - 8, 0,
 			   "its chunk's last block unplugged, still mapped");
 	expect_all_readable(e, 1, "after UNPLUG");
 	VMT_RQ_EXPECT(e, ACK, UNPLUG_ALL, 0, 0);
@@ -137,9 +148,7 @@ TEST_F(ui, off_whole_region_readable)
 {
 	struct vmt_rq_env *e = &self->e;
 
-	e->region.unplugged_inaccessible = VHOST_MEM_UI_OFF;
-	vmt_ft_open(e, ACK_ALL);
-	vmt_ft_start(e, UI_SIZE);
+	start_ui_off(e);
 	whole_region_readable(_metadata, e, "unplugged_inaccessible=off");
 }
 
@@ -147,21 +156,16 @@ TEST_F(ui, off_whole_region_readable)
 TEST_F(ui, off_system_reset_keeps_the_mapping)
 {
 	struct vmt_rq_env *e = &self->e;
-	int r;
 
-	e->region.unplugged_inaccessible = VHOST_MEM_UI_OFF;
-	vmt_ft_open(e, ACK_ALL);
-	vmt_ft_start(e, UI_SIZE);
+	start_ui_off(e);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 2);
 	tag_blocks(e, 2, 2, 12);
-	r = __vmt_ft_reset(e->dev.fd);
-	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_RESET: %s", vmt_errstr(r));
-	vmt_ft_model_system_reset(&e->model);
+	vmt_vmm_system_reset(e);
 	expect_status(_metadata, e->dev.fd, "off, after VHOST_MEM_RESET", 0,
 		      UI_CHUNKS, UI_SIZE);
-	EXPECT_EQ(0, vmt_ft_allocated(&e->backing))
+	EXPECT_EQ(0, vmt_backing_allocated(&e->backing))
 		TH_LOG("backing after VHOST_MEM_RESET: %llu KiB left",
-		       (unsigned long long)vmt_ft_allocated(&e->backing) / 1024);
+		       (unsigned long long)vmt_backing_allocated(&e->backing) / 1024);
 	expect_all_readable(e, 12, "off, after VHOST_MEM_RESET: zeroed, mapped");
 	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 1);
 	vmt_rq_check_states(e);
@@ -176,20 +180,18 @@ TEST_F(ui, off_unplug_all_discards_writes_to_unplugged_memory)
 {
 	struct vmt_rq_env *e = &self->e;
 
-	e->region.unplugged_inaccessible = VHOST_MEM_UI_OFF;
-	vmt_ft_open(e, ACK_ALL);
-	vmt_ft_start(e, UI_SIZE);
+	start_ui_off(e);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 1);
-	vmt_ft_expect_write(e->vm, vmt_rq_gpa(e, 2) + 8, 1, "plugged");
-	vmt_ft_expect_write(e->vm, vmt_rq_gpa(e, 5) + 8, 2,
+	vmt_vm_expect_write(e->vm, vmt_rq_gpa(e, 2) + 8, 1, "plugged");
+	vmt_vm_expect_write(e->vm, vmt_rq_gpa(e, 5) + 8, 2,
 			    "unplugged, mapped for an old driver");
 	EXPECT_LT(0, held(e, 5, 1));
 	VMT_RQ_EXPECT(e, ACK, UNPLUG_ALL, 0, 0);
-	EXPECT_EQ(0, vmt_ft_allocated(&e->backing))
+	EXPECT_EQ(0, vmt_backing_allocated(&e->backing))
 		TH_LOG("after UNPLUG_ALL, %llu KiB of the backing are left (the old driver wrote to unplugged block 5: %llu KiB there)",
-		       (unsigned long long)vmt_ft_allocated(&e->backing) / 1024,
+		       (unsigned long long)vmt_backing_allocated(&e->backing) / 1024,
 		       (unsigned long long)held(e, 5, 1) / 1024);
-	vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, 5) + 8, 0,
+	vmt_vm_expect_read(e->vm, vmt_rq_gpa(e, 5) + 8, 0,
 			   "unplugged block after UNPLUG_ALL");
 }
 
@@ -199,9 +201,9 @@ TEST_F(ui, auto_driver_without_the_bit_reads_everything)
 	u64 offered;
 
 	e->region.unplugged_inaccessible = VHOST_MEM_UI_AUTO;
-	offered = vmt_ft_open(e, ACK_NO_UI);
-	ASSERT_TRUE(offered & VMT_FT_UI_BIT);
-	vmt_ft_start(e, UI_SIZE);
+	offered = vmt_vmm_open(e, ACK_NO_UI);
+	ASSERT_TRUE(offered & VMT_MEM_F_UI);
+	vmt_vmm_start(e, UI_SIZE);
 	whole_region_readable(_metadata, e,
 			      "auto, a driver without UNPLUGGED_INACCESSIBLE");
 }
@@ -213,7 +215,7 @@ TEST_F(ui, on_refuses_a_driver_without_the_bit)
 	int r;
 
 	e->region.unplugged_inaccessible = VHOST_MEM_UI_ON;
-	vmt_ft_open(e, ACK_NO_UI);
+	vmt_vmm_open(e, ACK_NO_UI);
 	ASSERT_EQ(0, __vmt_mem_set_requested_size(e->dev.fd, UI_SIZE));
 	r = __vmt_mem_set_running(e->dev.fd, 1);
 	EXPECT_EQ(-EINVAL, r)
@@ -223,10 +225,10 @@ TEST_F(ui, on_refuses_a_driver_without_the_bit)
 	EXPECT_FALSE(st.flags & VHOST_MEM_STATUS_F_RUNNING)
 		TH_LOG("refused start: flags 0x%x say running", st.flags);
 	EXPECT_EQ(0, st.memslots);
-	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 0), "refused start");
+	vmt_vm_expect_mmio(e->vm, vmt_rq_gpa(e, 0), "refused start");
 
 	/* the driver accepts the bit: the device starts */
-	r = __vmt_ft_virtio_reset(e, ACK_ALL);
+	r = __vmt_vmm_virtio_reset(e, ACK_ALL);
 	ASSERT_EQ(0, r) TH_LOG("SET_RUNNING 1 with the bit accepted: %s",
 			       vmt_errstr(r));
 	vmt_rq_env_adopt(e, UI_SIZE);
@@ -242,18 +244,18 @@ TEST_F(ui, accepted_unplugged_chunks_are_mmio)
 
 	for (mode = VHOST_MEM_UI_AUTO; mode <= VHOST_MEM_UI_ON; mode++) {
 		e->region.unplugged_inaccessible = mode;
-		vmt_ft_open(e, ACK_ALL);
-		ASSERT_TRUE(e->dev.features & VMT_FT_UI_BIT);
-		vmt_ft_start(e, UI_SIZE);
+		vmt_vmm_open(e, ACK_ALL);
+		ASSERT_TRUE(e->dev.features & VMT_MEM_F_UI);
+		vmt_vmm_start(e, UI_SIZE);
 		vmt_rq_check_all(e);
 		VMT_RQ_EXPECT(e, ACK, PLUG, 2, 1);
-		vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 4),
+		vmt_vm_expect_mmio(e->vm, vmt_rq_gpa(e, 4),
 				   "a chunk without a plugged block");
-		vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, 3), 0,
+		vmt_vm_expect_read(e->vm, vmt_rq_gpa(e, 3), 0,
 				   "the plugged block's chunk");
 		vmt_rq_check_all(e);
 		VMT_RQ_EXPECT(e, ACK, UNPLUG, 2, 1);
-		vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 2),
+		vmt_vm_expect_mmio(e->vm, vmt_rq_gpa(e, 2),
 				   "its only plugged block went");
 		vmt_rq_check_all(e);
 	}
@@ -265,8 +267,8 @@ TEST_F(ui, new_driver_after_virtio_reset)
 	struct vmt_rq_env *e = &self->e;
 	int r;
 
-	vmt_ft_open(e, ACK_NO_UI);
-	vmt_ft_start(e, UI_SIZE);
+	vmt_vmm_open(e, ACK_NO_UI);
+	vmt_vmm_start(e, UI_SIZE);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 2);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 6, 1);
 	tag_blocks(e, 2, 2, 4);
@@ -274,17 +276,17 @@ TEST_F(ui, new_driver_after_virtio_reset)
 	expect_status(_metadata, e->dev.fd, "old driver", 3 * BLK, UI_CHUNKS,
 		      UI_SIZE);
 
-	r = __vmt_ft_virtio_reset(e, ACK_ALL);
+	r = __vmt_vmm_virtio_reset(e, ACK_ALL);
 	ASSERT_EQ(0, r) TH_LOG("restart with the bit: %s", vmt_errstr(r));
 	expect_status(_metadata, e->dev.fd, "driver with the bit", 3 * BLK, 2,
 		      UI_SIZE);
-	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 0), "chunk 0, nothing plugged");
-	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 5), "chunk 2, nothing plugged");
+	vmt_vm_expect_mmio(e->vm, vmt_rq_gpa(e, 0), "chunk 0, nothing plugged");
+	vmt_vm_expect_mmio(e->vm, vmt_rq_gpa(e, 5), "chunk 2, nothing plugged");
 	expect_tags(e, 2, 2, 4, "kept across the virtio reset");
 	expect_tags(e, 6, 1, 4, "kept across the virtio reset");
 	vmt_rq_check_all(e);
 
-	r = __vmt_ft_virtio_reset(e, ACK_NO_UI);
+	r = __vmt_vmm_virtio_reset(e, ACK_NO_UI);
 	ASSERT_EQ(0, r) TH_LOG("restart without the bit: %s", vmt_errstr(r));
 	expect_status(_metadata, e->dev.fd, "driver without the bit again",
 		      3 * BLK, UI_CHUNKS, UI_SIZE);
@@ -304,7 +306,7 @@ TEST_F(ui, off_with_the_bit_accepted_before_the_region)
 	struct vhost_mem_status st;
 	int r;
 
-	if (!(e->dev.features & VMT_FT_UI_BIT))
+	if (!(e->dev.features & VMT_MEM_F_UI))
 		SKIP(return, "the device does not offer the bit before SET_REGION");
 	e->region.unplugged_inaccessible = VHOST_MEM_UI_OFF;
 	e->region.slot_count = UI_CHUNKS;
@@ -323,7 +325,7 @@ TEST_F(ui, off_with_the_bit_accepted_before_the_region)
 	EXPECT_EQ(UI_CHUNKS, st.memslots)
 		TH_LOG("unplugged_inaccessible=off, started with the bit accepted before SET_REGION: expected %u memslots (whole region mapped), got %u",
 		       UI_CHUNKS, st.memslots);
-	vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, 0), 0,
+	vmt_vm_expect_read(e->vm, vmt_rq_gpa(e, 0), 0,
 			   "unplugged_inaccessible=off: unplugged memory is readable");
 }
 

@@ -978,7 +978,7 @@ TEST_F(ioctl, numbers_built_from_other_struct_sizes)
 	vmt_rq_check_status(e);
 	ASSERT_EQ(VIRTIO_MEM_RESP_ACK,
 		  vmt_rq_send(e, VIRTIO_MEM_REQ_PLUG, GPA, 2, NULL));
-	vmt_ft_expect_read(e->vm, GPA + 8, 0, "plugged through the resized ioctls");
+	vmt_vm_expect_read(e->vm, GPA + 8, 0, "plugged through the resized ioctls");
 	vmt_rq_check_all(e);
 	/* a number of ours that does not exist */
 	r = raw_ioctl(e->dev.fd, _IOW(VHOST_VIRTIO, 0xEF, struct vhost_mem_vm), &a);
@@ -1059,7 +1059,7 @@ TEST_F(ioctl, reset_owner)
 	vmt_rq_env_start(e, REGION_SIZE);
 	ASSERT_EQ(VIRTIO_MEM_RESP_ACK,
 		  vmt_rq_send(e, VIRTIO_MEM_REQ_PLUG, GPA, 2, NULL));
-	vmt_ft_expect_write(e->vm, GPA + 8, 7, "plugged");
+	vmt_vm_expect_write(e->vm, GPA + 8, 7, "plugged");
 
 	child = fork();
 	ASSERT_LE(0, child);
@@ -1069,7 +1069,7 @@ TEST_F(ioctl, reset_owner)
 	ASSERT_EQ(child, waitpid(child, &wstatus, 0));
 	EXPECT_TRUE(WIFEXITED(wstatus) && !WEXITSTATUS(wstatus))
 		TH_LOG("VHOST_RESET_OWNER from a forked child: expected EPERM");
-	vmt_ft_expect_read(e->vm, GPA + 8, 7, "after the child's refused reset");
+	vmt_vm_expect_read(e->vm, GPA + 8, 7, "after the child's refused reset");
 
 	r = raw_ioctl(e->dev.fd, VHOST_RESET_OWNER, NULL);
 	ASSERT_EQ(0, r) TH_LOG("VHOST_RESET_OWNER: %s", vmt_errstr(r));
@@ -1077,7 +1077,7 @@ TEST_F(ioctl, reset_owner)
 	EXPECT_EQ(0, st.flags) TH_LOG("flags 0x%x after the reset", st.flags);
 	EXPECT_EQ(0, st.memslots);
 	EXPECT_EQ(0, st.plugged_size);
-	vmt_ft_expect_mmio(e->vm, GPA, "the device's memslot after VHOST_RESET_OWNER");
+	vmt_vm_expect_mmio(e->vm, GPA, "the device's memslot after VHOST_RESET_OWNER");
 	r = __vmt_mem_set_requested_size(e->dev.fd, REGION_SIZE);
 	EXPECT_EQ(-EPERM, r) TH_LOG("SET_REQUESTED_SIZE without an owner: expected EPERM, got %s",
 				    vmt_errstr(r));
@@ -1089,7 +1089,7 @@ TEST_F(ioctl, reset_owner)
 	vmt_rq_env_start(e, REGION_SIZE);
 	ASSERT_EQ(VIRTIO_MEM_RESP_ACK,
 		  vmt_rq_send(e, VIRTIO_MEM_REQ_PLUG, GPA + BLK, 1, NULL));
-	vmt_ft_expect_read(e->vm, GPA + BLK + 8, 0, "plugged after the new set-up");
+	vmt_vm_expect_read(e->vm, GPA + BLK + 8, 0, "plugged after the new set-up");
 	vmt_rq_check_all(e);
 }
 

@@ -191,7 +191,7 @@ static bool race_stopped(struct racer *rc, int fd)
 	default:
 		if (!rc->state_len)
 			break;
-		ret = __vmt_ft_set_state(fd, rc->state, rc->state_len);
+		ret = __vmt_vmm_set_state(fd, rc->state, rc->state_len);
 		/* accepted only with nothing plugged */
 		if (!race_ok(rc, !ret || ret == -EBUSY, "SET_STATE (stopped)",
 			    ret))
@@ -256,7 +256,7 @@ static bool race_one(struct racer *rc)
 	u64 features, len, size;
 
 	if (!op) {
-		ret = __vmt_ft_reset(fd);
+		ret = __vmt_vmm_system_reset(fd);
 		return race_ok(rc, !ret, "VHOST_MEM_RESET", ret);
 	}
 	if (op < 4)
@@ -270,11 +270,12 @@ static bool race_one(struct racer *rc)
 		ret = __vmt_mem_set_requested_size(fd, size);
 		return race_ok(rc, !ret, "SET_REQUESTED_SIZE", ret);
 	case 2:
-		ret = __vmt_ft_set_paused(fd, 1) ?: __vmt_ft_set_paused(fd, 0);
+		ret = __vmt_vmm_set_paused(fd, 1) ?:
+		      __vmt_vmm_set_paused(fd, 0);
 		return race_ok(rc, !ret, "SET_PAUSED 1, 0", ret);
 	case 3:
 		len = sizeof(rc->state);
-		ret = __vmt_ft_get_state(fd, rc->state, &len);
+		ret = __vmt_vmm_get_state(fd, rc->state, &len);
 		rc->state_len = len;
 		return race_ok(rc, !ret, "GET_STATE", ret);
 	case 4:
@@ -478,7 +479,7 @@ static void race_join(struct __test_metadata *_metadata,
 static void race_after(struct __test_metadata *_metadata,
 		       struct vmt_rq_env *e)
 {
-	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 0));
+	ASSERT_EQ(0, __vmt_vmm_set_paused(e->dev.fd, 0));
 	vmt_rq_resize(e, RACE_SIZE);
 	vmt_rq_env_resync(e);
 	vmt_rq_check_all(e);
@@ -795,14 +796,14 @@ static void child_prealloc_set_state(int fd, void *arg)
 
 	/* the state of everything plugged, without memory yet */
 	plug(e, 0, PREALLOC_BLOCKS);
-	blob = vmt_ft_save(e->dev.fd, &len);
+	blob = vmt_vmm_save(e->dev.fd, &len);
 	vmt_rq_env_close(e);
 	e->region.flags |= VHOST_MEM_REGION_F_PREALLOC;
 	vmt_dev_open_ready(&e->dev, e->vm, &e->vq, ~0ULL);
 	TEST_ASSERT(!__vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd), "SET_VM");
 	TEST_ASSERT(!__vmt_mem_set_region(e->dev.fd, &e->region), "SET_REGION");
 	ready(fd);
-	r = __vmt_ft_set_state(e->dev.fd, blob, len);
+	r = __vmt_vmm_set_state(e->dev.fd, blob, len);
 	__atomic_store_n(&sh->done, 1, __ATOMIC_RELEASE);
 	TEST_ASSERT(!r, "SET_STATE with prealloc: %s", vmt_errname(-r));
 	hang();
@@ -1042,12 +1043,13 @@ static unsigned int foreign_ioctls(int fd, struct foreign_ioctl *out)
 	out[n++] = foreign("VHOST_MEM_SET_RUNNING 1", -EPERM,
 			   __vmt_mem_set_running(fd, 1));
 	out[n++] = foreign("VHOST_MEM_SET_PAUSED", -EPERM,
-			   __vmt_ft_set_paused(fd, 1));
+			   __vmt_vmm_set_paused(fd, 1));
 	out[n++] = foreign("VHOST_MEM_GET_STATE", -EPERM,
-			   __vmt_ft_get_state(fd, state, &len));
+			   __vmt_vmm_get_state(fd, state, &len));
 	out[n++] = foreign("VHOST_MEM_SET_STATE", -EPERM,
-			   __vmt_ft_set_state(fd, state, 64));
-	out[n++] = foreign("VHOST_MEM_RESET", -EPERM, __vmt_ft_reset(fd));
+			   __vmt_vmm_set_state(fd, state, 64));
+	out[n++] = foreign("VHOST_MEM_RESET", -EPERM,
+			   __vmt_vmm_system_reset(fd));
 	out[n++] = foreign("VHOST_MEM_SET_CONFIG_CALL", -EPERM,
 			   __vmt_mem_set_config_call(fd, efd));
 	/* reading is allowed */
@@ -1252,7 +1254,7 @@ TEST_F(remap, unmapped)
 	struct vmt_rq_env *e = &self->e;
 	u64 val;
 
-	int said = __vmt_ft_klog_mark(), null = __vmt_ft_klog_mark();
+	int said = __vmt_klog_mark(), null = __vmt_klog_mark();
 
 	ASSERT_EQ(0, munmap(vmt_rq_hva(e, 2), BLK));
 	EXPECT_EQ(VMT_ACCESS_EFAULT,
@@ -1262,8 +1264,8 @@ TEST_F(remap, unmapped)
 		vmt_rq_send_busy(e, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0);
 		vmt_rq_send_busy(e, VIRTIO_MEM_REQ_UNPLUG, vmt_rq_gpa(e, 1), 2);
 		/* each says what changed, also when the hole comes later */
-		EXPECT_EQ(3, vmt_ft_klog_count(said, UNMAPPED_MSG, false));
-		EXPECT_EQ(0, vmt_ft_klog_count(null, "(null)", true));
+		EXPECT_EQ(3, vmt_klog_count(said, UNMAPPED_MSG, false));
+		EXPECT_EQ(0, vmt_klog_count(null, "(null)", true));
 	} else {
 		VMT_RQ_EXPECT(e, VIRTIO_MEM_RESP_ACK, VIRTIO_MEM_REQ_UNPLUG, 2, 1);
 		EXPECT_EQ(0, held(e, 2, 1))
@@ -1380,7 +1382,7 @@ TEST_F_TIMEOUT(life, vm_closed_before_device, 120)
 	EXPECT_EQ(0, vmt_present_pages(e->backing.hva, VMFIRST_SIZE));
 	VMT_RQ_EXPECT(e, VIRTIO_MEM_RESP_ACK, VIRTIO_MEM_REQ_PLUG, 0, 2);
 	vmt_rq_check_status(e);
-	ASSERT_EQ(0, __vmt_ft_reset(e->dev.fd));
+	ASSERT_EQ(0, __vmt_vmm_system_reset(e->dev.fd));
 	vmt_model_request(&e->model, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0, NULL);
 	e->model.requests[VIRTIO_MEM_REQ_UNPLUG_ALL][VIRTIO_MEM_RESP_ACK]--;
 	VMT_RQ_EXPECT(e, VIRTIO_MEM_RESP_ACK, VIRTIO_MEM_REQ_PLUG, 4, 2);

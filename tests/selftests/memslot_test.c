@@ -41,15 +41,7 @@
 #define VMM_VALUE	0x7777000000000077ULL	/* the VMM's own memory */
 
 /* The answer must be ACK (and what the model says). */
-#define RQ_ACK(e, type, block, nb) do { \
-	u64 __b = (block); \
-	u16 __got = vmt_rq_send((e), (type), vmt_rq_gpa((e), __b), (nb), \
-				NULL); \
-	ASSERT_EQ(ACK, __got) \
-		TH_LOG("%s block %llu x %u: expected ACK, got %s", \
-		       vmt_mem_req_name(type), (unsigned long long)__b, \
-		       (unsigned int)(nb), vmt_mem_resp_name(__got)); \
-} while (0)
+#define RQ_ACK(e, type, block, nb) VMT_RQ_EXPECT(e, ACK, type, block, nb)
 
 /* What the guest must see at a GPA: a value, or an MMIO exit. */
 static void expect_value(struct __test_metadata *_metadata, struct vmt_vm *vm,
@@ -649,22 +641,39 @@ static void expect_vmm_memslot(struct __test_metadata *_metadata,
 		       (unsigned long long)VMM_VALUE, (unsigned long long)val);
 }
 
+/*
+ * Blocks 1 and 13 plugged (in two chunks), then the VMM takes the id of
+ * block 1's chunk with a block of its own memory; returns that memory.
+ */
+static void *vmm_takes_plugged_chunk(struct __test_metadata *_metadata,
+				     struct vmt_rq_env *e, u64 per_chunk)
+{
+	vmt_rq_env_start(e, REGION_SIZE);
+	RQ_ACK(e, PLUG, 1, 1);
+	RQ_ACK(e, PLUG, 13, 1);
+	return vmm_takes_chunk_id(_metadata, e, 1, per_chunk, BLK);
+}
+
+/* The VMM deletes the memslot and memory of vmm_takes_plugged_chunk(). */
+static void vmm_gives_chunk_back(struct vmt_rq_env *e, u64 per_chunk,
+				 void *mem)
+{
+	vmt_vm_delete_memslot(e->vm, SLOT_BASE + 1 / per_chunk);
+	munmap(mem, BLK);
+}
+
 TEST_F(slots, unplug_leaves_the_vmm_memslot)
 {
 	struct vmt_rq_env *e = &self->e;
 	void *mem;
 
-	vmt_rq_env_start(e, REGION_SIZE);
-	RQ_ACK(e, PLUG, 1, 1);
-	RQ_ACK(e, PLUG, 13, 1);
-	mem = vmm_takes_chunk_id(_metadata, e, 1, self->per_chunk, BLK);
+	mem = vmm_takes_plugged_chunk(_metadata, e, self->per_chunk);
 	/* the unplug stands: the memslot is no longer the device's to delete */
 	RQ_ACK(e, UNPLUG, 1, 1);
 	expect_vmm_memslot(_metadata, e, 1, self->per_chunk, "UNPLUG");
 	vmt_rq_env_close(e);
 	expect_vmm_memslot(_metadata, e, 1, self->per_chunk, "close");
-	vmt_vm_delete_memslot(e->vm, SLOT_BASE + 1 / self->per_chunk);
-	munmap(mem, BLK);
+	vmm_gives_chunk_back(e, self->per_chunk, mem);
 }
 
 TEST_F(slots, close_leaves_the_vmm_memslot)
@@ -672,16 +681,12 @@ TEST_F(slots, close_leaves_the_vmm_memslot)
 	struct vmt_rq_env *e = &self->e;
 	void *mem;
 
-	vmt_rq_env_start(e, REGION_SIZE);
-	RQ_ACK(e, PLUG, 1, 1);
-	RQ_ACK(e, PLUG, 13, 1);
-	mem = vmm_takes_chunk_id(_metadata, e, 1, self->per_chunk, BLK);
+	mem = vmm_takes_plugged_chunk(_metadata, e, self->per_chunk);
 	vmt_rq_env_close(e);
 	expect_vmm_memslot(_metadata, e, 1, self->per_chunk, "close");
 	/* the device's other memslot went */
 	expect_mmio(_metadata, e->vm, vmt_rq_gpa(e, 13), "the device was closed");
-	vmt_vm_delete_memslot(e->vm, SLOT_BASE + 1 / self->per_chunk);
-	munmap(mem, BLK);
+	vmm_gives_chunk_back(e, self->per_chunk, mem);
 }
 
 /* A VMM memslot of the chunk's very size at its id is not the device's. */

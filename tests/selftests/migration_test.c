@@ -71,6 +71,8 @@ static const struct { u64 first, n; } runs[] = {
 };
 
 #define LIVE_CHUNKS	5
+/* The id of a memslot the VMM maps in the device's region. */
+#define VMM_SLOT	50
 #define PLUGGED_BLOCKS	15
 
 FIXTURE(mig) {
@@ -113,13 +115,35 @@ static void env_backing(struct vmt_rq_env *e, enum vmt_backing_type type,
 
 static u64 tag(u64 block, u64 off)
 {
-	return vmt_ft_tag(0x3c, block, off);
+	return vmt_block_tag(0x3c, block, off);
+}
+
+/*
+ * The tags at both ends of each block of the plugged runs: the guest writes
+ * them (write), or reads them back.
+ */
+static void run_tags(struct vmt_rq_env *e, bool write, const char *why)
+{
+	const u64 offs[] = { 8, BLK - 8 };
+	unsigned int i, j;
+	u64 b, gpa;
+
+	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++)
+		for (b = runs[i].first; b < runs[i].first + runs[i].n; b++)
+			for (j = 0; j < VMT_ARRAY_SIZE(offs); j++) {
+				gpa = vmt_rq_gpa(e, b) + offs[j];
+				if (write)
+					vmt_vm_expect_write(e->vm, gpa,
+							    tag(b, offs[j]), why);
+				else
+					vmt_vm_expect_read(e->vm, gpa,
+							   tag(b, offs[j]), why);
+			}
 }
 
 FIXTURE_SETUP(mig)
 {
 	struct vmt_rq_env *src = &self->src;
-	unsigned int i;
 
 	VMT_REQUIRE_DEVICE();
 	VMT_REQUIRE_KVM();
@@ -141,17 +165,7 @@ FIXTURE_SETUP(mig)
 	VMT_RQ_EXPECT(src, ACK, UNPLUG, 16, 1);
 	/* the host asks for less than is plugged: the guest is shrinking */
 	vmt_rq_resize(src, SHRUNK);
-	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++) {
-		u64 b;
-
-		for (b = runs[i].first; b < runs[i].first + runs[i].n; b++) {
-			vmt_ft_expect_write(src->vm, vmt_rq_gpa(src, b) + 8,
-					    tag(b, 8), "source");
-			vmt_ft_expect_write(src->vm,
-					    vmt_rq_gpa(src, b) + BLK - 8,
-					    tag(b, BLK - 8), "source");
-		}
-	}
+	run_tags(src, true, "source");
 	vmt_rq_check_all(src);
 	ASSERT_EQ(PLUGGED_BLOCKS * BLK, src->model.plugged);
 	ASSERT_EQ(LIVE_CHUNKS, vmt_model_live_chunks(&src->model));
@@ -166,17 +180,17 @@ FIXTURE_TEARDOWN(mig)
 	vmt_rq_env_free(&self->dst);
 	vmt_rq_env_free(&self->src);
 	free(self->blob);
-	vmt_ft_hugetlb_restore();
+	vmt_hugetlb_restore();
 }
 
 /* The source stops changing and hands out its state. */
 static void save_source(struct __test_metadata *_metadata,
 			struct mig_fixture *self)
 {
-	int r = __vmt_ft_set_paused(self->src.dev.fd, 1);
+	int r = __vmt_vmm_set_paused(self->src.dev.fd, 1);
 
 	ASSERT_EQ(0, r) TH_LOG("pausing the source: %s", vmt_errstr(r));
-	self->blob = vmt_ft_save(self->src.dev.fd, &self->len);
+	self->blob = vmt_vmm_save(self->src.dev.fd, &self->len);
 }
 
 /*
@@ -258,8 +272,8 @@ static void expect_dst_unchanged(struct __test_metadata *_metadata,
 	EXPECT_EQ(before->flags, st.flags)
 		TH_LOG("%s: flags expected 0x%x, got 0x%x", what,
 		       before->flags, st.flags);
-	vmt_ft_expect_mmio(dst->vm, vmt_rq_gpa(dst, 2), what);
-	vmt_ft_expect_mmio(dst->vm, vmt_rq_gpa(dst, 150), what);
+	vmt_vm_expect_mmio(dst->vm, vmt_rq_gpa(dst, 2), what);
+	vmt_vm_expect_mmio(dst->vm, vmt_rq_gpa(dst, 150), what);
 }
 
 /* ... and nothing was allocated in the (fresh) backing either. */
@@ -271,9 +285,9 @@ static void expect_dst_untouched(struct __test_metadata *_metadata,
 	struct vmt_rq_env *dst = &self->dst;
 
 	expect_dst_unchanged(_metadata, self, before, what);
-	EXPECT_EQ(0, vmt_ft_allocated(&dst->backing))
+	EXPECT_EQ(0, vmt_backing_allocated(&dst->backing))
 		TH_LOG("%s: the destination's backing has %llu KiB", what,
-		       (unsigned long long)vmt_ft_allocated(&dst->backing) / 1024);
+		       (unsigned long long)vmt_backing_allocated(&dst->backing) / 1024);
 }
 
 TEST_F(mig, round_trip)
@@ -292,7 +306,7 @@ TEST_F(mig, round_trip)
 	ASSERT_EQ(n, vmt_mem_batch(&src->vq, before, n, 4 * vmt_timeout_ms()));
 
 	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
-	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 	ASSERT_EQ(0, r) TH_LOG("SET_STATE of the source's %llu bytes: %s",
 			       (unsigned long long)self->len, vmt_errstr(r));
 
@@ -310,15 +324,15 @@ TEST_F(mig, round_trip)
 
 	/* prealloc: exactly the plugged blocks hold memory */
 	want = variant->prealloc ? PLUGGED_BLOCKS * BLK : 0;
-	EXPECT_EQ(want, vmt_ft_allocated(&dst->backing))
+	EXPECT_EQ(want, vmt_backing_allocated(&dst->backing))
 		TH_LOG("destination backing after SET_STATE%s: expected %llu KiB, got %llu KiB",
 		       variant->prealloc ? " with prealloc" : "",
 		       (unsigned long long)want / 1024,
-		       (unsigned long long)vmt_ft_allocated(&dst->backing) / 1024);
+		       (unsigned long long)vmt_backing_allocated(&dst->backing) / 1024);
 	if (variant->prealloc && variant->type == VMT_BACKING_ANON)
 		for (b = 0; b < NR_BLOCKS; b++)
 			EXPECT_EQ(src_plugged(self, b) ? BLK : 0,
-				  vmt_ft_held(&dst->backing, b * BLK, BLK))
+				  vmt_backing_held(&dst->backing, b * BLK, BLK))
 				TH_LOG("block %llu after SET_STATE with prealloc: expected %s",
 				       (unsigned long long)b,
 				       src_plugged(self, b) ? "resident" : "nothing");
@@ -328,32 +342,25 @@ TEST_F(mig, round_trip)
 		bool live = vmt_model_chunk_live(&src->model, c);
 
 		if (!live) {
-			vmt_ft_expect_mmio(dst->vm, vmt_rq_gpa(dst, c * 16),
+			vmt_vm_expect_mmio(dst->vm, vmt_rq_gpa(dst, c * 16),
 					   "a chunk the source had no plugged block in");
 			continue;
 		}
 		for (b = c * 16; !src_plugged(self, b); b++)
 			;
-		vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, b) + 8, 0,
+		vmt_vm_expect_read(dst->vm, vmt_rq_gpa(dst, b) + 8, 0,
 				   "restored plugged block, RAM not copied yet");
 	}
 	/* the VMM migrates the RAM of the plugged blocks */
 	for (b = 0; b < NR_BLOCKS; b++)
 		if (src_plugged(self, b))
 			memcpy(vmt_rq_hva(dst, b), vmt_rq_hva(src, b), BLK);
-	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++)
-		for (b = runs[i].first; b < runs[i].first + runs[i].n; b++) {
-			vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, b) + 8,
-					   tag(b, 8), "migrated block");
-			vmt_ft_expect_read(dst->vm,
-					   vmt_rq_gpa(dst, b) + BLK - 8,
-					   tag(b, BLK - 8), "migrated block");
-		}
+	run_tags(dst, false, "migrated block");
 
 	/* the destination runs and answers as the source did */
 	r = __vmt_mem_set_running(dst->dev.fd, 1);
 	ASSERT_EQ(0, r) TH_LOG("destination SET_RUNNING 1: %s", vmt_errstr(r));
-	vmt_ft_model_copy(&dst->model, &src->model, 0);
+	vmt_model_copy(&dst->model, &src->model, 0);
 	dst->started = true;
 	dst->running = true;
 	vmt_rq_check_all(dst);
@@ -382,7 +389,7 @@ TEST_F(mig, round_trip)
 	VMT_RQ_EXPECT(dst, NACK, PLUG, 60, 1);
 	VMT_RQ_EXPECT(dst, ACK, UNPLUG, 100, 4);
 	VMT_RQ_EXPECT(dst, ACK, UNPLUG, 2, 2);
-	vmt_ft_expect_mmio(dst->vm, vmt_rq_gpa(dst, 100), "chunk 6 emptied");
+	vmt_vm_expect_mmio(dst->vm, vmt_rq_gpa(dst, 100), "chunk 6 emptied");
 	vmt_rq_check_all(dst);
 }
 
@@ -396,7 +403,7 @@ TEST_F(mig, get_state_sizes)
 
 	save_source(_metadata, self);
 	/* no room: ENOSPC and the size */
-	r = __vmt_ft_get_state(src->dev.fd, NULL, &need);
+	r = __vmt_vmm_get_state(src->dev.fd, NULL, &need);
 	EXPECT_EQ(-ENOSPC, r);
 	EXPECT_EQ(self->len, need);
 	EXPECT_EQ(ST_SIZE, need)
@@ -405,33 +412,33 @@ TEST_F(mig, get_state_sizes)
 	buf = calloc(1, need + 64);
 	ASSERT_NE(NULL, buf);
 	len = need - 1;
-	r = __vmt_ft_get_state(src->dev.fd, buf, &len);
+	r = __vmt_vmm_get_state(src->dev.fd, buf, &len);
 	EXPECT_EQ(-ENOSPC, r) TH_LOG("one byte short: expected ENOSPC, got %s",
 				     vmt_errstr(r));
 	EXPECT_EQ(need, len);
 	EXPECT_EQ(0, buf[0]) TH_LOG("ENOSPC wrote into the buffer");
 	/* more room than needed: the size comes back */
 	len = need + 64;
-	r = __vmt_ft_get_state(src->dev.fd, buf, &len);
+	r = __vmt_vmm_get_state(src->dev.fd, buf, &len);
 	EXPECT_EQ(0, r) TH_LOG("64 bytes to spare: %s", vmt_errstr(r));
 	EXPECT_EQ(need, len);
 	EXPECT_EQ(0, memcmp(buf, self->blob, need))
 		TH_LOG("two GET_STATEs of a paused device differ");
 	/* a bad buffer, flags, struct size */
 	len = need;
-	r = __vmt_ft_get_state(src->dev.fd, (void *)8, &len);
+	r = __vmt_vmm_get_state(src->dev.fd, (void *)8, &len);
 	EXPECT_EQ(-EFAULT, r) TH_LOG("GET_STATE into address 8: expected EFAULT, got %s",
 				     vmt_errstr(r));
 	st = (struct vhost_mem_state){
 		.size = sizeof(st), .flags = 1,
 		.buf = (u64)(uintptr_t)buf, .buf_len = need,
 	};
-	r = __vmt_ft_state_ioctl(src->dev.fd, VHOST_MEM_GET_STATE, &st);
+	r = __vmt_vmm_state_ioctl(src->dev.fd, VHOST_MEM_GET_STATE, &st);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("GET_STATE flags 1: expected EINVAL, got %s",
 				     vmt_errstr(r));
 	st.flags = 0;
 	st.size = 4;
-	r = __vmt_ft_state_ioctl(src->dev.fd, VHOST_MEM_GET_STATE, &st);
+	r = __vmt_vmm_state_ioctl(src->dev.fd, VHOST_MEM_GET_STATE, &st);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("GET_STATE size 4: expected EINVAL, got %s",
 				     vmt_errstr(r));
 	/* no region yet */
@@ -439,14 +446,14 @@ TEST_F(mig, get_state_sizes)
 	vmt_dev_close(&self->dst.dev);
 	vmt_dev_open_ready(&self->dst.dev, self->dst.vm, &self->dst.vq, ~0ULL);
 	len = need;
-	r = __vmt_ft_get_state(self->dst.dev.fd, buf, &len);
+	r = __vmt_vmm_get_state(self->dst.dev.fd, buf, &len);
 	EXPECT_EQ(-EBADFD, r) TH_LOG("GET_STATE without a region: expected EBADFD, got %s",
 				     vmt_errstr(r));
-	r = __vmt_ft_set_state(self->dst.dev.fd, self->blob, self->len);
+	r = __vmt_vmm_set_state(self->dst.dev.fd, self->blob, self->len);
 	EXPECT_EQ(-EBADFD, r) TH_LOG("SET_STATE without a region: expected EBADFD, got %s",
 				     vmt_errstr(r));
 	/* the source is still paused and unchanged */
-	vmt_ft_expect_read(src->vm, vmt_rq_gpa(src, 40) + 8, tag(40, 8),
+	vmt_vm_expect_read(src->vm, vmt_rq_gpa(src, 40) + 8, tag(40, 8),
 			   "source after GET_STATEs");
 	free(buf);
 }
@@ -506,8 +513,8 @@ TEST_F(mig, rejected_blobs)
 		for (j = 0; j < 2; j++)
 			if (bad[i].at[j])
 				copy[bad[i].at[j]] ^= bad[i].xor[j];
-		r = __vmt_ft_set_state(dst->dev.fd, copy,
-				       self->len + bad[i].len_delta);
+		r = __vmt_vmm_set_state(dst->dev.fd, copy,
+					self->len + bad[i].len_delta);
 		EXPECT_EQ(-EINVAL, r)
 			TH_LOG("SET_STATE, %s: expected EINVAL, got %s",
 			       bad[i].what, vmt_errstr(r));
@@ -519,22 +526,22 @@ TEST_F(mig, rejected_blobs)
 		.size = sizeof(st), .flags = 1,
 		.buf = (u64)(uintptr_t)self->blob, .buf_len = self->len,
 	};
-	r = __vmt_ft_state_ioctl(dst->dev.fd, VHOST_MEM_SET_STATE, &st);
+	r = __vmt_vmm_state_ioctl(dst->dev.fd, VHOST_MEM_SET_STATE, &st);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("SET_STATE flags 1: expected EINVAL, got %s",
 				     vmt_errstr(r));
-	r = __vmt_ft_set_state(dst->dev.fd, (void *)8, self->len);
+	r = __vmt_vmm_set_state(dst->dev.fd, (void *)8, self->len);
 	EXPECT_EQ(-EFAULT, r) TH_LOG("SET_STATE from address 8: expected EFAULT, got %s",
 				     vmt_errstr(r));
-	r = __vmt_ft_set_state(dst->dev.fd, self->blob, 2ULL << 30);
+	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, 2ULL << 30);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("SET_STATE of 2 GiB: expected EINVAL, got %s",
 				     vmt_errstr(r));
 	expect_dst_untouched(_metadata, self, &before, "bad struct fields");
 
 	/* the genuine blob still loads */
-	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(0, r) TH_LOG("SET_STATE of the genuine blob after the bad ones: %s",
 			       vmt_errstr(r));
-	vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, 150), 0,
+	vmt_vm_expect_read(dst->vm, vmt_rq_gpa(dst, 150), 0,
 			   "restored after the rejected blobs");
 	free(copy);
 }
@@ -563,7 +570,7 @@ TEST_F(mig, other_geometry)
 		make_dst(_metadata, self, variant, geo[i].gpa, geo[i].block,
 			 geo[i].size, geo[i].chunk);
 		ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &before));
-		r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+		r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 		EXPECT_EQ(geo[i].want, r)
 			TH_LOG("SET_STATE into a device with %s: expected %s, got %s",
 			       geo[i].what, vmt_errstr(geo[i].want), vmt_errstr(r));
@@ -576,8 +583,8 @@ TEST_F(mig, other_geometry)
 		EXPECT_EQ(0, st.memslots)
 			TH_LOG("%s: memslots after the refusal: %u", geo[i].what,
 			       st.memslots);
-		EXPECT_EQ(0, vmt_ft_allocated(&dst->backing));
-		vmt_ft_expect_mmio(dst->vm, geo[i].gpa + 2 * BLK,
+		EXPECT_EQ(0, vmt_backing_allocated(&dst->backing));
+		vmt_vm_expect_mmio(dst->vm, geo[i].gpa + 2 * BLK,
 				   "refused restore");
 	}
 	/* the state does not say how the host cuts memslots: 64 MiB chunks */
@@ -587,7 +594,7 @@ TEST_F(mig, other_geometry)
 		TH_LOG("the source's runs in 64 MiB chunks: expected 4 memslots, got %u",
 		       st.memslots);
 	ASSERT_EQ(0, __vmt_mem_set_running(dst->dev.fd, 1));
-	vmt_ft_model_copy(&dst->model, &self->src.model, 2 * CHUNK);
+	vmt_model_copy(&dst->model, &self->src.model, 2 * CHUNK);
 	dst->started = true;
 	dst->running = true;
 	vmt_rq_check_all(dst);
@@ -604,14 +611,14 @@ TEST_F(mig, set_state_while_running)
 	ASSERT_EQ(0, __vmt_mem_set_requested_size(dst->dev.fd, REQUESTED));
 	ASSERT_EQ(0, __vmt_mem_set_running(dst->dev.fd, 1));
 	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &before));
-	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(-EBUSY, r)
 		TH_LOG("SET_STATE into a running device: expected EBUSY, got %s",
 		       vmt_errstr(r));
 	expect_dst_untouched(_metadata, self, &before, "SET_STATE while running");
 	/* stopped again, it takes the state */
 	ASSERT_EQ(0, __vmt_mem_set_running(dst->dev.fd, 0));
-	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(0, r) TH_LOG("SET_STATE into the stopped device: %s",
 			       vmt_errstr(r));
 }
@@ -628,22 +635,22 @@ TEST_F(mig, set_state_into_plugged_device)
 
 	/* 1: a restored device, restored again */
 	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
-	ASSERT_EQ(0, __vmt_ft_set_state(dst->dev.fd, self->blob, self->len));
+	ASSERT_EQ(0, __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len));
 	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &before));
-	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(-EBUSY, r)
 		TH_LOG("a second SET_STATE (%llu bytes plugged): expected EBUSY, got %s",
 		       (unsigned long long)before.plugged_size, vmt_errstr(r));
 
 	/* 2: a device whose guest plugged, then stopped */
 	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
-	vmt_ft_start(dst, REQUESTED);
+	vmt_vmm_start(dst, REQUESTED);
 	VMT_RQ_EXPECT(dst, ACK, PLUG, 60, 3);
-	vmt_ft_expect_write(dst->vm, vmt_rq_gpa(dst, 61) + 8, 0x6161,
+	vmt_vm_expect_write(dst->vm, vmt_rq_gpa(dst, 61) + 8, 0x6161,
 			    "the destination's own block");
 	vmt_rq_set_running(dst, false);
 	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &before));
-	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(-EBUSY, r)
 		TH_LOG("SET_STATE into a stopped device with %llu bytes plugged: expected EBUSY, got %s",
 		       (unsigned long long)before.plugged_size, vmt_errstr(r));
@@ -654,7 +661,7 @@ TEST_F(mig, set_state_into_plugged_device)
 		       (unsigned long long)st.plugged_size);
 	EXPECT_EQ(before.memslots, st.memslots);
 	EXPECT_EQ(before.requested_size, st.requested_size);
-	vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, 61) + 8, 0x6161,
+	vmt_vm_expect_read(dst->vm, vmt_rq_gpa(dst, 61) + 8, 0x6161,
 			   "the destination's own block after the refused SET_STATE");
 	vmt_rq_set_running(dst, true);
 	r = __vmt_mem_state(&dst->vq, vmt_rq_gpa(dst, 60), 3, &state);
@@ -662,6 +669,32 @@ TEST_F(mig, set_state_into_plugged_device)
 	EXPECT_EQ(PLUGGED, state)
 		TH_LOG("STATE of its own blocks after the refused SET_STATE: expected PLUGGED, got %s",
 		       vmt_mem_state_name(state));
+}
+
+/*
+ * The VMM maps a page of its own into chunk 6 (block 100) behind the
+ * device's back, as memslot VMM_SLOT: a restore cannot make that chunk's.
+ */
+static void *vmm_takes_chunk6(struct __test_metadata *_metadata,
+			      struct vmt_rq_env *dst)
+{
+	void *page;
+	int r;
+
+	page = mmap(NULL, BLK, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	r = __vmt_vm_set_memslot(dst->vm, VMM_SLOT, vmt_rq_gpa(dst, 100), BLK,
+				 page, 0);
+	ASSERT_EQ(0, r) TH_LOG("VMM memslot in chunk 6: %s", vmt_errstr(r));
+	return page;
+}
+
+/* The memslot of vmm_takes_chunk6() deleted: chunk 6 is free again. */
+static void vmm_frees_chunk6(struct __test_metadata *_metadata,
+			     struct vmt_rq_env *dst)
+{
+	ASSERT_EQ(0, __vmt_vm_set_memslot(dst->vm, VMM_SLOT, 0, 0, NULL, 0));
 }
 
 /* The memslot of a restored chunk cannot be made: all rolled back. */
@@ -675,22 +708,17 @@ TEST_F(mig, restore_rolls_back)
 	save_source(_metadata, self);
 	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
 	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &before));
-	/* the VMM maps something into chunk 6 behind the device's back */
-	page = mmap(NULL, BLK, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, page);
-	r = __vmt_vm_set_memslot(dst->vm, 50, vmt_rq_gpa(dst, 100), BLK, page, 0);
-	ASSERT_EQ(0, r) TH_LOG("VMM memslot in chunk 6: %s", vmt_errstr(r));
-	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	page = vmm_takes_chunk6(_metadata, dst);
+	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(-EEXIST, r)
 		TH_LOG("SET_STATE with chunk 6 taken by the VMM: expected EEXIST, got %s",
 		       vmt_errstr(r));
 	expect_dst_untouched(_metadata, self, &before,
 			     "restore whose memslot failed");
-	ASSERT_EQ(0, __vmt_vm_set_memslot(dst->vm, 50, 0, 0, NULL, 0));
-	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	vmm_frees_chunk6(_metadata, dst);
+	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(0, r) TH_LOG("SET_STATE once chunk 6 is free: %s", vmt_errstr(r));
-	vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, 100), 0,
+	vmt_vm_expect_read(dst->vm, vmt_rq_gpa(dst, 100), 0,
 			   "chunk 6 restored");
 	munmap(page, BLK);
 }
@@ -711,10 +739,10 @@ TEST_F(mig, prealloc_restore_pool_too_small)
 	save_source(_metadata, self);
 	vmt_rq_env_free(dst);
 	vmt_rq_env_init(dst, VMT_BACKING_MEMFD, 0, ~0ULL);
-	why = vmt_ft_hugetlb_pool(PLUGGED_BLOCKS / 2);
+	why = vmt_hugetlb_pool(PLUGGED_BLOCKS / 2);
 	if (!why)
-		why = vmt_ft_backing_hugetlbfs(&dst->backing, "/dev/hugepages",
-					       REGION_SIZE);
+		why = vmt_backing_hugetlbfs(&dst->backing, "/dev/hugepages",
+					    REGION_SIZE);
 	if (why && !vmt_modroot())
 		SKIP(return, "%s", why);
 	ASSERT_EQ(NULL, why) TH_LOG("in the test VM: %s", why);
@@ -725,36 +753,36 @@ TEST_F(mig, prealloc_restore_pool_too_small)
 	ASSERT_EQ(0, __vmt_mem_set_vm(dst->dev.fd, dst->vm->vm_fd));
 	ASSERT_EQ(0, __vmt_mem_set_region(dst->dev.fd, &dst->region));
 	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &before));
-	klog = __vmt_ft_klog_mark();
+	klog = __vmt_klog_mark();
 	ASSERT_LE(0, klog);
 
-	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(-ENOSPC, r)
 		TH_LOG("SET_STATE of %u plugged blocks with %u huge pages free: expected ENOSPC, got %s",
 		       PLUGGED_BLOCKS, PLUGGED_BLOCKS / 2, vmt_errstr(r));
 	/* What was allocated stays: it may hold migrated RAM already. */
 	expect_dst_unchanged(_metadata, self, &before,
 			     "restore that could not preallocate");
-	EXPECT_EQ(0, vmt_ft_hugetlb_free())
+	EXPECT_EQ(0, vmt_hugetlb_free())
 		TH_LOG("HugePages_Free after the failed restore: expected 0 (the pool was used and kept), got %lld",
-		       vmt_ft_hugetlb_free());
-	kept = vmt_ft_allocated(&dst->backing) / BLK;
+		       vmt_hugetlb_free());
+	kept = vmt_backing_allocated(&dst->backing) / BLK;
 	EXPECT_EQ(PLUGGED_BLOCKS / 2, kept);
-	lines = vmt_ft_klog_count(klog, "cannot preallocate", true);
+	lines = vmt_klog_count(klog, "cannot preallocate", true);
 	EXPECT_EQ(1, lines) TH_LOG("kernel log lines: expected 1, got %d",
 				   lines);
 	close(klog);
 
-	ASSERT_EQ(NULL, vmt_ft_hugetlb_pool(PLUGGED_BLOCKS + 1));
-	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	ASSERT_EQ(NULL, vmt_hugetlb_pool(PLUGGED_BLOCKS + 1));
+	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 	ASSERT_EQ(0, r) TH_LOG("SET_STATE with a pool that fits: %s",
 			       vmt_errstr(r));
 	/* the retry allocated what was missing, of PLUGGED_BLOCKS + 1 free */
-	EXPECT_EQ(1 + kept, vmt_ft_hugetlb_free());
-	EXPECT_EQ(PLUGGED_BLOCKS * BLK, vmt_ft_allocated(&dst->backing));
+	EXPECT_EQ(1 + kept, vmt_hugetlb_free());
+	EXPECT_EQ(PLUGGED_BLOCKS * BLK, vmt_backing_allocated(&dst->backing));
 	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &st));
 	EXPECT_EQ(LIVE_CHUNKS, st.memslots);
-	vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, 151) + 8, 0,
+	vmt_vm_expect_read(dst->vm, vmt_rq_gpa(dst, 151) + 8, 0,
 			   "restored and preallocated huge page");
 }
 
@@ -776,12 +804,8 @@ TEST_F(mig, failed_restore_keeps_the_loaded_ram)
 	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++)
 		for (b = runs[i].first; b < runs[i].first + runs[i].n; b++)
 			*(u64 *)((u8 *)vmt_rq_hva(dst, b) + 8) = tag(b, 8);
-	page = mmap(NULL, BLK, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, page);
-	r = __vmt_vm_set_memslot(dst->vm, 50, vmt_rq_gpa(dst, 100), BLK, page, 0);
-	ASSERT_EQ(0, r) TH_LOG("VMM memslot in chunk 6: %s", vmt_errstr(r));
-	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	page = vmm_takes_chunk6(_metadata, dst);
+	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 	ASSERT_EQ(-EEXIST, r)
 		TH_LOG("SET_STATE with chunk 6 taken by the VMM: expected EEXIST, got %s",
 		       vmt_errstr(r));
@@ -792,12 +816,12 @@ TEST_F(mig, failed_restore_keeps_the_loaded_ram)
 				TH_LOG("block %llu: the failed SET_STATE destroyed the migrated RAM",
 				       (unsigned long long)b);
 
-	ASSERT_EQ(0, __vmt_vm_set_memslot(dst->vm, 50, 0, 0, NULL, 0));
-	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	vmm_frees_chunk6(_metadata, dst);
+	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 	ASSERT_EQ(0, r) TH_LOG("SET_STATE once chunk 6 is free: %s", vmt_errstr(r));
 	for (i = 0; i < VMT_ARRAY_SIZE(runs); i++)
 		for (b = runs[i].first; b < runs[i].first + runs[i].n; b++)
-			vmt_ft_expect_read(dst->vm, vmt_rq_gpa(dst, b) + 8,
+			vmt_vm_expect_read(dst->vm, vmt_rq_gpa(dst, b) + 8,
 					   tag(b, 8),
 					   "migrated RAM after the retry");
 	munmap(page, BLK);
@@ -891,7 +915,7 @@ static int set_state_probed(int fd, u64 len, long long *vmalloc_growth_kib,
 		fprintf(stderr, "# probe: %s\n", why);
 		return -EOPNOTSUPP;
 	}
-	r = __vmt_ft_set_state(fd, p.buf, len);
+	r = __vmt_vmm_set_state(fd, p.buf, len);
 	/* A read by the kernel was counted before the ioctl could return. */
 	*faults = __atomic_load_n(&p.faults, __ATOMIC_ACQUIRE);
 	*vmalloc_growth_kib = *faults ? p.vmalloc_kib_at_fault - before : 0;
@@ -949,7 +973,7 @@ TEST_F(mig, empty_device)
 	VMT_RQ_EXPECT(src, ACK, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0);
 	save_source(_metadata, self);
 	make_dst(_metadata, self, variant, GPA, BLK, REGION_SIZE, CHUNK);
-	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 	ASSERT_EQ(0, r) TH_LOG("SET_STATE of an empty device: %s", vmt_errstr(r));
 	ASSERT_EQ(0, __vmt_mem_get_status(dst->dev.fd, &st));
 	EXPECT_EQ(0, st.plugged_size);
@@ -958,9 +982,9 @@ TEST_F(mig, empty_device)
 	EXPECT_EQ(SHRUNK + VHOST_MEM_USABLE_EXTENT, st.usable_region_size)
 		TH_LOG("usable region after UNPLUG_ALL with 16 MiB requested: expected 272 MiB, got 0x%llx",
 		       (unsigned long long)st.usable_region_size);
-	EXPECT_EQ(0, vmt_ft_allocated(&dst->backing));
+	EXPECT_EQ(0, vmt_backing_allocated(&dst->backing));
 	/* and another SET_STATE is fine: nothing is plugged */
-	r = __vmt_ft_set_state(dst->dev.fd, self->blob, self->len);
+	r = __vmt_vmm_set_state(dst->dev.fd, self->blob, self->len);
 	EXPECT_EQ(0, r) TH_LOG("second SET_STATE of an empty state: %s",
 			       vmt_errstr(r));
 }

@@ -14,7 +14,7 @@
 
 FIXTURE(multi) {
 	struct vmt_rq_env e;		/* device A: GPA 4 GiB, ids 100-103 */
-	struct vmt_ft_side side[3];
+	struct vmt_side side[3];
 	struct vmt_vm *vm2;
 };
 
@@ -40,13 +40,13 @@ FIXTURE_TEARDOWN(multi)
 	unsigned int i;
 
 	for (i = 0; i < VMT_ARRAY_SIZE(self->side); i++)
-		vmt_ft_side_free(&self->side[i]);
+		vmt_side_free(&self->side[i]);
 	vmt_rq_env_free(&self->e);
 	vmt_vm_free(self->vm2);
 }
 
 /* A PLUG on a side device, with its answer. */
-static void side_rq(struct __test_metadata *_metadata, struct vmt_ft_side *s,
+static void side_rq(struct __test_metadata *_metadata, struct vmt_side *s,
 		    u16 want, u16 type, u64 block, u16 nb)
 {
 	u64 gpa = s->region.guest_phys_addr + block * BLK;
@@ -63,23 +63,23 @@ static void side_rq(struct __test_metadata *_metadata, struct vmt_ft_side *s,
 TEST_F(multi, devices_side_by_side)
 {
 	struct vmt_rq_env *e = &self->e;
-	struct vmt_ft_side *b = &self->side[0];
+	struct vmt_side *b = &self->side[0];
 	u64 b_gpa = GPA + MD_SIZE;
 	int r;
 
 	vmt_rq_env_start(e, MD_SIZE);
 	/* right next to A, in GPA and in ids */
-	vmt_ft_side_init(b, e->vm, MD_SIZE, b_gpa, MD_CHUNK, SLOT_BASE + 4);
-	r = __vmt_ft_side_setup(b);
+	vmt_side_init(b, e->vm, MD_SIZE, b_gpa, MD_CHUNK, SLOT_BASE + 4);
+	r = __vmt_side_setup(b);
 	ASSERT_EQ(0, r) TH_LOG("device B next to A: %s", vmt_errstr(r));
-	vmt_ft_side_start(b, MD_SIZE);
+	vmt_side_start(b, MD_SIZE);
 
 	VMT_RQ_EXPECT(e, ACK, PLUG, 1, 2);
 	side_rq(_metadata, b, ACK, PLUG, 1, 2);
 	side_rq(_metadata, b, ACK, PLUG, 31, 1);
 	tag_blocks(e, 1, 2, 9);
-	vmt_ft_expect_write(e->vm, b_gpa + BLK + 8, 0xb0b, "device B's block");
-	vmt_ft_expect_write(e->vm, b_gpa + 31 * BLK, 0xb1b, "device B's block");
+	vmt_vm_expect_write(e->vm, b_gpa + BLK + 8, 0xb0b, "device B's block");
+	vmt_vm_expect_write(e->vm, b_gpa + 31 * BLK, 0xb1b, "device B's block");
 	expect_tags(e, 1, 2, 9, "device A's blocks");
 	EXPECT_EQ(0xb0bULL, *(u64 *)((u8 *)b->backing.hva + BLK + 8))
 		TH_LOG("the guest's write to device B's block is not in B's backing");
@@ -88,10 +88,10 @@ TEST_F(multi, devices_side_by_side)
 
 	/* one device's UNPLUG leaves the other alone */
 	VMT_RQ_EXPECT(e, ACK, UNPLUG, 1, 2);
-	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 1), "A's block unplugged");
-	vmt_ft_expect_read(e->vm, b_gpa + BLK + 8, 0xb0b, "device B's block");
+	vmt_vm_expect_mmio(e->vm, vmt_rq_gpa(e, 1), "A's block unplugged");
+	vmt_vm_expect_read(e->vm, b_gpa + BLK + 8, 0xb0b, "device B's block");
 	side_rq(_metadata, b, ACK, UNPLUG_ALL, 0, 0);
-	vmt_ft_expect_mmio(e->vm, b_gpa + 31 * BLK, "B unplugged all");
+	vmt_vm_expect_mmio(e->vm, b_gpa + 31 * BLK, "B unplugged all");
 	VMT_RQ_EXPECT(e, ACK, PLUG, 30, 2);
 	expect_status(_metadata, b->dev.fd, "device B", 0, 0, MD_SIZE);
 	vmt_rq_check_all(e);
@@ -99,10 +99,10 @@ TEST_F(multi, devices_side_by_side)
 
 /* SET_REGION of device s must fail with want; nothing is set on it. */
 static void expect_refused(struct __test_metadata *_metadata,
-			   struct vmt_ft_side *s, int want, const char *what)
+			   struct vmt_side *s, int want, const char *what)
 {
 	struct vhost_mem_status st;
-	int r = __vmt_ft_side_setup(s);
+	int r = __vmt_side_setup(s);
 
 	EXPECT_EQ(want, r)
 		TH_LOG("%s (GPA 0x%llx + 0x%llx, ids %u-%u): expected %s, got %s",
@@ -120,7 +120,7 @@ static void expect_refused(struct __test_metadata *_metadata,
 TEST_F(multi, overlaps_refused)
 {
 	struct vmt_rq_env *e = &self->e;
-	struct vmt_ft_side *s = self->side;
+	struct vmt_side *s = self->side;
 	struct vhost_mem_status before;
 	int r;
 
@@ -130,15 +130,15 @@ TEST_F(multi, overlaps_refused)
 	before = status_of(_metadata, e->dev.fd);
 
 	/* over A's region: where A has a memslot, and where it has none */
-	vmt_ft_side_init(&s[0], e->vm, MD_SIZE, GPA, MD_CHUNK, 200);
+	vmt_side_init(&s[0], e->vm, MD_SIZE, GPA, MD_CHUNK, 200);
 	expect_refused(_metadata, &s[0], -EEXIST, "device over A's region");
-	vmt_ft_side_init(&s[1], e->vm, MD_SIZE, GPA + MD_SIZE - MD_CHUNK,
-			 MD_CHUNK, 210);
+	vmt_side_init(&s[1], e->vm, MD_SIZE, GPA + MD_SIZE - MD_CHUNK,
+		      MD_CHUNK, 210);
 	expect_refused(_metadata, &s[1], -EEXIST,
 		       "device over A's empty last chunk");
 	/* over A's ids: a live one, and free ones */
-	vmt_ft_side_init(&s[2], e->vm, MD_SIZE, 16ULL << 30, MD_CHUNK,
-			 SLOT_BASE - 2);
+	vmt_side_init(&s[2], e->vm, MD_SIZE, 16ULL << 30, MD_CHUNK,
+		      SLOT_BASE - 2);
 	expect_refused(_metadata, &s[2], -EBUSY, "device over A's ids 100-101");
 	s[2].region.slot_base = SLOT_BASE + 2;
 	r = __vmt_mem_set_region(s[2].dev.fd, &s[2].region);
@@ -162,9 +162,9 @@ TEST_F(multi, overlaps_refused)
 	r = __vmt_mem_set_region(s[2].dev.fd, &s[2].region);
 	EXPECT_EQ(0, r) TH_LOG("refused device, then disjoint ids: %s",
 			       vmt_errstr(r));
-	vmt_ft_side_start(&s[2], MD_SIZE);
+	vmt_side_start(&s[2], MD_SIZE);
 	side_rq(_metadata, &s[2], ACK, PLUG, 0, 1);
-	vmt_ft_expect_read(e->vm, (16ULL << 30) + 8, 0, "the third device");
+	vmt_vm_expect_read(e->vm, (16ULL << 30) + 8, 0, "the third device");
 
 	/* A gone, its region and ids are free */
 	vmt_rq_env_close(e);
@@ -179,20 +179,20 @@ TEST_F(multi, overlaps_refused)
 TEST_F(multi, other_vm_same_layout)
 {
 	struct vmt_rq_env *e = &self->e;
-	struct vmt_ft_side *s = &self->side[0];
+	struct vmt_side *s = &self->side[0];
 	int r;
 
 	vmt_rq_env_start(e, MD_SIZE);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 1);
 	tag_blocks(e, 2, 1, 11);
 	self->vm2 = vmt_vm_create(0);
-	vmt_ft_side_init(s, self->vm2, MD_SIZE, GPA, MD_CHUNK, SLOT_BASE);
-	r = __vmt_ft_side_setup(s);
+	vmt_side_init(s, self->vm2, MD_SIZE, GPA, MD_CHUNK, SLOT_BASE);
+	r = __vmt_side_setup(s);
 	ASSERT_EQ(0, r) TH_LOG("same GPA and ids in another VM: %s",
 			       vmt_errstr(r));
-	vmt_ft_side_start(s, MD_SIZE);
+	vmt_side_start(s, MD_SIZE);
 	side_rq(_metadata, s, ACK, PLUG, 2, 1);
-	vmt_ft_expect_read(self->vm2, GPA + 2 * BLK + 8, 0,
+	vmt_vm_expect_read(self->vm2, GPA + 2 * BLK + 8, 0,
 			   "the other VM's device");
 	expect_tags(e, 2, 1, 11, "the first VM's device");
 	vmt_rq_check_all(e);

@@ -200,7 +200,7 @@ TEST_F_TIMEOUT(nl, busy_device_stalls_nobody, 120)
 	/* the state to load: 16 MiB plugged */
 	ASSERT_EQ(0, __vmt_mem_set_requested_size(self->dev.fd, 16ULL << 20));
 	plug_range(&self->vq, 0, 16ULL << 20);
-	blob = vmt_ft_save(self->dev.fd, &len);
+	blob = vmt_vmm_save(self->dev.fd, &len);
 
 	/* the busy device: prealloc, over a userfaultfd range */
 	vm2 = vmt_vm_create(0);
@@ -227,7 +227,7 @@ TEST_F_TIMEOUT(nl, busy_device_stalls_nobody, 120)
 	ASSERT_EQ(0, pthread_create(&thread, NULL, uffd_hold, &holder));
 	vmt_sleep_ms(200);
 	t0 = vmt_now_ns();
-	r = __vmt_ft_set_state(dev2.fd, blob, len);
+	r = __vmt_vmm_set_state(dev2.fd, blob, len);
 	held_ns = vmt_now_ns() - t0;
 	pthread_join(thread, NULL);
 	pthread_join(killer, NULL);

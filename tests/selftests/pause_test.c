@@ -128,7 +128,7 @@ TEST_F(pause, requests_busy_state_served)
 	tag_blocks(e, 20, 1, 5);
 	present = held(e, 0, PZ_BLOCKS);
 
-	r = __vmt_ft_set_paused(e->dev.fd, 1);
+	r = __vmt_vmm_set_paused(e->dev.fd, 1);
 	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_SET_PAUSED 1: %s", vmt_errstr(r));
 	check_status_paused(_metadata, e, true);
 
@@ -152,13 +152,13 @@ TEST_F(pause, requests_busy_state_served)
 	vmt_rq_check_states(e);
 	expect_tags(e, 0, 4, 5, "plugged before the pause");
 	expect_tags(e, 20, 1, 5, "plugged before the pause");
-	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 8), "the BUSY PLUG");
+	vmt_vm_expect_mmio(e->vm, vmt_rq_gpa(e, 8), "the BUSY PLUG");
 	EXPECT_EQ(present, held(e, 0, PZ_BLOCKS))
 		TH_LOG("backing while paused: expected %llu KiB, got %llu KiB",
 		       (unsigned long long)present / 1024,
 		       (unsigned long long)held(e, 0, PZ_BLOCKS) / 1024);
 
-	r = __vmt_ft_set_paused(e->dev.fd, 0);
+	r = __vmt_vmm_set_paused(e->dev.fd, 0);
 	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_SET_PAUSED 0: %s", vmt_errstr(r));
 	check_status_paused(_metadata, e, false);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 8, 2);
@@ -177,14 +177,14 @@ TEST_F(pause, resume_signals_config_change)
 	ASSERT_EQ(0, __vmt_mem_set_config_call(e->dev.fd, self->efd));
 	VMT_RQ_EXPECT(e, ACK, PLUG, 0, 1);
 
-	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 1));
+	ASSERT_EQ(0, __vmt_vmm_set_paused(e->dev.fd, 1));
 	EXPECT_EQ(0, wait_eventfd(self->efd, 0))
 		TH_LOG("the pause itself signalled the config eventfd");
 	paused_rq(_metadata, e, BUSY, PLUG, vmt_rq_gpa(e, 1), 1, 0);
 
 	/* resume: the guest hears of it at once, and its retry works */
 	t0 = vmt_now_ns();
-	r = __vmt_ft_set_paused(e->dev.fd, 0);
+	r = __vmt_vmm_set_paused(e->dev.fd, 0);
 	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_SET_PAUSED 0: %s", vmt_errstr(r));
 	n = wait_eventfd(self->efd, RESUME_MS);
 	signal_us = (vmt_now_ns() - t0) / 1000;
@@ -198,21 +198,21 @@ TEST_F(pause, resume_signals_config_change)
 		(unsigned long long)signal_us, (unsigned long long)retry_us);
 
 	/* no resume, no signal: resuming a running device, pausing twice */
-	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 0));
+	ASSERT_EQ(0, __vmt_vmm_set_paused(e->dev.fd, 0));
 	EXPECT_EQ(0, wait_eventfd(self->efd, 100))
 		TH_LOG("SET_PAUSED 0 on a device that was not paused signalled the config eventfd");
-	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 1));
-	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 1));
-	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 0));
+	ASSERT_EQ(0, __vmt_vmm_set_paused(e->dev.fd, 1));
+	ASSERT_EQ(0, __vmt_vmm_set_paused(e->dev.fd, 1));
+	ASSERT_EQ(0, __vmt_vmm_set_paused(e->dev.fd, 0));
 	n = wait_eventfd(self->efd, RESUME_MS);
 	EXPECT_EQ(1, n) TH_LOG("paused twice, resumed once: expected 1 signal, got %llu",
 			       (unsigned long long)n);
 
 	/* without an eventfd, resume just works */
 	ASSERT_EQ(0, __vmt_mem_set_config_call(e->dev.fd, -1));
-	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 1));
+	ASSERT_EQ(0, __vmt_vmm_set_paused(e->dev.fd, 1));
 	paused_rq(_metadata, e, BUSY, PLUG, vmt_rq_gpa(e, 2), 1, 0);
-	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 0));
+	ASSERT_EQ(0, __vmt_vmm_set_paused(e->dev.fd, 0));
 	EXPECT_EQ(0, wait_eventfd(self->efd, 0));
 	VMT_RQ_EXPECT(e, ACK, PLUG, 2, 1);
 	vmt_rq_check_all(e);
@@ -223,15 +223,15 @@ TEST_F(pause, bad_values)
 	struct vmt_rq_env *e = &self->e;
 	int r;
 
-	r = __vmt_ft_set_paused(e->dev.fd, 1);
+	r = __vmt_vmm_set_paused(e->dev.fd, 1);
 	EXPECT_EQ(-EBADFD, r)
 		TH_LOG("SET_PAUSED 1 before SET_REGION: expected EBADFD, got %s",
 		       vmt_errstr(r));
 	vmt_rq_env_start(e, PZ_REQUESTED);
-	r = __vmt_ft_set_paused(e->dev.fd, 2);
+	r = __vmt_vmm_set_paused(e->dev.fd, 2);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("SET_PAUSED 2: expected EINVAL, got %s",
 				     vmt_errstr(r));
-	r = __vmt_ft_set_paused(e->dev.fd, -1);
+	r = __vmt_vmm_set_paused(e->dev.fd, -1);
 	EXPECT_EQ(-EINVAL, r) TH_LOG("SET_PAUSED -1: expected EINVAL, got %s",
 				     vmt_errstr(r));
 	check_status_paused(_metadata, e, false);
@@ -260,10 +260,10 @@ TEST_F(pause, other_process_gets_eperm)
 		u8 buf[256] = { 0 };
 		u64 len = sizeof(buf);
 
-		r[0] = __vmt_ft_set_paused(e->dev.fd, 1);
-		r[1] = __vmt_ft_get_state(e->dev.fd, buf, &len);
-		r[2] = __vmt_ft_set_state(e->dev.fd, buf, 64 + PZ_BLOCKS / 8);
-		r[3] = __vmt_ft_reset(e->dev.fd);
+		r[0] = __vmt_vmm_set_paused(e->dev.fd, 1);
+		r[1] = __vmt_vmm_get_state(e->dev.fd, buf, &len);
+		r[2] = __vmt_vmm_set_state(e->dev.fd, buf, 64 + PZ_BLOCKS / 8);
+		r[3] = __vmt_vmm_system_reset(e->dev.fd);
 		for (i = 0; i < VMT_ARRAY_SIZE(r); i++)
 			bad |= (r[i] != -EPERM) << i;
 		_exit(bad);

@@ -23,7 +23,7 @@ static void expect_held(struct __test_metadata *_metadata,
 	if (e->backing.fd >= 0) {
 		for (b = 0; b < n; b++)
 			want += full[b] ? BLK : 0;
-		got = vmt_ft_allocated(&e->backing);
+		got = vmt_backing_allocated(&e->backing);
 		EXPECT_EQ(want, got)
 			TH_LOG("%s: the memfd has %llu KiB allocated, expected %llu KiB",
 			       when, (unsigned long long)got / 1024,
@@ -98,7 +98,7 @@ TEST_F(prealloc, plug_populates_before_the_ack)
 	expect_held(_metadata, e, "after PLUG 2 again", three, PA_BLOCKS);
 
 	/* preallocated memory is the guest's, zeroed */
-	vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, 3) + BLK / 2, 0,
+	vmt_vm_expect_read(e->vm, vmt_rq_gpa(e, 3) + BLK / 2, 0,
 			   "preallocated block");
 	tag_blocks(e, 2, 2, 1);
 	expect_tags(e, 2, 2, 1, "preallocated block, written by the guest");

@@ -51,19 +51,11 @@
 #define TAG_OFF		0x2340
 
 /* Every request here must be ACKed (and match the model). */
-#define RQ_ACK(e, type, block, nb) do { \
-	u64 __b = (block); \
-	u16 __got = vmt_rq_send((e), (type), vmt_rq_gpa((e), __b), (nb), \
-				NULL); \
-	ASSERT_EQ(ACK, __got) \
-		TH_LOG("%s block %llu x %u: expected ACK, got %s", \
-		       vmt_mem_req_name(type), (unsigned long long)__b, \
-		       (unsigned int)(nb), vmt_mem_resp_name(__got)); \
-} while (0)
+#define RQ_ACK(e, type, block, nb) VMT_RQ_EXPECT(e, ACK, type, block, nb)
 
 static u64 tag(u64 block)
 {
-	return vmt_ft_tag(7, block, TAG_OFF);
+	return vmt_block_tag(7, block, TAG_OFF);
 }
 
 static void put_tag(struct vmt_rq_env *e, u64 block)
@@ -348,7 +340,7 @@ TEST(hard_needs_unplugged_inaccessible)
 	VMT_REQUIRE_KVM();
 	vmt_rq_env_init(&e, VMT_BACKING_ANON, REGION_SIZE, ~0ULL);
 	e.region.flags |= HARD;
-	vmt_ft_open(&e, ~VMT_FT_UI_BIT);
+	vmt_vmm_open(&e, ~VMT_MEM_F_UI);
 	ASSERT_EQ(0, __vmt_mem_set_requested_size(e.dev.fd, BLK));
 	r = __vmt_mem_set_running(e.dev.fd, 1);
 	EXPECT_EQ(-EINVAL, r)
@@ -373,15 +365,15 @@ TEST_F(hard, restore_maps_runs_reset_unmaps_all)
 	RQ_ACK(e, PLUG, 9, 4);
 	RQ_ACK(e, UNPLUG, 10, 1);
 	ASSERT_EQ(4, status_memslots(e));
-	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 1));
-	blob = vmt_ft_save(e->dev.fd, &len);
-	vmt_ft_model_copy(&saved, &e->model, 0);
+	ASSERT_EQ(0, __vmt_vmm_set_paused(e->dev.fd, 1));
+	blob = vmt_vmm_save(e->dev.fd, &len);
+	vmt_model_copy(&saved, &e->model, 0);
 
 	/* a fresh device on the same VM, backing and region */
-	vmt_ft_open(e, ~0ULL);
-	ASSERT_EQ(0, __vmt_ft_set_state(e->dev.fd, blob, len));
+	vmt_vmm_open(e, ~0ULL);
+	ASSERT_EQ(0, __vmt_vmm_set_state(e->dev.fd, blob, len));
 	free(blob);
-	vmt_ft_start(e, saved.requested);
+	vmt_vmm_start(e, saved.requested);
 	vmt_model_free(&e->model);
 	e->model = saved;
 	e->model.hard = true;
@@ -389,8 +381,7 @@ TEST_F(hard, restore_maps_runs_reset_unmaps_all)
 	EXPECT_EQ(4, status_memslots(e));
 	expect_layout(e, NULL);
 
-	ASSERT_EQ(0, __vmt_ft_reset(e->dev.fd));
-	vmt_ft_model_system_reset(&e->model);
+	vmt_vmm_system_reset(e);
 	EXPECT_EQ(0, status_memslots(e));
 	expect_layout(e, NULL);
 }

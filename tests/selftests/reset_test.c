@@ -61,7 +61,7 @@ TEST_F(reset, virtio_reset_keeps_the_plug_state)
 	before = status_of(_metadata, e->dev.fd);
 	bytes = held(e, 0, RS_BLOCKS);
 
-	r = __vmt_ft_virtio_reset(e, ACK_ALL);
+	r = __vmt_vmm_virtio_reset(e, ACK_ALL);
 	ASSERT_EQ(0, r) TH_LOG("SET_RUNNING 1 after the virtio reset: %s",
 			       vmt_errstr(r));
 	after = status_of(_metadata, e->dev.fd);
@@ -93,7 +93,6 @@ TEST_F(reset, virtio_reset_keeps_the_plug_state)
 TEST_F(reset, system_reset_unplugs_everything)
 {
 	struct vmt_rq_env *e = &self->e;
-	int r;
 
 	vmt_rq_env_start(e, RS_REQUESTED);
 	/* grow the usable region to 768 MiB, plug high and low, shrink */
@@ -108,9 +107,7 @@ TEST_F(reset, system_reset_unplugs_everything)
 	EXPECT_LT(0, held(e, 300, 4));
 	EXPECT_LT(0, held(e, 3, 3));
 
-	r = __vmt_ft_reset(e->dev.fd);
-	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_RESET: %s", vmt_errstr(r));
-	vmt_ft_model_system_reset(&e->model);
+	vmt_vmm_system_reset(e);
 	expect_status(_metadata, e->dev.fd, "after VHOST_MEM_RESET", 0, 0,
 		      RS_USABLE);
 	vmt_rq_check_status(e);
@@ -118,17 +115,17 @@ TEST_F(reset, system_reset_unplugs_everything)
 		TH_LOG("%s backing after VHOST_MEM_RESET: expected nothing, got %llu KiB",
 		       vmt_backing_name(e->backing.type),
 		       (unsigned long long)held(e, 0, RS_BLOCKS) / 1024);
-	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 300), "after VHOST_MEM_RESET");
-	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 3), "after VHOST_MEM_RESET");
+	vmt_vm_expect_mmio(e->vm, vmt_rq_gpa(e, 300), "after VHOST_MEM_RESET");
+	vmt_vm_expect_mmio(e->vm, vmt_rq_gpa(e, 3), "after VHOST_MEM_RESET");
 	VMT_RQ_EXPECT(e, ERROR, STATE, 300, 1);
 	VMT_RQ_EXPECT_STATE(e, UNPLUGGED, 0, RS_USABLE / BLK);
 	vmt_rq_check_all(e);
 
 	/* the guest boots again and plugs: zeroed memory */
 	VMT_RQ_EXPECT(e, ACK, PLUG, 3, 2);
-	vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, 3) + 8, 0,
+	vmt_vm_expect_read(e->vm, vmt_rq_gpa(e, 3) + 8, 0,
 			   "plugged again after a system reset");
-	vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, 4) + BLK - 8, 0,
+	vmt_vm_expect_read(e->vm, vmt_rq_gpa(e, 4) + BLK - 8, 0,
 			   "plugged again after a system reset");
 	VMT_RQ_EXPECT(e, ERROR, PLUG, 300, 1);
 	vmt_rq_check_all(e);
@@ -142,20 +139,17 @@ TEST_F(reset, system_reset_unplugs_everything)
 TEST_F(reset, system_reset_discards_writes_to_unplugged_blocks)
 {
 	struct vmt_rq_env *e = &self->e;
-	int r;
 
 	vmt_rq_env_start(e, RS_REQUESTED);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 3, 1);
-	vmt_ft_expect_write(e->vm, vmt_rq_gpa(e, 3) + 8, 1, "plugged");
-	vmt_ft_expect_write(e->vm, vmt_rq_gpa(e, 10) + 8, 2,
+	vmt_vm_expect_write(e->vm, vmt_rq_gpa(e, 3) + 8, 1, "plugged");
+	vmt_vm_expect_write(e->vm, vmt_rq_gpa(e, 10) + 8, 2,
 			    "unplugged block of a live chunk");
 	EXPECT_LT(0, held(e, 10, 1));
-	r = __vmt_ft_reset(e->dev.fd);
-	ASSERT_EQ(0, r) TH_LOG("VHOST_MEM_RESET: %s", vmt_errstr(r));
-	vmt_ft_model_system_reset(&e->model);
-	EXPECT_EQ(0, vmt_ft_allocated(&e->backing))
+	vmt_vmm_system_reset(e);
+	EXPECT_EQ(0, vmt_backing_allocated(&e->backing))
 		TH_LOG("after VHOST_MEM_RESET, %llu KiB of the backing are left (the guest wrote to unplugged block 10: %llu KiB there)",
-		       (unsigned long long)vmt_ft_allocated(&e->backing) / 1024,
+		       (unsigned long long)vmt_backing_allocated(&e->backing) / 1024,
 		       (unsigned long long)held(e, 10, 1) / 1024);
 	vmt_rq_check_all(e);
 }
@@ -165,7 +159,7 @@ TEST_F(reset, system_reset_stopped_or_empty)
 	struct vmt_rq_env *e = &self->e;
 	int r;
 
-	r = __vmt_ft_reset(e->dev.fd);
+	r = __vmt_vmm_system_reset(e->dev.fd);
 	EXPECT_EQ(-EBADFD, r)
 		TH_LOG("VHOST_MEM_RESET before SET_REGION: expected EBADFD, got %s",
 		       vmt_errstr(r));
@@ -173,8 +167,7 @@ TEST_F(reset, system_reset_stopped_or_empty)
 	/* nothing plugged: only the usable region changes */
 	vmt_rq_resize(e, 512ULL << 20);
 	vmt_rq_resize(e, 0);
-	ASSERT_EQ(0, __vmt_ft_reset(e->dev.fd));
-	vmt_ft_model_system_reset(&e->model);
+	vmt_vmm_system_reset(e);
 	expect_status(_metadata, e->dev.fd, "empty device reset", 0, 0, 0);
 	vmt_rq_check_status(e);
 
@@ -182,10 +175,9 @@ TEST_F(reset, system_reset_stopped_or_empty)
 	vmt_rq_resize(e, RS_REQUESTED);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 10, 2);
 	vmt_rq_set_running(e, false);
-	ASSERT_EQ(0, __vmt_ft_reset(e->dev.fd));
-	vmt_ft_model_system_reset(&e->model);
+	vmt_vmm_system_reset(e);
 	vmt_rq_check_status(e);
-	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 10), "reset while stopped");
+	vmt_vm_expect_mmio(e->vm, vmt_rq_gpa(e, 10), "reset while stopped");
 	vmt_rq_set_running(e, true);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 10, 2);
 	vmt_rq_check_all(e);
@@ -197,27 +189,27 @@ TEST_F(reset, persistent_suspend_offered)
 	u64 offered;
 	int r;
 
-	offered = vmt_ft_open(e, ACK_ALL);
-	EXPECT_FALSE(offered & VMT_FT_PS_BIT)
+	offered = vmt_vmm_open(e, ACK_ALL);
+	EXPECT_FALSE(offered & VMT_MEM_F_PS)
 		TH_LOG("no VHOST_MEM_REGION_F_PERSISTENT_SUSPEND: features 0x%llx offer VIRTIO_MEM_F_PERSISTENT_SUSPEND",
 		       (unsigned long long)offered);
-	r = __vmt_vhost_set_features(e->dev.fd, e->dev.features | VMT_FT_PS_BIT);
+	r = __vmt_vhost_set_features(e->dev.fd, e->dev.features | VMT_MEM_F_PS);
 	EXPECT_EQ(-EOPNOTSUPP, r)
 		TH_LOG("SET_FEATURES with PERSISTENT_SUSPEND not offered: expected EOPNOTSUPP, got %s",
 		       vmt_errstr(r));
 
 	e->region.flags |= VHOST_MEM_REGION_F_PERSISTENT_SUSPEND;
-	offered = vmt_ft_open(e, ACK_ALL);
-	ASSERT_TRUE(offered & VMT_FT_PS_BIT)
+	offered = vmt_vmm_open(e, ACK_ALL);
+	ASSERT_TRUE(offered & VMT_MEM_F_PS)
 		TH_LOG("VHOST_MEM_REGION_F_PERSISTENT_SUSPEND: features 0x%llx lack VIRTIO_MEM_F_PERSISTENT_SUSPEND (bit %d)",
 		       (unsigned long long)offered,
 		       VIRTIO_MEM_F_PERSISTENT_SUSPEND);
-	ASSERT_TRUE(e->dev.features & VMT_FT_PS_BIT);
-	vmt_ft_start(e, RS_REQUESTED);
+	ASSERT_TRUE(e->dev.features & VMT_MEM_F_PS);
+	vmt_vmm_start(e, RS_REQUESTED);
 	VMT_RQ_EXPECT(e, ACK, PLUG, 5, 3);
 	tag_blocks(e, 5, 3, 8);
 	/* suspend and resume: the driver resets the device, state stays */
-	r = __vmt_ft_virtio_reset(e, ACK_ALL);
+	r = __vmt_vmm_virtio_reset(e, ACK_ALL);
 	ASSERT_EQ(0, r) TH_LOG("resume: %s", vmt_errstr(r));
 	VMT_RQ_EXPECT_STATE(e, PLUGGED, 5, 3);
 	expect_tags(e, 5, 3, 8, "kept across suspend");

@@ -101,11 +101,11 @@ static void check_runs(struct vmt_rq_env *e, bool write, const char *why)
 		lo = vmt_rq_gpa(e, run_first[i]) + 8;
 		hi = vmt_rq_gpa(e, run_first[i] + RUN_BLOCKS) - 8;
 		if (write) {
-			vmt_ft_expect_write(e->vm, lo, vmt_ft_tag(9, i, 0), why);
-			vmt_ft_expect_write(e->vm, hi, vmt_ft_tag(9, i, 1), why);
+			vmt_vm_expect_write(e->vm, lo, vmt_block_tag(9, i, 0), why);
+			vmt_vm_expect_write(e->vm, hi, vmt_block_tag(9, i, 1), why);
 		}
-		vmt_ft_expect_read(e->vm, lo, vmt_ft_tag(9, i, 0), why);
-		vmt_ft_expect_read(e->vm, hi, vmt_ft_tag(9, i, 1), why);
+		vmt_vm_expect_read(e->vm, lo, vmt_block_tag(9, i, 0), why);
+		vmt_vm_expect_read(e->vm, hi, vmt_block_tag(9, i, 1), why);
 	}
 }
 
@@ -125,12 +125,12 @@ TEST_F(scale, tib_region_gib_plugged)
 		       st.memslots);
 
 	check_runs(e, true, "1 GiB plugged of 1 TiB");
-	vmt_ft_expect_mmio(e->vm, SC_GPA + VMT_GIB, "chunk 1");
-	vmt_ft_expect_mmio(e->vm, SC_GPA + 512 * VMT_GIB, "chunk 512");
-	vmt_ft_expect_mmio(e->vm, SC_GPA + SC_SIZE - VMT_GIB - 8, "chunk 1022");
-	vmt_ft_expect_mmio(e->vm, SC_GPA + SC_SIZE, "past the region");
+	vmt_vm_expect_mmio(e->vm, SC_GPA + VMT_GIB, "chunk 1");
+	vmt_vm_expect_mmio(e->vm, SC_GPA + 512 * VMT_GIB, "chunk 512");
+	vmt_vm_expect_mmio(e->vm, SC_GPA + SC_SIZE - VMT_GIB - 8, "chunk 1022");
+	vmt_vm_expect_mmio(e->vm, SC_GPA + SC_SIZE, "past the region");
 	/* the memslot is the whole chunk: its unplugged part reads 0 */
-	vmt_ft_expect_read(e->vm, SC_GPA + 300 * VMT_GIB, 0,
+	vmt_vm_expect_read(e->vm, SC_GPA + 300 * VMT_GIB, 0,
 			   "chunk 300 before its run");
 	/* STATE in requests of 65535 blocks, guest and status checks */
 	vmt_rq_check_all(e);
@@ -138,7 +138,7 @@ TEST_F(scale, tib_region_gib_plugged)
 	VMT_RQ_EXPECT(e, ACK, UNPLUG_ALL, 0, 0);
 	ASSERT_EQ(0, __vmt_mem_get_status(e->dev.fd, &st));
 	EXPECT_EQ(0, st.memslots);
-	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, run_first[3]), "after UNPLUG_ALL");
+	vmt_vm_expect_mmio(e->vm, vmt_rq_gpa(e, run_first[3]), "after UNPLUG_ALL");
 	vmt_rq_check_all(e);
 }
 
@@ -154,15 +154,15 @@ TEST_F(scale, tib_state_round_trip)
 	vmt_rq_env_start(e, SC_SIZE);
 	plug_gib(_metadata, e);
 	check_runs(e, true, "source");
-	ASSERT_EQ(0, __vmt_ft_set_paused(e->dev.fd, 1));
-	blob = vmt_ft_save(e->dev.fd, &len);
+	ASSERT_EQ(0, __vmt_vmm_set_paused(e->dev.fd, 1));
+	blob = vmt_vmm_save(e->dev.fd, &len);
 	EXPECT_EQ(64 + SC_BLOCKS / 8, len);
 
 	vmt_rq_env_init(dst, VMT_BACKING_ANON, SC_SIZE, ~0ULL);
 	scale_region(dst);
 	ASSERT_EQ(0, __vmt_mem_set_vm(dst->dev.fd, dst->vm->vm_fd));
 	ASSERT_EQ(0, __vmt_mem_set_region(dst->dev.fd, &dst->region));
-	r = __vmt_ft_set_state(dst->dev.fd, blob, len);
+	r = __vmt_vmm_set_state(dst->dev.fd, blob, len);
 	ASSERT_EQ(0, r) TH_LOG("SET_STATE of %llu bytes: %s",
 			       (unsigned long long)len, vmt_errstr(r));
 	free(blob);
@@ -179,7 +179,7 @@ TEST_F(scale, tib_state_round_trip)
 	}
 	check_runs(dst, false, "migrated");
 	ASSERT_EQ(0, __vmt_mem_set_running(dst->dev.fd, 1));
-	vmt_ft_model_copy(&dst->model, &e->model, 0);
+	vmt_model_copy(&dst->model, &e->model, 0);
 	dst->started = true;
 	dst->running = true;
 	vmt_rq_check_all(dst);

@@ -117,8 +117,8 @@ TEST_F(smm, twin_in_address_space_1)
 	/* address space 0 is the same as ever */
 	EXPECT_PROBE(-EEXIST, VMM_SLOT, vmt_rq_gpa(e, 9),
 		     "address space 0, over the plugged block");
-	vmt_ft_expect_write(e->vm, vmt_rq_gpa(e, 9) + 8, 0x5a11, "plugged");
-	vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, 9) + 8, 0x5a11, "plugged");
+	vmt_vm_expect_write(e->vm, vmt_rq_gpa(e, 9) + 8, 0x5a11, "plugged");
+	vmt_vm_expect_read(e->vm, vmt_rq_gpa(e, 9) + 8, 0x5a11, "plugged");
 
 	VMT_RQ_EXPECT(e, ACK, UNPLUG, 9, 1);
 	EXPECT_PROBE(0, AS1 | VMM_SLOT, vmt_rq_gpa(e, 9),
@@ -159,16 +159,16 @@ TEST_F(smm, conflict_in_address_space_1_is_busy)
 	r = __vmt_vm_set_memslot(e->vm, AS1 | VMM_SLOT, vmt_rq_gpa(e, 4), BLK,
 				 self->page, 0);
 	ASSERT_EQ(0, r) TH_LOG("AS 1 memslot over chunk 0: %s", vmt_errstr(r));
-	klog = __vmt_ft_klog_mark();
+	klog = __vmt_klog_mark();
 	ASSERT_LE(0, klog);
 
 	vmt_rq_send_busy(e, PLUG, vmt_rq_gpa(e, 1), 1);
 	vmt_rq_check_status(e);
-	vmt_ft_expect_mmio(e->vm, vmt_rq_gpa(e, 1),
+	vmt_vm_expect_mmio(e->vm, vmt_rq_gpa(e, 1),
 			   "the PLUG was BUSY: no memslot in address space 0");
 	EXPECT_PROBE(0, SLOT_BASE, FAR_GPA,
 		     "the device's id of chunk 0 after the BUSY PLUG");
-	lines = vmt_ft_klog_count(klog, "cannot create memslot", true);
+	lines = vmt_klog_count(klog, "cannot create memslot", true);
 	EXPECT_EQ(1, lines)
 		TH_LOG("kernel log lines about the memslot: expected 1, got %d",
 		       lines);

@@ -63,7 +63,7 @@ static inline void expect_status(struct __test_metadata *_metadata, int fd,
 
 static inline u64 held(struct vmt_rq_env *e, u64 block, u64 nr)
 {
-	return vmt_ft_held(&e->backing, block * BLK, nr * BLK);
+	return vmt_backing_held(&e->backing, block * BLK, nr * BLK);
 }
 
 /* The guest writes a tag at both ends of each block of [first, first + n). */
@@ -72,10 +72,10 @@ static inline void tag_blocks(struct vmt_rq_env *e, u64 first, u64 n, u64 seed)
 	u64 b;
 
 	for (b = first; b < first + n; b++) {
-		vmt_ft_expect_write(e->vm, vmt_rq_gpa(e, b) + 8,
-				    vmt_ft_tag(seed, b, 8), "plugged block");
-		vmt_ft_expect_write(e->vm, vmt_rq_gpa(e, b) + BLK - 8,
-				    vmt_ft_tag(seed, b, BLK - 8),
+		vmt_vm_expect_write(e->vm, vmt_rq_gpa(e, b) + 8,
+				    vmt_block_tag(seed, b, 8), "plugged block");
+		vmt_vm_expect_write(e->vm, vmt_rq_gpa(e, b) + BLK - 8,
+				    vmt_block_tag(seed, b, BLK - 8),
 				    "plugged block");
 	}
 }
@@ -86,10 +86,10 @@ static inline void expect_tags(struct vmt_rq_env *e, u64 first, u64 n, u64 seed,
 	u64 b;
 
 	for (b = first; b < first + n; b++) {
-		vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, b) + 8,
-				   vmt_ft_tag(seed, b, 8), why);
-		vmt_ft_expect_read(e->vm, vmt_rq_gpa(e, b) + BLK - 8,
-				   vmt_ft_tag(seed, b, BLK - 8), why);
+		vmt_vm_expect_read(e->vm, vmt_rq_gpa(e, b) + 8,
+				   vmt_block_tag(seed, b, 8), why);
+		vmt_vm_expect_read(e->vm, vmt_rq_gpa(e, b) + BLK - 8,
+				   vmt_block_tag(seed, b, BLK - 8), why);
 	}
 }
 

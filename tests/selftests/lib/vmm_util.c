@@ -14,42 +14,42 @@
 #include "module_util.h"
 #include "vmm_util.h"
 
-#define VMT_FT_HUGETLBFS_MAGIC	0x958458f6
-#define VMT_FT_NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
+#define VMT_HUGETLBFS_MAGIC	0x958458f6
+#define VMT_NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
 
 /* ------------------------------------------------------------------ */
 /* The ioctls                                                         */
 /* ------------------------------------------------------------------ */
 
-static int vmt_ft_ioctl(int fd, unsigned long req, void *arg)
+static int __vmt_vmm_ioctl(int fd, unsigned long req, void *arg)
 {
 	return ioctl(fd, req, arg) < 0 ? -errno : 0;
 }
 
-int __vmt_ft_set_paused(int fd, int paused)
+int __vmt_vmm_set_paused(int fd, int paused)
 {
-	return vmt_ft_ioctl(fd, VHOST_MEM_SET_PAUSED, &paused);
+	return __vmt_vmm_ioctl(fd, VHOST_MEM_SET_PAUSED, &paused);
 }
 
-int __vmt_ft_state_ioctl(int fd, unsigned long req, struct vhost_mem_state *st)
+int __vmt_vmm_state_ioctl(int fd, unsigned long req, struct vhost_mem_state *st)
 {
-	return vmt_ft_ioctl(fd, req, st);
+	return __vmt_vmm_ioctl(fd, req, st);
 }
 
-int __vmt_ft_get_state(int fd, void *buf, u64 *len)
+int __vmt_vmm_get_state(int fd, void *buf, u64 *len)
 {
 	struct vhost_mem_state st = {
 		.size = sizeof(st),
 		.buf = (u64)(uintptr_t)buf,
 		.buf_len = *len,
 	};
-	int r = vmt_ft_ioctl(fd, VHOST_MEM_GET_STATE, &st);
+	int r = __vmt_vmm_ioctl(fd, VHOST_MEM_GET_STATE, &st);
 
 	*len = st.buf_len;
 	return r;
 }
 
-int __vmt_ft_set_state(int fd, const void *buf, u64 len)
+int __vmt_vmm_set_state(int fd, const void *buf, u64 len)
 {
 	struct vhost_mem_state st = {
 		.size = sizeof(st),
@@ -57,21 +57,21 @@ int __vmt_ft_set_state(int fd, const void *buf, u64 len)
 		.buf_len = len,
 	};
 
-	return vmt_ft_ioctl(fd, VHOST_MEM_SET_STATE, &st);
+	return __vmt_vmm_ioctl(fd, VHOST_MEM_SET_STATE, &st);
 }
 
-int __vmt_ft_reset(int fd)
+int __vmt_vmm_system_reset(int fd)
 {
 	return ioctl(fd, VHOST_MEM_RESET) < 0 ? -errno : 0;
 }
 
-u8 *vmt_ft_save(int fd, u64 *len)
+u8 *vmt_vmm_save(int fd, u64 *len)
 {
 	u64 need = 0;
 	u8 *buf;
 	int r;
 
-	r = __vmt_ft_get_state(fd, NULL, &need);
+	r = __vmt_vmm_get_state(fd, NULL, &need);
 	TEST_ASSERT(r == -ENOSPC && need,
 		    "VHOST_MEM_GET_STATE with no room: expected ENOSPC and the size, got %s and %llu",
 		    vmt_errstr(r), (unsigned long long)need);
@@ -79,7 +79,7 @@ u8 *vmt_ft_save(int fd, u64 *len)
 	TEST_ASSERT(buf, "out of memory for a state of %llu bytes",
 		    (unsigned long long)need);
 	*len = need;
-	r = __vmt_ft_get_state(fd, buf, len);
+	r = __vmt_vmm_get_state(fd, buf, len);
 	TEST_ASSERT(!r && *len == need,
 		    "VHOST_MEM_GET_STATE with %llu bytes of room: expected success and %llu, got %s and %llu",
 		    (unsigned long long)need, (unsigned long long)need,
@@ -91,7 +91,7 @@ u8 *vmt_ft_save(int fd, u64 *len)
 /* A device in a VMM's order                                          */
 /* ------------------------------------------------------------------ */
 
-u64 vmt_ft_open(struct vmt_rq_env *e, u64 ack)
+u64 vmt_vmm_open(struct vmt_rq_env *e, u64 ack)
 {
 	struct vhost_mem_region *r = &e->region;
 	struct vmt_dev *d = &e->dev;
@@ -140,7 +140,7 @@ u64 vmt_ft_open(struct vmt_rq_env *e, u64 ack)
 	return offered;
 }
 
-void vmt_ft_start(struct vmt_rq_env *e, u64 requested)
+void vmt_vmm_start(struct vmt_rq_env *e, u64 requested)
 {
 	int ret;
 
@@ -155,7 +155,7 @@ void vmt_ft_start(struct vmt_rq_env *e, u64 requested)
 	vmt_rq_env_adopt(e, requested);
 }
 
-int __vmt_ft_virtio_reset(struct vmt_rq_env *e, u64 ack)
+int __vmt_vmm_virtio_reset(struct vmt_rq_env *e, u64 ack)
 {
 	struct vmt_dev *d = &e->dev;
 	u64 offered = 0;
@@ -179,8 +179,8 @@ int __vmt_ft_virtio_reset(struct vmt_rq_env *e, u64 ack)
 	return ret;
 }
 
-void vmt_ft_model_copy(struct vmt_model *dst, const struct vmt_model *src,
-		       u64 chunk_size)
+void vmt_model_copy(struct vmt_model *dst, const struct vmt_model *src,
+		    u64 chunk_size)
 {
 	u64 b;
 
@@ -198,7 +198,7 @@ void vmt_ft_model_copy(struct vmt_model *dst, const struct vmt_model *src,
 	dst->hard = src->hard;
 }
 
-void vmt_ft_model_system_reset(struct vmt_model *m)
+void vmt_model_system_reset(struct vmt_model *m)
 {
 	memset(m->map, 0, m->nr_blocks);
 	memset(m->chunk_count, 0, m->nr_chunks * sizeof(*m->chunk_count));
@@ -206,12 +206,21 @@ void vmt_ft_model_system_reset(struct vmt_model *m)
 	m->usable = vmt_model_usable_for(m, m->requested);
 }
 
+void vmt_vmm_system_reset(struct vmt_rq_env *e)
+{
+	int r = __vmt_vmm_system_reset(e->dev.fd);
+
+	TEST_ASSERT(!r, "VHOST_MEM_RESET: expected success, got %s",
+		    vmt_errstr(r));
+	vmt_model_system_reset(&e->model);
+}
+
 /* ------------------------------------------------------------------ */
 /* Side devices                                                       */
 /* ------------------------------------------------------------------ */
 
-void vmt_ft_side_init(struct vmt_ft_side *s, struct vmt_vm *vm, u64 size,
-		      u64 gpa, u64 chunk_size, u32 slot_base)
+void vmt_side_init(struct vmt_side *s, struct vmt_vm *vm, u64 size,
+		   u64 gpa, u64 chunk_size, u32 slot_base)
 {
 	memset(s, 0, sizeof(*s));
 	s->dev.fd = -1;
@@ -225,14 +234,14 @@ void vmt_ft_side_init(struct vmt_ft_side *s, struct vmt_vm *vm, u64 size,
 	s->region.slot_count = vmt_region_slots_needed(&s->region);
 }
 
-int __vmt_ft_side_setup(struct vmt_ft_side *s)
+int __vmt_side_setup(struct vmt_side *s)
 {
 	int r = __vmt_mem_set_vm(s->dev.fd, s->dev.vm->vm_fd);
 
 	return r ? r : __vmt_mem_set_region(s->dev.fd, &s->region);
 }
 
-void vmt_ft_side_start(struct vmt_ft_side *s, u64 requested)
+void vmt_side_start(struct vmt_side *s, u64 requested)
 {
 	int r = __vmt_mem_set_requested_size(s->dev.fd, requested);
 
@@ -243,7 +252,7 @@ void vmt_ft_side_start(struct vmt_ft_side *s, u64 requested)
 		    vmt_errname(-r));
 }
 
-void vmt_ft_side_free(struct vmt_ft_side *s)
+void vmt_side_free(struct vmt_side *s)
 {
 	if (s->dev.fd >= 0)
 		vmt_dev_close(&s->dev);
@@ -257,7 +266,7 @@ void vmt_ft_side_free(struct vmt_ft_side *s)
 /* Guest accesses                                                     */
 /* ------------------------------------------------------------------ */
 
-void vmt_ft_expect_read_at(const char *file, int line, struct vmt_vm *vm,
+void vmt_vm_expect_read_at(const char *file, int line, struct vmt_vm *vm,
 			   u64 gpa, u64 want, const char *why)
 {
 	u64 val = 0;
@@ -276,7 +285,7 @@ void vmt_ft_expect_read_at(const char *file, int line, struct vmt_vm *vm,
 				(unsigned long long)val);
 }
 
-void vmt_ft_expect_mmio_at(const char *file, int line, struct vmt_vm *vm,
+void vmt_vm_expect_mmio_at(const char *file, int line, struct vmt_vm *vm,
 			   u64 gpa, const char *why)
 {
 	u64 val = 0;
@@ -290,7 +299,7 @@ void vmt_ft_expect_mmio_at(const char *file, int line, struct vmt_vm *vm,
 				vmt_access_name(r), (unsigned long long)val);
 }
 
-void vmt_ft_expect_write_at(const char *file, int line, struct vmt_vm *vm,
+void vmt_vm_expect_write_at(const char *file, int line, struct vmt_vm *vm,
 			    u64 gpa, u64 val, const char *why)
 {
 	int r = vmt_guest_write_u64(vm, gpa, val);
@@ -302,15 +311,15 @@ void vmt_ft_expect_write_at(const char *file, int line, struct vmt_vm *vm,
 				vmt_access_name(r));
 }
 
-u64 vmt_ft_tag(u64 seed, u64 block, u64 off)
+u64 vmt_block_tag(u64 seed, u64 block, u64 off)
 {
 	return 0x7a6000000000000ULL ^ seed << 52 ^ block << 24 ^ off;
 }
 
 /* ------------------------------------------------------------------ */
 /* Backing                                                            */
-const char *vmt_ft_backing_hugetlbfs(struct vmt_backing *b, const char *dir,
-				     u64 size)
+const char *vmt_backing_hugetlbfs(struct vmt_backing *b, const char *dir,
+				  u64 size)
 {
 	static char why[160];
 	struct statfs sfs;
@@ -320,7 +329,7 @@ const char *vmt_ft_backing_hugetlbfs(struct vmt_backing *b, const char *dir,
 
 	memset(b, 0, sizeof(*b));
 	b->fd = -1;
-	if (statfs(dir, &sfs) || (u32)sfs.f_type != VMT_FT_HUGETLBFS_MAGIC) {
+	if (statfs(dir, &sfs) || (u32)sfs.f_type != VMT_HUGETLBFS_MAGIC) {
 		snprintf(why, sizeof(why), "%s is not a hugetlbfs mount", dir);
 		return why;
 	}
@@ -357,7 +366,7 @@ const char *vmt_ft_backing_hugetlbfs(struct vmt_backing *b, const char *dir,
 	return NULL;
 }
 
-u64 vmt_ft_held(const struct vmt_backing *b, u64 off, u64 len)
+u64 vmt_backing_held(const struct vmt_backing *b, u64 off, u64 len)
 {
 	const u8 *p = (const u8 *)b->hva + off;
 
@@ -366,16 +375,16 @@ u64 vmt_ft_held(const struct vmt_backing *b, u64 off, u64 len)
 	return vmt_present_pages(p, len) * 4096;
 }
 
-u64 vmt_ft_allocated(const struct vmt_backing *b)
+u64 vmt_backing_allocated(const struct vmt_backing *b)
 {
 	if (b->fd >= 0)
 		return vmt_memfd_allocated(b->fd);
 	return vmt_present_pages(b->hva, b->size) * 4096;
 }
 
-static long long vmt_ft_huge_saved = -1;
+static long long vmt_hugetlb_saved = -1;
 
-static int vmt_ft_write_long(const char *path, long long val)
+static int __vmt_write_long(const char *path, long long val)
 {
 	FILE *f = fopen(path, "we");
 	int r = 0;
@@ -389,18 +398,18 @@ static int vmt_ft_write_long(const char *path, long long val)
 	return r;
 }
 
-void vmt_ft_hugetlb_restore(void)
+void vmt_hugetlb_restore(void)
 {
-	if (vmt_ft_huge_saved >= 0)
-		vmt_ft_write_long(VMT_FT_NR_HUGEPAGES, vmt_ft_huge_saved);
+	if (vmt_hugetlb_saved >= 0)
+		__vmt_write_long(VMT_NR_HUGEPAGES, vmt_hugetlb_saved);
 }
 
-long long vmt_ft_hugetlb_free(void)
+long long vmt_hugetlb_free(void)
 {
 	return vmt_meminfo_kb("HugePages_Free");
 }
 
-const char *vmt_ft_hugetlb_pool(long long free_pages)
+const char *vmt_hugetlb_pool(long long free_pages)
 {
 	static char why[160];
 	long long total, free_now, nr;
@@ -411,15 +420,15 @@ const char *vmt_ft_hugetlb_pool(long long free_pages)
 		return "no hugetlb pages in this kernel";
 	if (vmt_meminfo_kb("Hugepagesize") != 2048)
 		return "the default huge page size is not 2 MiB";
-	if (vmt_ft_huge_saved < 0) {
-		if (__vmt_read_long(VMT_FT_NR_HUGEPAGES, &nr))
-			return "cannot read " VMT_FT_NR_HUGEPAGES;
-		vmt_ft_huge_saved = nr;
-		atexit(vmt_ft_hugetlb_restore);
+	if (vmt_hugetlb_saved < 0) {
+		if (__vmt_read_long(VMT_NR_HUGEPAGES, &nr))
+			return "cannot read " VMT_NR_HUGEPAGES;
+		vmt_hugetlb_saved = nr;
+		atexit(vmt_hugetlb_restore);
 	}
-	if (vmt_ft_write_long(VMT_FT_NR_HUGEPAGES,
-			      total - free_now + free_pages))
-		return "cannot write " VMT_FT_NR_HUGEPAGES;
+	if (__vmt_write_long(VMT_NR_HUGEPAGES,
+			     total - free_now + free_pages))
+		return "cannot write " VMT_NR_HUGEPAGES;
 	free_now = vmt_meminfo_kb("HugePages_Free");
 	if (free_now != free_pages) {
 		snprintf(why, sizeof(why),
@@ -434,7 +443,7 @@ const char *vmt_ft_hugetlb_pool(long long free_pages)
 /* The kernel log                                                     */
 /* ------------------------------------------------------------------ */
 
-int __vmt_ft_klog_mark(void)
+int __vmt_klog_mark(void)
 {
 	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 
@@ -447,7 +456,7 @@ int __vmt_ft_klog_mark(void)
 	return fd;
 }
 
-int vmt_ft_klog_count(int fd, const char *needle, bool show)
+int vmt_klog_count(int fd, const char *needle, bool show)
 {
 	char rec[8192], *msg, *nl;
 	int n = 0;
