@@ -203,7 +203,12 @@ put:
 	return ret;
 }
 
-/* Resumes at cb->args[0], the next id to look at: ids in increasing order. */
+/*
+ * Resumes at cb->args[0], the next id to look at: ids in increasing order.
+ * Only devices opened before the dump began (cb->args[1], their newest
+ * cookie plus one, so that 0 says "not yet"): new ids are larger, and a
+ * dump that took them too would never end while devices keep opening.
+ */
 int vhost_mem_nl_dev_get_dumpit(struct sk_buff *skb,
 				struct netlink_callback *cb)
 {
@@ -212,7 +217,9 @@ int vhost_mem_nl_dev_get_dumpit(struct sk_buff *skb,
 	struct vhost_mem *vmem;
 	int ret = 0;
 
-	while ((vmem = vhost_mem_get_next(&id, net))) {
+	if (!cb->args[1])
+		cb->args[1] = vhost_mem_newest_cookie() + 1;
+	while ((vmem = vhost_mem_get_next(&id, net, cb->args[1] - 1))) {
 		ret = vhost_mem_nl_fill_dev(skb, vmem,
 					    NETLINK_CB(cb->skb).portid,
 					    cb->nlh->nlmsg_seq, NLM_F_MULTI,

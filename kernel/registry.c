@@ -88,13 +88,21 @@ struct vhost_mem *vhost_mem_get(u32 id, const struct net *net)
 	return vmem;
 }
 
-struct vhost_mem *vhost_mem_get_next(unsigned long *id, const struct net *net)
+u64 vhost_mem_newest_cookie(void)
+{
+	return atomic64_read(&vhost_mem_last_cookie);
+}
+
+struct vhost_mem *vhost_mem_get_next(unsigned long *id, const struct net *net,
+				     u64 newest)
 {
 	struct vhost_mem *vmem, *found = NULL;
 	unsigned long index;
 
 	xa_lock(&vhost_mem_devices);
 	xa_for_each_start(&vhost_mem_devices, index, vmem, *id) {
+		if (vmem->cookie > newest)
+			continue;
 		found = vhost_mem_hold(vmem, net);
 		if (found) {
 			*id = index;

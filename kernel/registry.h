@@ -23,8 +23,14 @@ void vhost_mem_unregister(struct vhost_mem *vmem);
 
 /* The device id names in net, with a reference; NULL if none. */
 struct vhost_mem *vhost_mem_get(u32 id, const struct net *net);
-/* The device of net with the smallest id >= *id, with a reference. */
-struct vhost_mem *vhost_mem_get_next(unsigned long *id, const struct net *net);
+/* The cookie of the device opened last: a dump's bound. */
+u64 vhost_mem_newest_cookie(void);
+/*
+ * The device of net with the smallest id >= *id and a cookie up to
+ * newest, with a reference.
+ */
+struct vhost_mem *vhost_mem_get_next(unsigned long *id, const struct net *net,
+				     u64 newest);
 /* Drops a reference; the last one frees what the teardown left. */
 void vhost_mem_put(struct vhost_mem *vmem);
 

@@ -108,6 +108,69 @@ TEST_F_TIMEOUT(nl, spam_leaves_device_working, 300)
 	EXPECT_EQ(0, d.dropped);
 }
 
+#define NR_BEFORE	500	/* enough devices for a dump of several rounds */
+#define NR_DURING	40
+
+/* A dump's replies; the first one opens NR_DURING more devices. */
+struct open_during {
+	int fds[NR_DURING];
+	unsigned int nr_open, nr_dumped;
+	u64 newest_before;	/* the largest cookie among the devices before */
+	unsigned int nr_newer;	/* dumped devices opened during the dump */
+};
+
+/* The cookie of the device open at fd. */
+static u64 cookie_of(struct nlc *n, int fd)
+{
+	struct nlc_dev d;
+
+	TEST_ASSERT(!__nlt_get(n, vmt_dev_id(fd), &d), "DEV_GET of fd %d", fd);
+	return d.cookie;
+}
+
+static void open_more_on_first(const struct nlc_dev *d, void *arg)
+{
+	struct open_during *o = arg;
+
+	if (d->cookie > o->newest_before)
+		o->nr_newer++;
+	if (o->nr_dumped++)
+		return;
+	for (o->nr_open = 0; o->nr_open < NR_DURING; o->nr_open++)
+		o->fds[o->nr_open] = vmt_mem_open();
+}
+
+/*
+ * A dump lists the devices that were there when it began: ids only grow,
+ * so one that also took the devices opened meanwhile would not end while
+ * devices keep coming (vhost-mem-ctl list would run for as long).
+ */
+TEST_F(nl, dump_ends_with_the_devices_it_began_with)
+{
+	struct open_during *o = calloc(1, sizeof(*o));
+	int before[NR_BEFORE], r;
+	unsigned int i;
+
+	ASSERT_NE(NULL, o);
+	for (i = 0; i < NR_BEFORE; i++)
+		before[i] = vmt_mem_open();
+	o->newest_before = cookie_of(&self->nl, before[NR_BEFORE - 1]);
+	r = nlc_dump_devs(&self->nl, open_more_on_first, o);
+	ASSERT_EQ(0, r) TH_LOG("dump: %s", vmt_errname(-r));
+	TH_LOG("%u devices dumped", o->nr_dumped);
+	EXPECT_EQ(NR_DURING, o->nr_open);
+	EXPECT_EQ(0, o->nr_newer)
+		TH_LOG("%u of the %u devices opened during the dump were in it",
+		       o->nr_newer, NR_DURING);
+	EXPECT_LE(NR_BEFORE + 1, o->nr_dumped)
+		TH_LOG("only %u devices dumped", o->nr_dumped);
+	for (i = 0; i < o->nr_open; i++)
+		close(o->fds[i]);
+	for (i = 0; i < NR_BEFORE; i++)
+		close(before[i]);
+	free(o);
+}
+
 /* Devices opened and closed while others dump and look them up. */
 TEST_F_TIMEOUT(nl, churn_during_dumps, 300)
 {
