@@ -12,6 +12,8 @@
 #include <linux/version.h>
 #include <linux/kvm_host.h>
 #include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/string.h>
 #include <linux/eventfd.h>
 #include <linux/virtio_mem.h>
 #include <linux/slab.h>
@@ -34,6 +36,31 @@ static inline bool vhost_mem_queue_work(struct vhost_virtqueue *vq,
 #else
 	vhost_work_queue(vq->dev, work);
 	return vhost_dev_has_owner(vq->dev);
+#endif
+}
+
+/*
+ * Whether f, a file named "kvm-vm", has KVM's kvm_vm_fops: 0, -EINVAL, or
+ * -EOPNOTSUPP when that cannot be told.  On 6.12 and 7.3, kvm_init() sets
+ * their owner to the module that called it, the vendor module (kvm_intel
+ * or kvm_amd; kvm accepted too); only KVM's code has those module names,
+ * and the open file pins the owner.  A KVM built into the kernel has no
+ * owner to prove it.  6.1's kvm_vm_fops have no owner, but 6.1 exports
+ * file_is_kvm() to any module (the 6.7 cut between them is not checked).
+ */
+static inline int vhost_mem_kvm_vm_fops(struct file *f)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	static const char * const owners[] = { "kvm_intel", "kvm_amd", "kvm" };
+	struct module *owner = f->f_op->owner;
+
+	if (!owner)
+		return -EOPNOTSUPP;
+	if (match_string(owners, ARRAY_SIZE(owners), module_name(owner)) < 0)
+		return -EINVAL;
+	return 0;
+#else
+	return file_is_kvm(f) ? 0 : -EINVAL;
 #endif
 }
 

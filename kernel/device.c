@@ -7,7 +7,6 @@
  */
 #include <linux/file.h>
 #include <linux/kvm_host.h>
-#include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/numa.h>
 #include <linux/nsproxy.h>
@@ -246,23 +245,13 @@ int vhost_mem_set_features(struct vhost_mem *vmem, u64 features)
 /*
  * KVM's file_is_kvm() is for kvm-amd and kvm-intel only since 6.19, so a
  * VM file is recognised as KVM makes it: anon_inode_getfile("kvm-vm",
- * &kvm_vm_fops, ...), where kvm_init() sets kvm_vm_fops.owner to the
- * module that called it, the vendor module (kvm.ko on none of 6.1 to
- * 7.3, but accepted too).  Only KVM's code may use those module names,
- * and the open file pins its f_op's owner, so the name is safe to read.
- * A KVM built into the kernel has no owner to prove the f_op is KVM's.
+ * &kvm_vm_fops, ...), and kvm_vm_fops are KVM's (compat.h).
  */
 static int vhost_mem_file_is_vm(struct file *f)
 {
-	static const char * const owners[] = { "kvm_intel", "kvm_amd", "kvm" };
-	struct module *owner = f->f_op->owner;
-
 	if (strcmp(f->f_path.dentry->d_name.name, "kvm-vm"))
 		return -EINVAL;
-	if (!owner)
-		return -EOPNOTSUPP;
-	return match_string(owners, ARRAY_SIZE(owners), module_name(owner)) < 0 ?
-	       -EINVAL : 0;
+	return vhost_mem_kvm_vm_fops(f);
 }
 
 static int vhost_mem_attach_vm(struct vhost_mem *vmem, int fd)
