@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Every difference between the kernels vhost-mem supports (6.1 and 6.12
- * LTS) lives here, so that the rest of the module reads as one version.
+ * LTS, and 7.3) lives here, so that the rest of the module reads as one
+ * version.
  * Memslots need none: memslot.c makes them with the VM file's own
  * KVM_SET_USER_MEMORY_REGION ioctl, the same on every kernel.
  */
@@ -11,6 +12,8 @@
 #include <linux/version.h>
 #include <linux/kvm_host.h>
 #include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/string.h>
 #include <linux/eventfd.h>
 #include <linux/virtio_mem.h>
 #include <linux/slab.h>
@@ -18,6 +21,11 @@
 #include <net/netlink.h>
 
 #include "vhost.h"
+
+/* After 6.12, cpuid_eax() moved out of <asm/processor.h> (7.3: here). */
+#if __has_include("asm/cpuid/api.h")
+#include <asm/cpuid/api.h>
+#endif
 
 /* 6.5 moved vhost work queueing from the device to a virtqueue's worker. */
 static inline bool vhost_mem_queue_work(struct vhost_virtqueue *vq,
@@ -31,6 +39,31 @@ static inline bool vhost_mem_queue_work(struct vhost_virtqueue *vq,
 #endif
 }
 
+/*
+ * Whether f, a file named "kvm-vm", has KVM's kvm_vm_fops: 0, -EINVAL, or
+ * -EOPNOTSUPP when that cannot be told.  On 6.12 and 7.3, kvm_init() sets
+ * their owner to the module that called it, the vendor module (kvm_intel
+ * or kvm_amd; kvm accepted too); only KVM's code has those module names,
+ * and the open file pins the owner.  A KVM built into the kernel has no
+ * owner to prove it.  6.1's kvm_vm_fops have no owner, but 6.1 exports
+ * file_is_kvm() to any module (the 6.7 cut between them is not checked).
+ */
+static inline int vhost_mem_kvm_vm_fops(struct file *f)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	static const char * const owners[] = { "kvm_intel", "kvm_amd", "kvm" };
+	struct module *owner = f->f_op->owner;
+
+	if (!owner)
+		return -EOPNOTSUPP;
+	if (match_string(owners, ARRAY_SIZE(owners), module_name(owner)) < 0)
+		return -EINVAL;
+	return 0;
+#else
+	return file_is_kvm(f) ? 0 : -EINVAL;
+#endif
+}
+
 /* Address spaces that hold memslots (x86: the second one is SMM). */
 static inline int vhost_mem_kvm_nr_as(struct kvm *kvm)
 {
@@ -41,11 +74,17 @@ static inline int vhost_mem_kvm_nr_as(struct kvm *kvm)
 #endif
 }
 
-/* 6.3 removed zap_page_range() and exported zap_page_range_single(). */
+/*
+ * 6.3 removed zap_page_range() and exported zap_page_range_single(); 7.x
+ * renamed that zap_vma_range(), without the details (7.3 has only it; the
+ * release of the rename is not checked, only that 6.12 lacks it).
+ */
 static inline void vhost_mem_zap_range(struct vm_area_struct *vma,
 				       unsigned long start, unsigned long size)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
+	zap_vma_range(vma, start, size);
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
 	zap_page_range_single(vma, start, size, NULL);
 #else
 	zap_page_range(vma, start, size);

@@ -242,19 +242,33 @@ int vhost_mem_set_features(struct vhost_mem *vmem, u64 features)
 	return ret;
 }
 
+/*
+ * KVM's file_is_kvm() is for kvm-amd and kvm-intel only since 6.19, so a
+ * VM file is recognised as KVM makes it: anon_inode_getfile("kvm-vm",
+ * &kvm_vm_fops, ...), and kvm_vm_fops are KVM's (compat.h).
+ */
+static int vhost_mem_file_is_vm(struct file *f)
+{
+	if (strcmp(f->f_path.dentry->d_name.name, "kvm-vm"))
+		return -EINVAL;
+	return vhost_mem_kvm_vm_fops(f);
+}
+
 static int vhost_mem_attach_vm(struct vhost_mem *vmem, int fd)
 {
 	struct file *f;
 	struct kvm *kvm;
+	int ret;
 
 	if (vmem->vm_file)
 		return -EBUSY;
 	f = fget(fd);
 	if (!f)
 		return -EBADF;
-	if (!file_is_kvm(f)) {
+	ret = vhost_mem_file_is_vm(f);
+	if (ret) {
 		fput(f);
-		return -EINVAL;
+		return ret;
 	}
 	kvm = f->private_data;
 	/* Memslots point into the owner's mm: the VM must live there too. */

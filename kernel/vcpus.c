@@ -91,14 +91,41 @@ static void vhost_mem_vcpus_put(struct vhost_mem_vcpus_stop *stop)
  * thread owns the mutex and cannot enter the guest before the release, so
  * that vCPU is held as well as by the mutex being ours.
  */
+/*
+ * The held vCPU loaded on this thread, if any.  kvm_get_running_vcpu() is
+ * for kvm-amd and kvm-intel only since 6.19; but vcpu_load() registers
+ * the vCPU's preempt notifier on the loading thread and vcpu_put()
+ * removes it, both from that thread, so our own list is stable to walk.
+ * Only KVM's vCPUs have KVM's preempt ops, which a held vCPU shows us.
+ */
+static struct vhost_mem_vcpu_hold *
+vhost_mem_vcpu_loaded_here(struct vhost_mem_vcpus_stop *stop)
+{
+	struct preempt_notifier *pn;
+	struct kvm_vcpu *vcpu;
+	unsigned int i;
+
+	if (!stop->nr)
+		return NULL;
+	hlist_for_each_entry(pn, &current->preempt_notifiers, link) {
+		if (pn->ops != stop->hold[0].vcpu->preempt_notifier.ops)
+			continue;
+		vcpu = container_of(pn, struct kvm_vcpu, preempt_notifier);
+		i = vcpu->vcpu_idx;
+		if (vcpu->kvm == stop->kvm && i < stop->nr &&
+		    stop->hold[i].vcpu == vcpu)
+			return &stop->hold[i];
+	}
+	return NULL;
+}
+
 static void vhost_mem_vcpu_parked_in(struct vhost_mem_vcpus_stop *stop)
 {
-	struct kvm_vcpu *vcpu = kvm_get_running_vcpu();
+	struct vhost_mem_vcpu_hold *h = vhost_mem_vcpu_loaded_here(stop);
 
-	if (vcpu && vcpu->kvm == stop->kvm && (unsigned int)vcpu->vcpu_idx < stop->nr &&
-	    stop->hold[vcpu->vcpu_idx].vcpu == vcpu)
+	if (h)
 		/* Pairs with vhost_mem_vcpu_is_held(). */
-		smp_store_release(&stop->hold[vcpu->vcpu_idx].parked_in, true);
+		smp_store_release(&h->parked_in, true);
 }
 
 /* Runs in a VMM thread, on its way to user space or inside KVM_RUN. */

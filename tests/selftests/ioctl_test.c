@@ -7,7 +7,8 @@
  * compared byte for byte before and after, and a valid call still works
  * afterwards.
  *
- * - VHOST_MEM_SET_VM: not a file, not a VM, another process's VM, twice;
+ * - VHOST_MEM_SET_VM: not a file, not a VM (KVM's other files too), another
+ *   process's VM, twice;
  * - VHOST_MEM_SET_REGION: before SET_VM, twice, every field (alignment,
  *   block and chunk sizes, slot ids in use or out of range, too few ids,
  *   overlaps with the VM's memslots, flags, backing_fd and offset (and a
@@ -161,7 +162,7 @@ static void region_works(struct __test_metadata *_metadata,
 TEST_F(ioctl, set_vm_bad_fds)
 {
 	struct vmt_rq_env *e = &self->e;
-	int efd, closed, r;
+	int efd, nullfd, closed, r;
 
 	status(_metadata, e->dev.fd, &self->before);
 	EXPECT_EQ(0, self->before.flags);
@@ -179,6 +180,11 @@ TEST_F(ioctl, set_vm_bad_fds)
 	EXPECT_ERRNO(e->dev.fd, &self->before, -EINVAL,
 		     __vmt_mem_set_vm(e->dev.fd, e->dev.fd),
 		     "SET_VM with the device's own fd");
+	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, nullfd);
+	EXPECT_ERRNO(e->dev.fd, &self->before, -EINVAL,
+		     __vmt_mem_set_vm(e->dev.fd, nullfd), "SET_VM with /dev/null");
+	close(nullfd);
 	closed = dup(efd);
 	ASSERT_LE(0, closed);
 	close(closed);
@@ -196,6 +202,36 @@ TEST_F(ioctl, set_vm_bad_fds)
 			       vmt_errstr(r));
 	region_works(_metadata, e);
 	vmt_rq_check_all(e);
+}
+
+/*
+ * KVM's other anon-inode files, which VM files are told apart from by
+ * their name: a KVM device (owned by the same vendor module as the VM's
+ * file) and the VM's stats fd (kvm.ko's, named "kvm-vm-stats").
+ */
+TEST_F(ioctl, set_vm_other_kvm_fds)
+{
+	struct kvm_create_device cd = { .type = KVM_DEV_TYPE_VFIO };
+	struct vmt_rq_env *e = &self->e;
+	int stats, r;
+
+	status(_metadata, e->dev.fd, &self->before);
+	ASSERT_EQ(0, ioctl(e->vm->vm_fd, KVM_CREATE_DEVICE, &cd))
+		TH_LOG("KVM_CREATE_DEVICE vfio: %s", strerror(errno));
+	EXPECT_ERRNO(e->dev.fd, &self->before, -EINVAL,
+		     __vmt_mem_set_vm(e->dev.fd, cd.fd),
+		     "SET_VM with a KVM device fd");
+	close(cd.fd);
+	stats = ioctl(e->vm->vm_fd, KVM_GET_STATS_FD, NULL);
+	ASSERT_LE(0, stats) TH_LOG("KVM_GET_STATS_FD: %s", strerror(errno));
+	EXPECT_ERRNO(e->dev.fd, &self->before, -EINVAL,
+		     __vmt_mem_set_vm(e->dev.fd, stats),
+		     "SET_VM with the VM's stats fd");
+	close(stats);
+
+	r = __vmt_mem_set_vm(e->dev.fd, e->vm->vm_fd);
+	ASSERT_EQ(0, r) TH_LOG("SET_VM with the VM after the failures: %s",
+			       vmt_errstr(r));
 }
 
 /* A VM made by another process (sent over a socket): EXDEV. */
