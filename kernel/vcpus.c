@@ -85,13 +85,6 @@ static void vhost_mem_vcpus_put(struct vhost_mem_vcpus_stop *stop)
 }
 
 /*
- * KVM_RUN may run task works itself, out of guest mode and kvm->srcu, when
- * it leaves the guest for other work (xfer_to_guest_mode_handle_work()):
- * the park then waits with vcpu->mutex held and that vCPU loaded.  Its
- * thread owns the mutex and cannot enter the guest before the release, so
- * that vCPU is held as well as by the mutex being ours.
- */
-/*
  * The held vCPU loaded on this thread, if any.  kvm_get_running_vcpu() is
  * for kvm-amd and kvm-intel only since 6.19; but vcpu_load() registers
  * the vCPU's preempt notifier on the loading thread and vcpu_put()
@@ -119,6 +112,13 @@ vhost_mem_vcpu_loaded_here(struct vhost_mem_vcpus_stop *stop)
 	return NULL;
 }
 
+/*
+ * KVM_RUN may run task works itself, out of guest mode and kvm->srcu, when
+ * it leaves the guest for other work (xfer_to_guest_mode_handle_work()):
+ * the park then waits with vcpu->mutex held and that vCPU loaded.  Its
+ * thread owns the mutex and cannot enter the guest before the release, so
+ * that vCPU is held as well as by the mutex being ours.
+ */
 static void vhost_mem_vcpu_parked_in(struct vhost_mem_vcpus_stop *stop)
 {
 	struct vhost_mem_vcpu_hold *h = vhost_mem_vcpu_loaded_here(stop);
